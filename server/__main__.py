@@ -1,0 +1,7 @@
+"""Run the command line: ``python -m server ...``."""
+
+import sys
+
+from server.cli import main
+
+sys.exit(main())

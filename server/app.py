@@ -1,0 +1,110 @@
+"""The app factory: one route table, resources owned by the lifespan, errors handled once."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from server import web
+from server.database import Database
+from server.errors import CFNError, NotFound
+from server.hub import Hub, InProcessBackplane
+from server.services import Services
+from server.settings import Settings
+from server.ws import websocket_endpoint
+
+log = logging.getLogger("cfn.app")
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+
+SECURITY_HEADERS = [
+    (b"content-security-policy",
+     b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:;"
+     b" connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self';"
+     b" frame-ancestors 'none'"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"x-frame-options", b"DENY"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+]
+
+
+class SecurityHeaders:
+    """Adds the hardening headers to every HTTP response (pure ASGI, so WebSockets pass)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                names = {k.lower() for k, _ in message.get("headers", [])}
+                extra = [(k, v) for k, v in SECURITY_HEADERS if k not in names]
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def create_app(settings: Settings) -> Starlette:
+    """A server for one database; its resources open and close with the lifespan."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        db = await Database.open(settings.db, settings.synchronous, settings.group_commit)
+        backplane = InProcessBackplane()
+        hub = Hub(backplane)
+        db.on_commit(backplane.publish)
+        app.state.services = Services(settings=settings, db=db, hub=hub)
+        try:
+            yield
+        finally:
+            await app.state.services.shutdown_connections()
+            await db.close()
+
+    routes = [
+        WebSocketRoute("/ws", websocket_endpoint),
+        *web.routes(),
+        Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={
+            CFNError: _error_page,
+            HTTPException: _http_error_page,
+            Exception: _crash_page,
+        },
+    )
+    app.add_middleware(SecurityHeaders)
+    return app
+
+
+async def _error_page(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, CFNError)
+    return web.error_page(request, exc.status, exc.message)
+
+
+async def _http_error_page(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        return web.error_page(request, 404, NotFound.default_message)
+    return web.error_page(request, exc.status_code, "That request could not be handled.")
+
+
+async def _crash_page(request: Request, exc: Exception) -> Response:
+    log.error("page %s failed", request.url.path, exc_info=exc)
+    return web.error_page(request, 500, CFNError.default_message)

@@ -1,0 +1,54 @@
+"""Running the app under uvicorn, with a shutdown that closes sockets with 1001 first."""
+
+from __future__ import annotations
+
+import socket
+
+import uvicorn
+from starlette.applications import Starlette
+
+from server.app import create_app
+from server.settings import Settings
+
+
+class Server(uvicorn.Server):
+    """uvicorn's server, but on shutdown our connections close with 1001 (going away)
+    after their in-flight writes commit, before uvicorn would close them with 1012."""
+
+    def __init__(self, config: uvicorn.Config, app: Starlette) -> None:
+        super().__init__(config)
+        self.app = app
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for server in getattr(self, "servers", []):
+            server.close()
+        services = getattr(self.app.state, "services", None)
+        if services is not None:
+            await services.shutdown_connections()
+        await super().shutdown(sockets)
+
+
+def make_server(settings: Settings, *, log_level: str = "info") -> Server:
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        ws="websockets-sansio",
+        ws_max_size=settings.max_frame,
+        ws_ping_interval=settings.ping_interval,
+        ws_ping_timeout=settings.ping_timeout,
+        ws_per_message_deflate=False,
+        lifespan="on",
+        log_level=log_level,
+        access_log=False,
+        timeout_graceful_shutdown=15,
+        server_header=False,
+        proxy_headers=False,
+    )
+    return Server(config, app)
+
+
+def bound_port(server: Server) -> int:
+    """The port actually bound (useful with port 0)."""
+    return server.servers[0].sockets[0].getsockname()[1]

@@ -1,0 +1,92 @@
+"""Settings, declared once with their defaults and help, read from ``CFN_*`` variables.
+
+Declaring each setting in one table means the docs, the ``serve`` flags and the
+environment all agree (the Datasette way).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def _setting(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every tunable of the server. Environment name: ``CFN_`` + the field name in capitals."""
+
+    db: str = _setting("cfn.db", "Path of the SQLite database file.")
+    host: str = _setting("127.0.0.1", "Address `serve` listens on.")
+    port: int = _setting(8000, "Port `serve` listens on (0 picks a free one).")
+    rate_limit: float = _setting(
+        20.0, "Commands a second per connection, burst twice that; 0 turns the limit off."
+    )
+    replay_limit: int = _setting(
+        10_000, "Most events `join ... since` replays; further behind gets recovered: false."
+    )
+    max_frame: int = _setting(65_536, "Largest WebSocket frame in bytes; larger closes with 1009.")
+    max_body: int = _setting(10_000, "Longest message body, idea description or note (chars).")
+    max_title: int = _setting(200, "Longest thread title, idea title, poll question or option.")
+    send_queue: int = _setting(
+        1_000, "Frames waiting to be sent to one connection before it is closed with 4008."
+    )
+    ping_interval: float = _setting(20.0, "Seconds between WebSocket pings.")
+    ping_timeout: float = _setting(20.0, "Seconds to wait for a pong before closing.")
+    synchronous: str = _setting(
+        "NORMAL",
+        "SQLite synchronous mode: NORMAL survives a process crash, FULL also a power cut.",
+    )
+    group_commit: int = _setting(
+        512, "Most writes that share one transaction when they arrive together."
+    )
+    session_days: int = _setting(30, "Days a login lasts without use.")
+    origin: str = _setting(
+        "", "Public origin (https://host) when behind a proxy; empty means taken from Host."
+    )
+    max_connections: int = _setting(5_000 * 4, "WebSocket connections the server holds at most.")
+    max_connections_per_user: int = _setting(20, "WebSocket connections one member holds at most.")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read ``CFN_*`` variables, then apply explicit overrides (flags win over env)."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            raw = env.get("CFN_" + f.name.upper())
+            if raw is not None and raw != "":
+                values[f.name] = _convert(f.name, type(f.default), raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        settings = cls(**values)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Refuse values that cannot work, with a message an admin can act on."""
+        if self.synchronous.upper() not in {"NORMAL", "FULL"}:
+            raise ValueError("CFN_SYNCHRONOUS must be NORMAL or FULL")
+        for name in ("max_frame", "max_body", "max_title", "send_queue", "group_commit"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"CFN_{name.upper()} must be at least 1")
+        if self.rate_limit < 0 or self.replay_limit < 0:
+            raise ValueError("CFN_RATE_LIMIT and CFN_REPLAY_LIMIT cannot be negative")
+
+    @classmethod
+    def documented(cls) -> list[tuple[str, Any, str]]:
+        """(environment name, default, help) for every setting, for docs and ``--help``."""
+        return [
+            ("CFN_" + f.name.upper(), f.default, f.metadata["help"])
+            for f in dataclasses.fields(cls)
+        ]
+
+
+def _convert(name: str, kind: type, raw: str) -> Any:
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ValueError(f"CFN_{name.upper()} must be a {kind.__name__}, not {raw!r}") from None

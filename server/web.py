@@ -1,0 +1,150 @@
+"""Server-rendered pages: log in, log out, home. Every form carries a CSRF token."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from server import accounts
+from server.accounts import Session
+from server.auth import SESSION_COOKIE, session
+from server.errors import Forbidden
+from server.render import markdown
+from server.services import Services
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+LOGIN_CSRF_COOKIE = "cfn_login_csrf"
+
+templates = Environment(
+    loader=FileSystemLoader(TEMPLATES_DIR),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+templates.filters["markdown"] = markdown
+
+
+def services_of(request: Request) -> Services:
+    return request.app.state.services
+
+
+def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    context.setdefault("session", getattr(request.state, "session", None))
+    html = templates.get_template(name).render(request=request, **context)
+    return HTMLResponse(html, status_code=status)
+
+
+def error_page(request: Request, status: int, message: str) -> HTMLResponse:
+    titles = {403: "No access", 404: "Page not found", 429: "Please wait",
+              500: "Something went wrong"}
+    return page(request, "error.html", status=status, title=titles.get(status, "Sorry"),
+                message=message, session=None)
+
+
+async def current_session(request: Request) -> Session | None:
+    found = await session(request, services_of(request))
+    request.state.session = found
+    return found
+
+
+async def require_session(request: Request) -> Session | RedirectResponse:
+    found = await current_session(request)
+    if found is None:
+        return RedirectResponse("/login?next=" + request.url.path, status_code=303)
+    return found
+
+
+async def check_csrf(request: Request, form: Any, expected: str | None) -> None:
+    sent = form.get("csrf", "")
+    if not expected or not isinstance(sent, str) or not hmac.compare_digest(sent, expected):
+        raise Forbidden("This form has expired. Please go back, reload the page and try again.")
+
+
+def _safe_next(value: str | None) -> str:
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return "/"
+
+
+async def login_form(request: Request) -> Response:
+    if await current_session(request) is not None:
+        return RedirectResponse("/", status_code=303)
+    token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
+    response = page(request, "login.html", csrf=token, email="", error=None,
+                    next=_safe_next(request.query_params.get("next")))
+    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="lax",
+                        secure=request.url.scheme == "https", path="/login")
+    return response
+
+
+async def login(request: Request) -> Response:
+    form = await request.form()
+    await check_csrf(request, form, request.cookies.get(LOGIN_CSRF_COOKIE))
+    email, password = str(form.get("email", ""))[:320], str(form.get("password", ""))[:1000]
+    next_url = _safe_next(str(form.get("next", "/")))
+    services = services_of(request)
+    user = await services.db.read(accounts.check_password, email, password) if email else None
+    if user is None:
+        return page(request, "login.html", status=400, csrf=request.cookies.get(
+            LOGIN_CSRF_COOKIE), email=email, next=next_url,
+            error="That email and password do not match our records. Please try again.")
+    old = request.cookies.get(SESSION_COOKIE)
+    token, _ = await services.db.write(_rotate_session, user.id, old,
+                                       services.settings.session_days)
+    response = RedirectResponse(next_url, status_code=303)
+    response.set_cookie(SESSION_COOKIE, token, max_age=services.settings.session_days * 86400,
+                        httponly=True, samesite="lax", secure=request.url.scheme == "https")
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
+    return response
+
+
+def _rotate_session(tx: Any, user_id: int, old: str | None, days: int) -> tuple[str, str]:
+    """A fresh session id at every login; any session the browser held before ends."""
+    if old:
+        accounts.end_session(tx, old)
+    return accounts.create_session(tx, user_id, days)
+
+
+async def logout(request: Request) -> Response:
+    found = await current_session(request)
+    form = await request.form()
+    if found is not None:
+        await check_csrf(request, form, found.csrf)
+        await services_of(request).db.write(accounts.end_session,
+                                             request.cookies.get(SESSION_COOKIE, ""))
+    response = RedirectResponse("/login?signed_out=1", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+async def home(request: Request) -> Response:
+    found = await require_session(request)
+    if isinstance(found, Response):
+        return found
+    groups = await services_of(request).db.read(accounts.user_groups, found.user)
+    return page(request, "home.html", groups=groups)
+
+
+async def health(request: Request) -> Response:
+    services = services_of(request)
+    await services.db.read(lambda c: c.execute("SELECT 1").fetchone())
+    return Response("ok\n", media_type="text/plain")
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/", home, name="home"),
+        Route("/login", login_form, methods=["GET"], name="login"),
+        Route("/login", login, methods=["POST"]),
+        Route("/logout", logout, methods=["POST"], name="logout"),
+        Route("/healthz", health, name="health"),
+    ]
+
+
