@@ -87,3 +87,16 @@ CREATE TABLE events (
     data     BLOB NOT NULL,
     PRIMARY KEY (group_id, seq)
 ) WITHOUT ROWID;
+
+-- Who did what, for admin and facilitator actions (roles, erasures, removed messages,
+-- votes entered on someone's behalf). detail is JSON; never holds an anonymous choice.
+CREATE TABLE audit_log (
+    id       INTEGER PRIMARY KEY,
+    at       INTEGER NOT NULL,
+    actor_id INTEGER REFERENCES users(id),
+    action   TEXT NOT NULL,
+    group_id INTEGER REFERENCES groups(id) ON DELETE SET NULL,
+    subject  TEXT,
+    detail   TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX audit_log_by_time ON audit_log(at);

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+from server import audit
 from server.accounts import Access, User, access, access_by_id
 from server.database import Tx, pack, unpack
 from server.errors import Conflict, Forbidden, NotFound
@@ -133,6 +134,9 @@ def delete_message(tx: Tx, user: User, message_id: int) -> dict[str, Any]:
     tx.execute("UPDATE messages SET deleted_at = ?, body = '' WHERE id = ?",
                (tx.now, message_id))
     _scrub_created_event(tx, row["group_id"], message_id)
+    if row["author_id"] != user.id:
+        audit.record(tx, user.id, "message.removed", group_id=acc.group_id,
+                     subject=f"message {message_id}", thread=row["thread_id"])
     tx.emit(acc.group_id, acc.slug, "message.deleted", {
         "id": message_id, "thread": row["thread_id"], "deleted_at": tx.now,
     })
