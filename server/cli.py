@@ -122,7 +122,8 @@ def settings_table() -> str:
         "| --- | --- | --- |",
     ]
     for name, default, help_text in Settings.documented():
-        lines.append(f"| `{name}` | `{default}` | {help_text} |")
+        shown = f"`{default}`" if default != "" else "(empty)"
+        lines.append(f"| `{name}` | {shown} | {help_text} |")
     return "\n".join(lines) + "\n"
 
 

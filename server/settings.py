@@ -45,7 +45,7 @@ class Settings:
     group_commit: int = _setting(
         512, "Most writes that share one transaction when they arrive together."
     )
-    session_days: int = _setting(30, "Days a login lasts without use.")
+    session_days: int = _setting(30, "Days a login lasts before the member must log in again.")
     origin: str = _setting(
         "", "Public origin (https://host) when behind a proxy; empty means taken from Host."
     )

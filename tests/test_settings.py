@@ -11,7 +11,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_docs_settings_page_lists_every_setting_as_declared():
-    assert (ROOT / "docs" / "settings.md").read_text() == settings_table()
+    assert (ROOT / "docs" / "settings.md").read_text() == settings_table(), (
+        "regenerate with: python -m server settings > docs/settings.md")
 
 
 def test_environment_variables_set_values_and_flags_win():
