@@ -101,6 +101,17 @@ CREATE TABLE audit_log (
 );
 CREATE INDEX audit_log_by_time ON audit_log(at);
 
+-- 0002 reads: how far each member has read, per room (thread_id 0) and per thread, so
+-- pages can say "new since your last visit" and home can count unread messages.
+CREATE TABLE reads (
+    user_id   INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    group_id  INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+    thread_id INTEGER NOT NULL DEFAULT 0,
+    last_read INTEGER NOT NULL DEFAULT 0,
+    seen_at   INTEGER NOT NULL,
+    PRIMARY KEY (user_id, group_id, thread_id)
+) WITHOUT ROWID;
+
 -- 0003 polls and ideas: live polls with online, on-behalf and in-room votes; idea boards.
 CREATE TABLE polls (
     id           INTEGER PRIMARY KEY,
@@ -170,3 +181,39 @@ CREATE TABLE idea_status_log (
     at      INTEGER NOT NULL
 );
 CREATE INDEX idea_status_log_by_idea ON idea_status_log(idea_id, id);
+
+-- 0004 access changes: every change that can take access away from a member (a token
+-- revoked, a session ended, a membership removed, an account erased or its role changed)
+-- leaves a row here, whoever made it (the server or the command line), so the running
+-- server can end that member's live connections and subscriptions within a second.
+CREATE TABLE access_changes (
+    id      INTEGER PRIMARY KEY,
+    user_id INTEGER NOT NULL,
+    at      INTEGER NOT NULL
+);
+
+CREATE TRIGGER access_change_token AFTER UPDATE OF revoked_at ON api_tokens
+WHEN new.revoked_at IS NOT NULL
+BEGIN
+    INSERT INTO access_changes(user_id, at) VALUES (new.user_id, unixepoch() * 1000);
+END;
+
+CREATE TRIGGER access_change_token_deleted AFTER DELETE ON api_tokens
+BEGIN
+    INSERT INTO access_changes(user_id, at) VALUES (old.user_id, unixepoch() * 1000);
+END;
+
+CREATE TRIGGER access_change_session AFTER DELETE ON sessions
+BEGIN
+    INSERT INTO access_changes(user_id, at) VALUES (old.user_id, unixepoch() * 1000);
+END;
+
+CREATE TRIGGER access_change_membership AFTER DELETE ON memberships
+BEGIN
+    INSERT INTO access_changes(user_id, at) VALUES (old.user_id, unixepoch() * 1000);
+END;
+
+CREATE TRIGGER access_change_user AFTER UPDATE OF role, erased_at ON users
+BEGIN
+    INSERT INTO access_changes(user_id, at) VALUES (new.id, unixepoch() * 1000);
+END;
