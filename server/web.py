@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import math
 import secrets
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from server.auth import SESSION_COOKIE, session
 from server.errors import Forbidden
 from server.render import markdown
 from server.services import Services
+from server.throttle import for_app as login_throttle
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 LOGIN_CSRF_COOKIE = "cfn_login_csrf"
@@ -90,11 +92,21 @@ async def login(request: Request) -> Response:
     email, password = str(form.get("email", ""))[:320], str(form.get("password", ""))[:1000]
     next_url = _safe_next(str(form.get("next", "/")))
     services = services_of(request)
+    throttle = login_throttle(request.app.state)
+    address = request.client.host if request.client else ""
+    if (wait := throttle.wait(email, address)) > 0:
+        response = page(request, "login.html", status=429, csrf=request.cookies.get(
+            LOGIN_CSRF_COOKIE), email=email, next=next_url,
+            error=f"Too many tries. Please wait {math.ceil(wait)} seconds, then try again.")
+        response.headers["Retry-After"] = str(math.ceil(wait))
+        return response
     user = await services.db.read(accounts.check_password, email, password) if email else None
     if user is None:
+        throttle.failed(email, address)
         return page(request, "login.html", status=400, csrf=request.cookies.get(
             LOGIN_CSRF_COOKIE), email=email, next=next_url,
             error="That email and password do not match our records. Please try again.")
+    throttle.succeeded(email, address)
     old = request.cookies.get(SESSION_COOKIE)
     token, _ = await services.db.write(_rotate_session, user.id, old,
                                        services.settings.session_days)
