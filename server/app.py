@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -21,6 +22,7 @@ from server.errors import CFNError, NotFound
 from server.hub import Hub, InProcessBackplane
 from server.services import Services
 from server.settings import Settings
+from server.watcher import watch
 from server.ws import websocket_endpoint
 
 log = logging.getLogger("cfn.app")
@@ -69,9 +71,13 @@ def create_app(settings: Settings) -> Starlette:
         hub = Hub(backplane)
         db.on_commit(backplane.publish)
         app.state.services = Services(settings=settings, db=db, hub=hub)
+        watcher = asyncio.create_task(watch(app.state.services), name="cfn-access-watcher")
         try:
             yield
         finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
             await app.state.services.shutdown_connections()
             await db.close()
 

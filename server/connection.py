@@ -143,6 +143,10 @@ class Connection:
         state.exit.close()
         return True
 
+    def send_event(self, event: Event) -> None:
+        """Push an event outside any joined room's stream (say, ``access.removed``)."""
+        self._put(event)
+
     # --- the two tasks -----------------------------------------------------------------------
 
     async def run(self) -> None:

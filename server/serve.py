@@ -8,6 +8,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from server.app import create_app
+from server.handshake import protocol_with_timeout
 from server.settings import Settings
 
 
@@ -35,6 +36,7 @@ def make_server(settings: Settings, *, log_level: str = "info") -> Server:
         host=settings.host,
         port=settings.port,
         ws="websockets-sansio",
+        http=protocol_with_timeout(settings.handshake_timeout),
         ws_max_size=settings.max_frame,
         ws_ping_interval=settings.ping_interval,
         ws_ping_timeout=settings.ping_timeout,

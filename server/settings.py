@@ -51,6 +51,9 @@ class Settings:
     )
     max_connections: int = _setting(5_000 * 4, "WebSocket connections the server holds at most.")
     max_connections_per_user: int = _setting(20, "WebSocket connections one member holds at most.")
+    handshake_timeout: float = _setting(
+        10.0, "Seconds a new socket may take to send its request; silent sockets are closed."
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

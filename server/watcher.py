@@ -1,0 +1,86 @@
+"""Ends live access that has been taken away, whoever took it away.
+
+A token revoked or a member removed from the command line is a change made by another
+process, so the running server cannot hear of it through its own writes. Triggers record
+every such change in ``access_changes`` (migration 0004); this watcher polls that table
+twice a second and re-checks the affected members' live connections: a connection whose
+credential no longer holds is closed with ``REVOKED``; a room the member may no longer see
+is left at once, with an ``access.removed`` event (seq null) telling the client why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+import time
+from typing import TYPE_CHECKING
+
+from server import accounts
+from server.auth import websocket_user
+from server.errors import CFNError
+from server.protocol import Event, now_ms
+
+if TYPE_CHECKING:
+    from server.connection import Connection
+    from server.services import Services
+
+log = logging.getLogger("cfn.watcher")
+
+REVOKED = 4001  # close code: the credential this connection used has been revoked
+POLL_SECONDS = 0.5
+
+
+def latest_change(conn: sqlite3.Connection) -> int:
+    return conn.execute("SELECT coalesce(max(id), 0) FROM access_changes").fetchone()[0]
+
+
+def changed_users(conn: sqlite3.Connection, after: int) -> tuple[int, set[int]]:
+    """The newest change id and the members whose access changed since ``after``."""
+    rows = conn.execute("SELECT id, user_id FROM access_changes WHERE id > ?",
+                        (after,)).fetchall()
+    return (max((r[0] for r in rows), default=after), {r[1] for r in rows})
+
+
+def _rooms_allowed(conn: sqlite3.Connection, user_id: int, rooms: list[str]) -> set[str]:
+    row = conn.execute("SELECT id, email, name, role FROM users WHERE id = ?",
+                       (user_id,)).fetchone()
+    if row is None:
+        return set()
+    user = accounts.User(row[0], row[1], row[2], row[3])
+    allowed = set()
+    for room in rooms:
+        with contextlib.suppress(CFNError):
+            accounts.access(conn, user, room)
+            allowed.add(room)
+    return allowed
+
+
+async def recheck(services: Services, connection: Connection) -> None:
+    """Close the connection if its credential is gone; leave rooms it may no longer see."""
+    user = await websocket_user(connection.ws, services)
+    if user is None or user.id != connection.user_id:
+        connection.cut_off(REVOKED)
+        return
+    rooms = list(connection.rooms)
+    allowed = await services.db.read(_rooms_allowed, user.id, rooms)
+    for room in rooms:
+        if room not in allowed and connection.leave_room(room):
+            connection.send_event(Event(room=room, seq=None, type="access.removed",
+                                        at=now_ms(time.time()), data={"room": room}))
+
+
+async def watch(services: Services, interval: float = POLL_SECONDS) -> None:
+    """Run for the server's lifetime (a lifespan task)."""
+    seen = await services.db.read(latest_change)
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            seen, users = await services.db.read(changed_users, seen)
+            for connection in [c for c in services.connections if c.user_id in users]:
+                await recheck(services, connection)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # keep watching: one failed check must not stop the rest
+            log.exception("access check failed")
