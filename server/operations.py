@@ -11,6 +11,7 @@ from typing import Any
 from server import __version__, accounts, discussions
 from server.connection import AfterReply, Connection, Handler
 from server.errors import NotJoined
+from server.poll_ops import POLL_IDEA_OPERATIONS
 from server.protocol import Event
 
 
@@ -130,4 +131,5 @@ OPERATIONS: dict[str, Handler] = {
     "presence": presence,
     "typing": typing,
     "ping": ping,
+    **POLL_IDEA_OPERATIONS,
 }
