@@ -12,7 +12,7 @@ import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 
-from server import __version__, accounts
+from server import __version__, accounts, admin, admin_cli
 from server.database import migrate, open_sync, write_sync
 from server.errors import CFNError
 from server.settings import Settings
@@ -74,7 +74,7 @@ def cmd_group_add(args: argparse.Namespace) -> int:
 
 def cmd_member_add(args: argparse.Namespace) -> int:
     conn = connect(args)
-    write_sync(conn, accounts.add_member, args.slug, args.email, args.role)
+    write_sync(conn, admin.set_member_role, args.slug, args.email, args.role)
     print(f"{args.email} is now {args.role} of {args.slug}.")
     return 0
 
@@ -180,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = token.add_parser("create", parents=[db], help="print a new API token")
     p.add_argument("email")
     p.set_defaults(run=cmd_token_create)
+    admin_cli.register(sub, db, user=user, member=member, token=token)
     return parser
 
 

@@ -75,7 +75,7 @@ def export_user(conn: sqlite3.Connection, email: str) -> dict[str, Any]:
                           " ORDER BY m.id", (uid,)),
         "audit": [{**r, "detail": json.loads(r["detail"])} for r in _rows(
             conn, "SELECT a.id, a.at, a.action, g.slug AS room, a.subject, a.detail,"
-            " a.actor_id = ? AS by_them FROM audit_log a LEFT JOIN groups g ON g.id = a.group_id"
+            " coalesce(a.actor_id = ?, 0) AS by_them FROM audit_log a LEFT JOIN groups g ON g.id = a.group_id"
             " WHERE a.actor_id = ? OR a.subject = ? ORDER BY a.id", (uid, uid, f"user {uid}"))],
     }
     tables = _tables(conn)
