@@ -116,11 +116,17 @@ class Connection:
     # --- rooms -----------------------------------------------------------------------------
 
     def open_room(self, room: str) -> RoomState:
-        """Subscribe to a room; its live events are held until ``go_live``."""
-        self.leave_room(room)
+        """Subscribe to a room; its live events are held until ``go_live``.
+
+        A re-join (a resume on the same connection) keeps the subscription, so presence
+        does not flap; only the delivery state starts afresh."""
+        old = self.rooms.pop(room, None)
         state = RoomState()
         self.rooms[room] = state
-        state.exit.enter_context(self.services.hub.subscribe(room, self))
+        if old is not None:
+            state.exit = old.exit
+        else:
+            state.exit.enter_context(self.services.hub.subscribe(room, self))
         return state
 
     def go_live(self, room: str, seq: int, replay: list[Event]) -> None:
