@@ -1,19 +1,24 @@
-"""Server-rendered pages: log in, log out, home. Every form carries a CSRF token."""
+"""Server-rendered pages: log in, log out, home (group pages are in server/pages.py).
+
+Every form carries a CSRF token."""
 
 from __future__ import annotations
 
 import hmac
 import math
 import secrets
+import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from server import accounts
+from server import accounts, reads
 from server.accounts import Session
 from server.auth import SESSION_COOKIE, session
 from server.errors import Forbidden
@@ -31,6 +36,22 @@ templates = Environment(
     lstrip_blocks=True,
 )
 templates.filters["markdown"] = markdown
+LOCAL_TIME = ZoneInfo("Europe/London")  # the network's members are in England
+
+
+def when(ms: int) -> str:
+    """A moment in plain words, UK time: "Thu 26 Nov 2026, 14:05"."""
+    moment = datetime.fromtimestamp(ms / 1000, UTC).astimezone(LOCAL_TIME)
+    return f"{moment:%a} {moment.day} {moment:%b %Y, %H:%M}"
+
+
+def iso(ms: int) -> str:
+    """A moment for <time datetime>."""
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="seconds")
+
+
+templates.filters["when"] = when
+templates.filters["iso"] = iso
 
 
 def services_of(request: Request) -> Services:
@@ -140,8 +161,20 @@ async def home(request: Request) -> Response:
     found = await require_session(request)
     if isinstance(found, Response):
         return found
-    groups = await services_of(request).db.read(accounts.user_groups, found.user)
-    return page(request, "home.html", groups=groups)
+    groups = await services_of(request).db.read(_groups_with_unread, found.user)
+    response = page(request, "home.html", title="My groups", groups=groups)
+    response.headers["cache-control"] = "no-store"
+    return response
+
+
+def _groups_with_unread(conn: sqlite3.Connection, user: accounts.User) -> list[dict[str, Any]]:
+    """My groups, each with the messages by others since my last visit."""
+    groups: list[dict[str, Any]] = list(accounts.user_groups(conn, user))
+    ids = {r[0]: r[1] for r in conn.execute("SELECT slug, id FROM groups")}
+    counts = reads.unread_counts(conn, user, [ids[g["slug"]] for g in groups])
+    for g in groups:
+        g["unread"] = counts[ids[g["slug"]]]
+    return groups
 
 
 async def health(request: Request) -> Response:
@@ -151,7 +184,10 @@ async def health(request: Request) -> Response:
 
 
 def routes() -> list[BaseRoute]:
+    from server import pages  # group pages build on the helpers above
+
     return [
+        *pages.routes(),
         Route("/", home, name="home"),
         Route("/login", login_form, methods=["GET"], name="login"),
         Route("/login", login, methods=["POST"]),
