@@ -23,6 +23,7 @@ IDEA_STATUSES = ("proposed", "discussing", "adopted", "in_progress", "done", "no
 POLL_RESULTS = ("live", "after_vote", "closed")
 
 Frame = bytes | str
+MAX_ID = 2**63 - 1  # SQLite's largest integer: ids and seqs beyond it cannot exist
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,7 @@ def _check_value(name: str, kind: str, value: Any, limits: Limits) -> Any:  # no
     if kind == "note":
         return _text(name, value, limits.max_body, allow_empty=True)
     if kind in ("id", "uint"):
-        if not _is_int(value) or value < (1 if kind == "id" else 0):
+        if not _is_int(value) or not (1 if kind == "id" else 0) <= value <= MAX_ID:
             raise BadRequest(f"'{name}' must be a whole number.")
         return value
     if kind == "limit":
