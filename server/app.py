@@ -16,7 +16,7 @@ from starlette.routing import Mount, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from server import web
+from server import poll_pages, web
 from server.database import Database
 from server.errors import CFNError, NotFound
 from server.hub import Hub, InProcessBackplane
@@ -84,6 +84,7 @@ def create_app(settings: Settings) -> Starlette:
     routes = [
         WebSocketRoute("/ws", websocket_endpoint),
         *web.routes(),
+        *poll_pages.routes(),
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]
     app = Starlette(
