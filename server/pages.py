@@ -32,6 +32,10 @@ def _outsider_safe(fn: Any, *args: Any) -> Any:
         raise NotFound() from None
 
 
+def _member_access(conn: sqlite3.Connection, user: User, slug: str) -> Access:
+    return _outsider_safe(access, conn, user, slug)
+
+
 def _page_number(request: Request) -> int | None:
     raw = request.query_params.get("page", "")
     return int(raw) if raw.isdigit() and 0 < int(raw) < 1_000_000 else None
@@ -264,7 +268,7 @@ async def seen(request: Request) -> Response:
     if thread_id is None or message_id is None:
         raise BadRequest("Say which thread and message were seen.")
     db = services_of(request).db
-    acc = await db.read(_outsider_safe, access, found.user, request.path_params["slug"])
+    acc = await db.read(_member_access, found.user, request.path_params["slug"])
     await db.write(reads.seen, found.user, acc.group_id, thread_id, message_id)
     return Response(status_code=204)
 

@@ -139,19 +139,29 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def new_context(browser: Browser) -> Iterator[Callable[..., BrowserContext]]:
-    """Fresh browser contexts (separate cookies and storage), closed after the test."""
+    """Fresh browser contexts (separate cookies and storage), closed after the test.
+
+    Any script error or server error (5xx) seen by any page fails the test."""
     made: list[BrowserContext] = []
+    problems: list[str] = []
+
+    def watch(page: Page) -> None:
+        page.on("pageerror", lambda e: problems.append(f"script error: {e}"))
+        page.on("response", lambda r: problems.append(f"{r.status} from {r.url}")
+                if r.status >= 500 else None)
 
     def make(**options: Any) -> BrowserContext:
         options.setdefault("viewport", {"width": 390, "height": 844})
         context = browser.new_context(**options)
         context.set_default_timeout(10_000)
+        context.on("page", watch)
         made.append(context)
         return context
 
     yield make
     for context in made:
         context.close()
+    assert problems == []
 
 
 def log_in(context: BrowserContext, site: Site, email: str) -> Page:
