@@ -1,0 +1,38 @@
+"""A tiny run of the benchmark, so that bench/ cannot rot. The real figures come from
+``python -m bench.run`` (docs/performance.md); this only proves every scenario still runs
+end to end against the real server and the bare one."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_quick_benchmark_runs_every_scenario_and_writes_its_table(tmp_path: Path):
+    out, raw = tmp_path / "performance.md", tmp_path / "results.json"
+    out.write_text("# Performance\n\nHand-written analysis stays.\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--quick", "--work", str(tmp_path / "work"),
+         "--out", str(out), "--json", str(raw)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads(raw.read_text())
+    fan = results["fanout"]
+    assert fan["ours"]["deliveries_per_s"] > 0 and fan["bare"]["deliveries_per_s"] > 0
+    assert fan["ours"]["errors"] == 0 and fan["ours"]["latency_ms"]["n"] > 0
+    assert fan["ours"]["cpu_s_per_1000"] is not None
+    assert all(r["posts_per_s"] > 0 and r["errors"] == 0 for r in results["durable"].values())
+    assert set(results["durable"]) == {"NORMAL", "FULL"}
+    assert results["idle"]["open"] == results["idle"]["connections"] == 50
+    assert results["idle"]["rss_after_mb"] > 0
+    history = results["history"]
+    assert history["history_ms"]["n"] > 0 and history["startup_s"] > 0
+    assert history["catchup"]["median_ms"] is not None
+    text = out.read_text()
+    assert "Hand-written analysis stays." in text
+    assert "<!-- bench:start -->" in text and "### Targets" in text
+    assert "python -m bench.run --quick" in text and "cores" in text

@@ -1,0 +1,66 @@
+"""Every history and replay query uses an index: no full table scan, whatever the size."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from server import accounts, discussions
+from server.database import migrate, open_sync, write_sync
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> sqlite3.Connection:
+    conn = open_sync(str(tmp_path / "plans.db"))
+    migrate(conn)
+    write_sync(conn, accounts.add_user, "reader@cfn.example", "Reader")
+    write_sync(conn, accounts.add_group, "north", "North")
+    write_sync(conn, accounts.add_member, "north", "reader@cfn.example")
+    return conn
+
+
+def _statements_run_by(conn: sqlite3.Connection, fn, *args) -> list[str]:  # type: ignore[no-untyped-def]
+    """The SELECTs a read function runs, with their parameters filled in."""
+    seen: list[str] = []
+    conn.set_trace_callback(seen.append)
+    try:
+        fn(conn, *args)
+    finally:
+        conn.set_trace_callback(None)
+    return [s for s in seen if s.lstrip().upper().startswith("SELECT")]
+
+
+def _full_scans(conn: sqlite3.Connection, sql: str) -> list[str]:
+    plan = conn.execute("EXPLAIN QUERY PLAN " + sql).fetchall()
+    return [row[3] for row in plan if row[3].startswith("SCAN")]
+
+
+def test_history_and_replay_queries_search_an_index_and_never_scan_a_table(db):
+    user = accounts.require_user(db, "reader@cfn.example")
+    made = write_sync(db, discussions.create_thread, user, "north", "Hello", "First", "c1")
+    thread = made["thread"]["id"]
+    for i in range(5):
+        write_sync(db, discussions.post_message, user, "north", thread, f"Body {i}", f"c{i + 2}")
+    group_id = db.execute("SELECT id FROM groups WHERE slug = 'north'").fetchone()[0]
+    calls = [
+        (discussions.history, user, "north", None, None, 50),
+        (discussions.history, user, "north", None, 4, 50),
+        (discussions.history, user, "north", thread, None, 50),
+        (discussions.history, user, "north", thread, 4, 2),
+        (discussions.events_after, group_id, 2, 7),
+    ]
+    checked = 0
+    for fn, *args in calls:
+        statements = _statements_run_by(db, fn, *args)
+        assert statements, f"{fn.__name__} ran no SELECT"
+        for sql in statements:
+            assert _full_scans(db, sql) == [], sql
+            checked += 1
+    assert checked >= len(calls)
+
+
+def test_the_plan_check_does_catch_a_query_without_an_index(db):
+    # The guard above is only worth having if it sees a real scan.
+    assert _full_scans(db, "SELECT * FROM messages WHERE body = 'x'")
