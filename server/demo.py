@@ -12,6 +12,7 @@ from collections.abc import Callable
 from server import accounts, discussions
 from server.accounts import User
 from server.database import write_sync
+from server.demo_polls import add_polls_and_ideas
 
 DEMO_PASSWORD = "critical-friends-demo"
 DOMAIN = "cfn.example"
@@ -97,7 +98,7 @@ def load_demo(conn: sqlite3.Connection,
         for m, (who, text) in enumerate(replies):
             write_sync(conn, discussions.post_message, users[who], slug,
                        created["thread"]["id"], text, f"demo-{n}-{m}")
-    for extra in extras or []:
+    for extra in [add_polls_and_ideas, *(extras or [])]:
         extra(conn, users)
     return logins
 

@@ -150,7 +150,8 @@ def _polls_read(conn: sqlite3.Connection, user: User, slug: str) -> dict[str, An
     found = polls.group_polls(conn, user, acc)
     run = can_run(user, acc)
     members = polls.group_members(conn, user, slug) if run else []
-    return {"group": acc, "polls": found, "can_run": run, "members": members}
+    return {"group": acc, "polls": found, "can_run": run, "members": members,
+            "seq": _seq(conn, acc)}
 
 
 def _poll_read(conn: sqlite3.Connection, user: User, slug: str, poll_id: int,
@@ -161,10 +162,16 @@ def _poll_read(conn: sqlite3.Connection, user: User, slug: str, poll_id: int,
     return {"group": acc, "poll": poll, "can_run": run, "members": members}
 
 
+def _seq(conn: sqlite3.Connection, acc: Access) -> int:
+    """The room's latest seq in the page's snapshot: the live client resumes after it."""
+    return conn.execute("SELECT last_seq FROM groups WHERE id = ?",
+                        (acc.group_id,)).fetchone()[0]
+
+
 def _context(request: Request, found: Session) -> dict[str, Any]:
     s = services_of(request).settings
-    return {"csrf": found.csrf, "max_title": s.max_title, "max_body": s.max_body,
-            "form_cid": secrets.token_urlsafe(12), "source_words": SOURCE_WORDS}
+    return {"epoch": services_of(request).db.epoch, "csrf": found.csrf,
+            "max_title": s.max_title, "max_body": s.max_body, "form_cid": secrets.token_urlsafe(12), "source_words": SOURCE_WORDS}
 
 
 async def polls_page(request: Request) -> Response:
@@ -350,7 +357,7 @@ def _ideas_read(conn: sqlite3.Connection, user: User, slug: str, sort: str, stat
                 ) -> dict[str, Any]:
     acc = _outsider_safe(access, conn, user, slug)
     return {"group": acc, "ideas": ideas.group_ideas(conn, user, acc, sort, status),
-            "can_run": can_run(user, acc)}
+            "can_run": can_run(user, acc), "seq": _seq(conn, acc)}
 
 
 async def ideas_page(request: Request) -> Response:
@@ -375,7 +382,7 @@ def _idea_read(conn: sqlite3.Connection, user: User, slug: str, idea_id: int,
     others = [i for i in ideas.group_ideas(conn, user, acc, "newest") if i["id"] != idea_id] \
         if run else []
     return {"group": acc, "idea": idea, "messages": messages, "can_run": run,
-            "others": others}
+            "others": others, "seq": _seq(conn, acc)}
 
 
 async def idea_page(request: Request) -> Response:
