@@ -171,7 +171,8 @@ def _seq(conn: sqlite3.Connection, acc: Access) -> int:
 def _context(request: Request, found: Session) -> dict[str, Any]:
     s = services_of(request).settings
     return {"epoch": services_of(request).db.epoch, "csrf": found.csrf,
-            "max_title": s.max_title, "max_body": s.max_body, "form_cid": secrets.token_urlsafe(12), "source_words": SOURCE_WORDS}
+            "max_title": s.max_title, "max_body": s.max_body,
+            "form_cid": secrets.token_urlsafe(12), "source_words": SOURCE_WORDS}
 
 
 async def polls_page(request: Request) -> Response:
