@@ -97,6 +97,26 @@ function showState(state) {
   document.dispatchEvent(new CustomEvent('cfn:state', { detail: state }));
 }
 
+let loginChecked = 0;
+
+async function checkStillLoggedIn() {
+  // A browser cannot tell a refused socket from a lost one: ask for a page instead.
+  if (!navigator.onLine || Date.now() - loginChecked < 20000) return;
+  loginChecked = Date.now();
+  try {
+    const r = await fetch('/', { redirect: 'manual', credentials: 'same-origin' });
+    if (r.type !== 'opaqueredirect' || document.getElementById('logged-out-note')) return;
+    const note = el('p', 'notice');
+    note.id = 'logged-out-note';
+    const a = el('a', '', 'Log in again');
+    a.href = `/login?next=${encodeURIComponent(location.pathname)}`;
+    note.append('You have been logged out. ', a, ' to carry on: what you wrote is kept.');
+    live.after(note);
+  } catch {
+    /* offline after all */
+  }
+}
+
 function showOnline() {
   if (!onlineList) return;
   if (!socket.connected) {
@@ -469,6 +489,7 @@ if (live && room) {
   socket.watch(room, Number(cfg.seq), cfg.epoch);
   socket.addEventListener('event', (e) => handle(e.detail));
   socket.addEventListener('state', (e) => showState(e.detail));
+  socket.addEventListener('down', checkStillLoggedIn);
   socket.addEventListener('reset', () => {
     if (list) reloadThread();
     else location.reload();

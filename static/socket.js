@@ -57,6 +57,7 @@ export class LiveSocket extends EventTarget {
     try {
       ws = new WebSocket(this.url, SUBPROTOCOL);
     } catch {
+      this.emit('down');
       this.scheduleRetry();
       return;
     }
@@ -139,6 +140,7 @@ export class LiveSocket extends EventTarget {
     for (const waiting of this.replies.values()) waiting.reject(offline());
     this.replies.clear();
     this.setState('reconnecting');
+    this.emit('down');
     this.scheduleRetry();
   }
 

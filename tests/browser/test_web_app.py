@@ -272,3 +272,29 @@ def test_axe_finds_no_wcag_violations_on_any_page(site: Site, new_context: Conte
     page.get_by_role("button", name="Log out").click()
     expect(page.get_by_role("status")).to_contain_text("You have logged out")
     _check_page(page, "logged-out", axe)
+
+
+def test_a_member_whose_session_ended_is_asked_to_log_in_again(site: Site,
+                                                               new_context: Contexts) -> None:
+    thread_id = site.thread("north", "alice@cfn.example", "Session thread", "Hello.")
+    context = new_context()
+    bob = log_in(context, site, "bob@cfn.example")
+    open_thread(bob, site, thread_id)
+    with site.db() as conn:  # as if the session expired, or an admin ended it
+        conn.execute("DELETE FROM sessions WHERE user_id ="
+                     " (SELECT id FROM users WHERE email = 'bob@cfn.example')")
+    context.set_offline(True)  # the line drops; the new socket will be refused
+    expect(bob.locator("#conn-state")).to_have_text("Reconnecting…")
+    bob.get_by_label("Message").fill("Kept for later")
+    bob.get_by_label("Message").press("Enter")
+    context.set_offline(False)
+    expect(bob.get_by_role("link", name="Log in again")).to_be_visible(timeout=15_000)
+    assert site.rows("SELECT id FROM messages WHERE body = 'Kept for later'") == []
+    bob.get_by_role("link", name="Log in again").click()
+    bob.get_by_label("Email").fill("bob@cfn.example")
+    bob.get_by_label("Password").fill("correct horse battery")
+    bob.get_by_role("button", name="Log in").click()
+    bob.wait_for_url(re.compile(rf"/g/north/t/{thread_id}"))
+    expect(message_items(bob, "Kept for later")).to_have_count(1)
+    expect(message_items(bob, "Kept for later").locator(".msg-state")).to_have_text("Sent")
+    assert len(site.rows("SELECT id FROM messages WHERE body = 'Kept for later'")) == 1
