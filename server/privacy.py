@@ -75,7 +75,8 @@ def export_user(conn: sqlite3.Connection, email: str) -> dict[str, Any]:
                           " ORDER BY m.id", (uid,)),
         "audit": [{**r, "detail": json.loads(r["detail"])} for r in _rows(
             conn, "SELECT a.id, a.at, a.action, g.slug AS room, a.subject, a.detail,"
-            " coalesce(a.actor_id = ?, 0) AS by_them FROM audit_log a LEFT JOIN groups g ON g.id = a.group_id"
+            " coalesce(a.actor_id = ?, 0) AS by_them"
+            " FROM audit_log a LEFT JOIN groups g ON g.id = a.group_id"
             " WHERE a.actor_id = ? OR a.subject = ? ORDER BY a.id", (uid, uid, f"user {uid}"))],
     }
     tables = _tables(conn)
@@ -126,6 +127,8 @@ def erase_user(tx: Tx, email: str, actor_id: int | None = None) -> dict[str, int
         "api_tokens": tx.execute("DELETE FROM api_tokens WHERE user_id = ?", (uid,)).rowcount,
         "memberships": tx.execute("DELETE FROM memberships WHERE user_id = ?", (uid,)).rowcount,
     }
+    if tx.one("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'reads'"):
+        tx.execute("DELETE FROM reads WHERE user_id = ?", (uid,))  # what they read, and when
     tx.execute("UPDATE users SET name = ?, email = ?, password_hash = NULL, erased_at = ?"
                " WHERE id = ?", (FORMER_MEMBER, f"erased-{uid}@erased.invalid", tx.now, uid))
     # Stored events carry the author's name (msgpack); rewrite those that contain it, so a

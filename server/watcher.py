@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from server import accounts
 from server.auth import websocket_user
+from server.database import Tx
 from server.errors import CFNError
 from server.protocol import Event, now_ms
 
@@ -30,6 +31,13 @@ log = logging.getLogger("cfn.watcher")
 
 REVOKED = 4001  # close code: the credential this connection used has been revoked
 POLL_SECONDS = 0.5
+
+
+PRUNE_EVERY = 7200  # rounds (an hour at 0.5 s): old rows have long been acted on
+
+
+def _prune(tx: Tx) -> None:
+    tx.execute("DELETE FROM access_changes WHERE at < ?", (tx.now - 3_600_000,))
 
 
 def latest_change(conn: sqlite3.Connection) -> int:
@@ -74,9 +82,13 @@ async def recheck(services: Services, connection: Connection) -> None:
 async def watch(services: Services, interval: float = POLL_SECONDS) -> None:
     """Run for the server's lifetime (a lifespan task)."""
     seen = await services.db.read(latest_change)
+    rounds = 0
     while True:
         await asyncio.sleep(interval)
+        rounds += 1
         try:
+            if rounds % PRUNE_EVERY == 0:
+                await services.db.write(_prune)
             seen, users = await services.db.read(changed_users, seen)
             for connection in [c for c in services.connections if c.user_id in users]:
                 await recheck(services, connection)
