@@ -161,6 +161,8 @@ class Connection:
         self._tasks = [receiver, sender]
         try:
             await asyncio.wait(self._tasks, return_when=asyncio.FIRST_COMPLETED)
+            if self._stopping:  # shutdown stopped the receiver: flush up to the close
+                await asyncio.wait([sender], timeout=15)
         finally:
             for task in self._tasks:
                 task.cancel()
@@ -172,6 +174,7 @@ class Connection:
                     await asyncio.wait_for(self.ws.close(self.close_code), timeout=10)
 
     _client_closed = False
+    _stopping = False
 
     async def _receive_loop(self) -> None:
         while True:
@@ -256,11 +259,12 @@ class Connection:
 
     async def shutdown(self, code: int = GOING_AWAY) -> None:
         """Stop taking commands, finish those in flight, flush, then close with ``code``."""
+        if self.close_code == 1000:
+            self.close_code = code
+        self._stopping = True  # before the receiver stops, so run() waits for the flush
         if self._tasks:
             self._tasks[0].cancel()  # the receiver
         if self._tail is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(asyncio.shield(self._tail), timeout=5)
-        if self.close_code == 1000:
-            self.close_code = code
         self._out.put_nowait(_CLOSE)
