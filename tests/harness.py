@@ -159,7 +159,7 @@ class Client:
     async def send_raw(self, data: bytes | str) -> None:
         await self.ws.send(data)
 
-    async def _read_one(self, timeout: float) -> dict[str, Any]:
+    async def _read_one(self, timeout: float) -> dict[str, Any]:  # noqa: ASYNC109
         frame = await asyncio.wait_for(self.ws.recv(), timeout)
         self.frames.append(frame)
         msg = self.decode(frame)
@@ -169,7 +169,7 @@ class Client:
             self.replies[msg.get("ref")] = msg
         return msg
 
-    async def reply(self, ref: int | None, timeout: float = 10) -> dict[str, Any]:
+    async def reply(self, ref: int | None, timeout: float = 10) -> dict[str, Any]:  # noqa: ASYNC109
         while ref not in self.replies:
             await self._read_one(timeout)
         return self.replies.pop(ref)
@@ -188,7 +188,7 @@ class Client:
         assert set(reply["error"]) >= {"code", "message"} and reply["error"]["message"]
         return reply["error"]["code"]
 
-    async def event(self, type_: str | None = None, timeout: float = 10,
+    async def event(self, type_: str | None = None, timeout: float = 10,  # noqa: ASYNC109
                     **match: Any) -> dict[str, Any]:
         """The next (already received or arriving) event of a type, removed from the list."""
         loop = asyncio.get_running_loop()
@@ -203,7 +203,7 @@ class Client:
                 raise TimeoutError(f"no {type_} event arrived")
             await self._read_one(remaining)
 
-    async def stored_events(self, room: str, count: int, timeout: float = 10,
+    async def stored_events(self, room: str, count: int, timeout: float = 10,  # noqa: ASYNC109
                             ) -> list[dict[str, Any]]:
         """Wait until ``count`` persisted events of ``room`` arrived; return them in order."""
         loop = asyncio.get_running_loop()
