@@ -10,6 +10,7 @@ from starlette.applications import Starlette
 from server.app import create_app
 from server.handshake import protocol_with_timeout
 from server.settings import Settings
+from server.wsproto import CoalescingWebSocketProtocol
 
 
 class Server(uvicorn.Server):
@@ -35,7 +36,7 @@ def make_server(settings: Settings, *, log_level: str = "info") -> Server:
         app,
         host=settings.host,
         port=settings.port,
-        ws="websockets-sansio",
+        ws=CoalescingWebSocketProtocol,  # websockets-sansio, writes coalesced per loop turn
         http=protocol_with_timeout(settings.handshake_timeout),
         ws_max_size=settings.max_frame,
         ws_ping_interval=settings.ping_interval,
