@@ -133,7 +133,7 @@ async def test_a_server_started_on_an_upgraded_database_serves_the_old_data(
             page = await client.call("history", room="north")
             assert [m["body"] for m in page["messages"]][:2] == ["First ever", "Second"]
             joined = await client.call("join", room="north", since=1, epoch="v1epoch")
-            assert joined["recovered"] is True and joined["seq"] == 3
+            assert joined["recovered"] is True and joined["seq"] >= 3
             replay = await client.stored_events("north", 2)
             assert [e["data"]["body"] for e in replay] == ["First ever", "Second"]
             retry = await client.call("message.post", room="north", thread=1, body="First ever",
