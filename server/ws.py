@@ -36,10 +36,10 @@ async def websocket_endpoint(ws: WebSocket) -> None:
         await ws.send_denial_response(PlainTextResponse(
             "Too many connections are open. Close another tab and try again.", status_code=429))
         return
-    await ws.accept(subprotocol=chosen)
     conn = Connection(ws, services, user, chosen, OPERATIONS)
-    services.connections.add(conn)
+    services.connections.add(conn)  # counted before any await, so a burst cannot overshoot
     try:
+        await ws.accept(subprotocol=chosen)
         await conn.run()
     finally:
         services.connections.discard(conn)

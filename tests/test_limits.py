@@ -121,3 +121,17 @@ async def test_a_normal_page_request_is_not_cut_by_the_handshake_timeout(
     response = await asyncio.wait_for(reader.read(1000), 3)
     assert response.startswith(b"HTTP/1.1 200")
     writer.close()
+
+
+async def test_a_burst_of_simultaneous_handshakes_cannot_exceed_the_per_member_limit(
+        start_server: Callable[..., Any]) -> None:
+    running = await start_server(max_connections_per_user=3)
+    token = running.token("alice@cfn.example")
+    results = await asyncio.gather(*(connect(running, token) for _ in range(12)),
+                                   return_exceptions=True)
+    accepted = [r for r in results if not isinstance(r, BaseException)]
+    refused = [r for r in results if isinstance(r, InvalidStatus)]
+    assert len(accepted) == 3 and len(refused) == 9
+    assert all(r.response.status_code == 429 for r in refused)
+    for c in accepted:
+        await c.close()
