@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 
 import uvicorn
@@ -27,7 +28,17 @@ class Server(uvicorn.Server):
         services = getattr(self.app.state, "services", None)
         if services is not None:
             await services.shutdown_connections()
+        await self._finish_closing_handshakes()
         await super().shutdown(sockets)
+
+    async def _finish_closing_handshakes(self) -> None:
+        """Wait (up to 2 s) for peers to echo our 1001 before uvicorn drops what is left:
+        closing a socket with unread input resets it, and a busy client would see 1006."""
+        for _ in range(100):
+            if not any(getattr(c, "close_sent", False) and not c.transport.is_closing()
+                       for c in self.server_state.connections):
+                return
+            await asyncio.sleep(0.02)
 
 
 def make_server(settings: Settings, *, log_level: str = "info") -> Server:
