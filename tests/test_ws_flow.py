@@ -246,3 +246,42 @@ async def test_new_connections_are_turned_away_while_shutting_down(
     finally:
         running.services.closing = False
         await alice.close()
+
+
+# --- keepalive ---------------------------------------------------------------------------
+
+
+async def _raw_upgrade(running: Running, token: str, subprotocol: str,
+                       ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A hand-made WebSocket handshake whose client will never answer a ping."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", running.port)
+    writer.write((
+        f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{running.port}\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        f"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: {subprotocol}\r\n"
+        f"Authorization: Bearer {token}\r\n\r\n").encode())
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return reader, writer
+
+
+async def test_the_server_pings_and_drops_a_peer_that_never_answers(
+        start_server: Callable, subprotocol: str) -> None:
+    running: Running = await start_server(ping_interval=0.2, ping_timeout=0.3)
+    token = running.token(ALICE)
+    answering = await connect(running, token, subprotocol)  # websockets answers pings
+    reader, writer = await _raw_upgrade(running, token, subprotocol)
+    try:
+        received = b""
+        started = time.monotonic()
+        while True:
+            chunk = await asyncio.wait_for(reader.read(4096), 5)
+            if not chunk:
+                break
+            received += chunk
+        assert time.monotonic() - started < 4, "the silent peer was dropped in time"
+        assert received[:1] == b"\x89", "the first thing it got was a ping frame"
+        assert await answering.call("ping") == {}, "a peer that answers stays connected"
+    finally:
+        writer.close()
+        await answering.close()
