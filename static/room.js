@@ -149,6 +149,7 @@ function setStatus(text) {
 }
 
 const RETRY_LATER = new Set(['offline', 'rate_limited', 'internal', 'not_joined']);
+const serverTries = new Map(); // cid -> answers that said "try later"
 
 function flush() {
   if (!socket.connected) return;
@@ -163,8 +164,10 @@ function flush() {
       },
       (err) => {
         inFlight.delete(item.cid);
-        if (RETRY_LATER.has(err.code)) {
-          if (err.code !== 'offline') setTimeout(flush, 3000);
+        const tries = (serverTries.get(item.cid) || 0) + (err.code === 'offline' ? 0 : 1);
+        serverTries.set(item.cid, tries);
+        if (RETRY_LATER.has(err.code) && tries < 5) {
+          if (err.code !== 'offline') setTimeout(flush, 3000 * tries);
           return;
         }
         outbox.remove(item.cid);

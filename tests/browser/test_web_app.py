@@ -298,3 +298,34 @@ def test_a_member_whose_session_ended_is_asked_to_log_in_again(site: Site,
     expect(message_items(bob, "Kept for later")).to_have_count(1)
     expect(message_items(bob, "Kept for later").locator(".msg-state")).to_have_text("Sent")
     assert len(site.rows("SELECT id FROM messages WHERE body = 'Kept for later'")) == 1
+
+
+def test_live_messages_show_light_markdown_and_never_raw_html(site: Site,
+                                                              new_context: Contexts) -> None:
+    thread_id = site.thread("north", "alice@cfn.example", "Formatting", "Try it.")
+    alice = log_in(new_context(), site, "alice@cfn.example")
+    bob = log_in(new_context(), site, "bob@cfn.example")
+    open_thread(alice, site, thread_id)
+    open_thread(bob, site, thread_id)
+    text = ("**Bold** and _soft_ <img src=x onerror=\"document.title='owned'\">\n"
+            "- first\n- second\n\n[good](https://example.org) [bad](javascript:alert(1))")
+    alice.get_by_label("Message").fill(text)
+    alice.get_by_role("button", name="Send").click()
+    live = message_items(bob, "Bold and soft")
+    expect(live).to_have_count(1)
+    for page in (bob, alice):
+        item = message_items(page, "Bold and soft")
+        expect(item.locator("strong")).to_have_text("Bold")
+        expect(item.locator("em")).to_have_text("soft")
+        expect(item.locator("li")).to_have_count(2)
+        expect(item.locator("img")).to_have_count(0)
+        expect(item.locator("a[href='https://example.org']")).to_have_attribute(
+            "rel", re.compile("nofollow noopener"))
+        expect(item.locator("a[href^='javascript']")).to_have_count(0)
+        expect(item).to_contain_text("<img src=x")  # shown as the text it is
+    assert bob.title() != "owned"
+    bob.reload()  # the server renders the same message the same safe way
+    saved = message_items(bob, "Bold and soft")
+    expect(saved.locator("strong")).to_have_text("Bold")
+    expect(saved.locator("li")).to_have_count(2)
+    expect(saved.locator("img")).to_have_count(0)
