@@ -172,7 +172,7 @@ class Tx:
 @dataclass
 class _Job:
     fn: Callable[..., Any]
-    args: tuple[Any, ...]
+    args: tuple[Any, ...] = field(repr=False)  # never in a debug log: may hold a vote
     future: asyncio.Future[Any]
     result: Any = None
     error: BaseException | None = None

@@ -181,7 +181,13 @@ function buildCard(poll) {
   card.append(h, about);
   if (!poll.closed) card.append(voteForm(poll, status));
   card.append(resultsNode(poll));
-  if (!poll.closed && canRun()) card.append(closeButton(poll, status));
+  if (!poll.closed && canRun()) {
+    const more = el('p', 'poll-more');
+    const a = el('a', '', 'Add votes from the room or by phone');
+    a.href = `/g/${room}/polls/${poll.id}`;
+    more.append(a);
+    card.append(more, closeButton(poll, status));
+  }
   if (!poll.closed && !card.contains(status)) card.append(status);
   return card;
 }
@@ -208,6 +214,7 @@ function draw(poll, { speak = false } = {}) {
       if (poll.closed) {
         known.card.querySelector('.poll-vote')?.remove();
         known.card.querySelector('.poll-close')?.remove();
+        known.card.querySelector('.poll-more')?.remove();
       }
       known.poll = poll;
     }
@@ -287,11 +294,12 @@ function setupCreate() {
 
 document.addEventListener('cfn:event', (e) => {
   const ev = e.detail;
-  if (ev.room !== room || !ev.type.startsWith('poll.')) return;
+  if (ev.room !== room || !ev.type.startsWith('poll.') || (!list && !onPollsPage)) return;
   const id = ev.data.poll;
   if (ev.type === 'poll.created') {
-    if (list) announce(`New poll: ${ev.data.question}`);
-    refresh(id, false, 0);
+    announce(list ? `New poll: ${ev.data.question}`
+      : `A new poll has opened: ${ev.data.question}. Reload the page to see it.`);
+    if (list) refresh(id, false, 0);
   } else if (ev.type === 'poll.closed') {
     refresh(id, true, 0);
   } else if (ev.type === 'poll.tally') {

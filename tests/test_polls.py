@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -246,8 +247,9 @@ def _identities(people: dict[str, Any], voters: list[str]) -> list[str]:
 
 
 async def test_anonymous_poll_never_links_a_member_to_a_choice(
-        server: Running, people: Any, clients: Any) -> None:
-    """Every frame anyone receives, and the stored rows after close, are scanned."""
+        server: Running, people: Any, clients: Any, caplog: pytest.LogCaptureFixture) -> None:
+    """Every frame anyone receives, every log line, and the stored rows after close."""
+    caplog.set_level(logging.DEBUG)
     fay, bob, dan, cora = [await joined(clients, w) for w in ("fay", "bob", "dan", "cora")]
     poll = await make_poll(fay, anonymous=True)
     await bob.call("poll.vote", poll=poll, choices=[0])
@@ -273,6 +275,13 @@ async def test_anonymous_poll_never_links_a_member_to_a_choice(
             text = json.dumps(msg)
             for needle in _identities(people, ["bob", "dan", "cora"]):
                 assert needle not in text, (needle, msg)
+    vote_lines = [r.getMessage() for r in caplog.records
+                  if "choice" in r.getMessage() or "vote" in r.getMessage()]
+    assert vote_lines  # debug logging was on, and saw the votes go by
+    for line in vote_lines:  # (names do appear in logs: joins, presence; never with a vote)
+        for who in ("bob", "dan", "cora"):
+            u = people[who]
+            assert u.name not in line and u.email not in line and f"id={u.id}" not in line, line
     assert server.db.execute("SELECT count(*) FROM poll_votes WHERE poll_id = ?",
                              (poll,)).fetchone()[0] == 0
     took_part = {r[0] for r in server.db.execute(
