@@ -125,6 +125,7 @@ async def test_outsiders_get_the_same_404_as_for_a_group_that_does_not_exist(
     carol = site("carol")
     missing = await carol.get("/g/no-such-group/polls")
     assert missing.status_code == 404
+    assert (await carol.get("/g/no-such-group")).text == missing.text  # the room page's 404
     for path in (f"/g/{ROOM}/polls", f"/g/{ROOM}/polls/{poll}", f"/g/{ROOM}/polls/{poll}/print",
                  f"/g/{ROOM}/polls/{poll}/results.csv", f"/g/{ROOM}/polls.csv",
                  f"/g/{ROOM}/ideas", f"/g/{ROOM}/ideas/{idea}", "/g/south/polls/" + str(poll)):
