@@ -404,6 +404,11 @@ function setupNewThread() {
   if (!form) return;
   const title = form.querySelector('#title');
   const body = form.querySelector('textarea');
+  document.getElementById('to-new-thread')?.addEventListener('click', (e) => {
+    e.preventDefault();
+    form.scrollIntoView({ block: 'start' });
+    title.focus();
+  });
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     if (!title.value.trim() || !body.value.trim()) {
