@@ -92,6 +92,28 @@ def test_facilitator_runs_a_live_poll_and_everyone_sees_the_tally_move(
     assert [(r["choice"], r["n"]) for r in stored] == [(0, 2), (2, 1)]
 
 
+def test_after_vote_results_show_only_to_members_who_voted(
+        site: Site, new_context: Contexts, members: list[str]) -> None:
+    alice = open_room(new_context(), site, "alice@cfn.example")
+    bob = open_room(new_context(), site, "bob@cfn.example")
+    dave = open_room(new_context(), site, members[0])
+    alice.get_by_text("Start a new poll").click()
+    alice.get_by_label("Question").fill("Is the new leaflet clear?")
+    alice.get_by_label("Answers", exact=True).fill("Yes\nNo")
+    alice.get_by_label("After they have voted").check()
+    alice.get_by_role("button", name="Open the poll").click()
+    expect(alice.locator("#room-poll-new .form-status")).to_contain_text("open")
+    poll_id = site.rows("SELECT id FROM polls ORDER BY id DESC LIMIT 1")[0]["id"]
+    bob_card, dave_card = (p.locator(f"#room-poll-{poll_id}") for p in (bob, dave))
+    expect(dave_card.locator(".poll-hidden")).to_contain_text("after you vote")
+    bob_card.get_by_label("No").check()
+    bob_card.get_by_role("button", name="Vote").click()
+    expect(bob_card.locator(".bar-row").filter(has_text="No").locator(".bar-figures")
+           ).to_have_text("1 vote, 100%")
+    expect(dave_card.locator(".poll-hidden")).to_contain_text("1 member voted so far")
+    expect(dave_card.locator(".bar-chart")).to_have_count(0)
+
+
 def test_an_idea_is_supported_and_moved_along_while_a_third_member_watches(
         site: Site, new_context: Contexts, members: list[str]) -> None:
     frank = log_in(new_context(), site, members[2])
