@@ -250,6 +250,7 @@ async function loadAll() {
     const { polls } = await send('poll.list', { room });
     for (const poll of polls.filter((p) => !p.closed).reverse()) draw(poll);
     for (const [id] of cards) if (!polls.some((p) => p.id === id && !p.closed)) refresh(id, false, 0);
+    showEmpty();
   } catch {
     /* shown again on the next reconnect */
   }
