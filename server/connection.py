@@ -21,6 +21,7 @@ from server.accounts import User
 from server.errors import CFNError, Internal, RateLimited
 from server.protocol import Command, Event, FrameError
 from server.ratelimit import TokenBucket
+from server.wsproto import PREFRAMED, wire
 
 if TYPE_CHECKING:
     from server.services import Services
@@ -245,12 +246,17 @@ class Connection:
 
     async def _send_loop(self) -> None:
         send, binary, sp = self.ws.send, self._binary, self.subprotocol
+        # Under our uvicorn protocol an event is framed once and written as is to everyone.
+        preframed = self.ws.scope.get("extensions", {}).get(PREFRAMED)
         while True:
             item = await self._out.get()
             if item is _CLOSE:
                 return
             batch = item if isinstance(item, list) else (item,)
             for one in batch:
+                if preframed is not None and isinstance(one, Event):
+                    await preframed(one.framed(sp, wire))
+                    continue
                 frame = one.frame(sp) if isinstance(one, Event) else one
                 if binary:
                     await send({"type": "websocket.send", "bytes": frame})

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -284,6 +285,14 @@ class Event:
                             subprotocol)
             self._frames[subprotocol] = cached
         return cached
+
+    def framed(self, subprotocol: str, framing: Callable[[Frame], bytes]) -> bytes:
+        """The frame as the transport sends it (``framing`` adds the header), built once."""
+        key = "framed:" + subprotocol
+        cached = self._frames.get(key)
+        if cached is None:
+            cached = self._frames[key] = framing(self.frame(subprotocol))
+        return cached  # type: ignore[return-value]
 
 
 def now_ms(seconds: float) -> int:

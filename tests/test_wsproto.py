@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from server.wsproto import CoalescingTransport
+from server.wsproto import CoalescingTransport, wire
 from tests.harness import Running, connect
 
 
@@ -71,5 +71,34 @@ async def test_a_burst_of_posts_reaches_every_subscriber_complete_and_in_order(s
         got = await client.stored_events("north", 102)
         assert [e["seq"] for e in got] == list(range(1, 103))
         assert [e["data"]["body"] for e in got[2:]] == [f"m{i}" for i in range(100)]
+    await alice.close()
+    await bob.close()
+
+
+def test_wire_frames_use_the_short_medium_and_long_length_forms():
+    assert wire(b"ab") == b"\x82\x02ab"
+    assert wire("é") == b"\x81\x02\xc3\xa9"  # text frames count UTF-8 bytes
+    medium = wire(b"x" * 300)
+    assert medium[:4] == b"\x82\x7e\x01\x2c" and len(medium) == 304
+    long = wire(b"y" * 70_000)
+    assert long[:2] == b"\x82\x7f" and int.from_bytes(long[2:10], "big") == 70_000
+
+
+async def test_preframed_events_arrive_intact_in_both_subprotocols_at_every_length(
+        server: Running):
+    server.member("north", "alice@cfn.example")
+    server.member("north", "bob@cfn.example")
+    alice = await connect(server, server.token("alice@cfn.example"), "cfn.v1.json")
+    bob = await connect(server, server.token("bob@cfn.example"), "cfn.v1.msgpack")
+    await alice.call("join", room="north")
+    await bob.call("join", room="north")
+    thread = (await alice.call("thread.create", room="north", title="T", body="b",
+                               cid="t"))["thread"]["id"]
+    bodies = ["short é", "x" * 200 + "é", "é" * 9_000]  # < 126 bytes, and two longer forms
+    for i, body in enumerate(bodies):
+        await alice.call("message.post", room="north", thread=thread, body=body, cid=f"c{i}")
+    for client in (alice, bob):
+        got = await client.stored_events("north", 2 + len(bodies))
+        assert [e["data"]["body"] for e in got[2:]] == bodies
     await alice.close()
     await bob.close()
