@@ -14,7 +14,7 @@ from typing import Any
 
 from server import audit
 from server.accounts import Access, User, access, access_by_id, require_staff_or_moderator
-from server.database import Tx
+from server.database import Tx, pack, unpack
 from server.errors import BadRequest, NotFound, PollClosed
 
 SOURCES = ("online", "on_behalf", "in_room")
@@ -215,6 +215,26 @@ def count_in_room(tx: Tx, user: User, poll_id: int, counts: list[int]) -> dict[s
     return reply
 
 
+def _forget_who_chose_what(tx: Tx, row: sqlite3.Row) -> None:
+    """An anonymous poll closes: keep the counts and who took part, nothing that links them.
+
+    Besides the member-choice rows, the times would link them too (a voter's voted_at
+    matches the stored tally whose counts moved then), so every voter's time becomes the
+    close time and the poll's stored tallies keep only their turnout.
+    """
+    tx.execute("DELETE FROM poll_votes WHERE poll_id = ?", (row["id"],))
+    tx.execute("UPDATE poll_voters SET voted_at = ? WHERE poll_id = ?", (tx.now, row["id"]))
+    for seq, data in tx.execute(
+        "SELECT seq, data FROM events WHERE group_id = ? AND type = 'poll.tally' AND at >= ?",
+        (row["group_id"], row["created_at"]),
+    ).fetchall():
+        tally = unpack(data)
+        if tally.get("poll") == row["id"] and "counts" in tally:
+            tx.execute("UPDATE events SET data = ? WHERE group_id = ? AND seq = ?",
+                       (pack({"poll": row["id"], "voters": tally.get("voters", 0)}),
+                        row["group_id"], seq))
+
+
 def close(tx: Tx, user: User, poll_id: int) -> dict[str, Any]:
     """Freeze the counts; for an anonymous poll, forget who chose what (keep who took part)."""
     row, acc = _open_poll(tx, user, poll_id)
@@ -223,7 +243,7 @@ def close(tx: Tx, user: User, poll_id: int) -> dict[str, Any]:
     tx.execute("UPDATE polls SET closed_at = ?, closed_by = ?, final = ? WHERE id = ?",
                (tx.now, user.id, json.dumps(counted), poll_id))
     if row["anonymous"]:
-        tx.execute("DELETE FROM poll_votes WHERE poll_id = ?", (poll_id,))
+        _forget_who_chose_what(tx, row)
     audit.record(tx, user.id, "poll.close", group_id=acc.group_id, subject=f"poll {poll_id}",
                  counts=counted["counts"], voters=counted["voters"])
     tx.emit(acc.group_id, acc.slug, "poll.closed",

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from server import accounts, audit
-from server.database import write_sync
+from server.database import unpack, write_sync
 from tests.harness import Client, ReplyError, Running, connect
 
 ROOM = "north"
@@ -284,9 +284,16 @@ async def test_anonymous_poll_never_links_a_member_to_a_choice(
             assert u.name not in line and u.email not in line and f"id={u.id}" not in line, line
     assert server.db.execute("SELECT count(*) FROM poll_votes WHERE poll_id = ?",
                              (poll,)).fetchone()[0] == 0
-    took_part = {r[0] for r in server.db.execute(
-        "SELECT user_id FROM poll_voters WHERE poll_id = ?", (poll,))}
-    assert took_part == {people["bob"].id, people["dan"].id, people["cora"].id}
+    took_part = {r[0]: r[1] for r in server.db.execute(
+        "SELECT user_id, voted_at FROM poll_voters WHERE poll_id = ?", (poll,))}
+    assert set(took_part) == {people["bob"].id, people["dan"].id, people["cora"].id}
+    closed_at = server.db.execute("SELECT closed_at FROM polls WHERE id = ?",
+                                  (poll,)).fetchone()[0]
+    assert set(took_part.values()) == {closed_at}  # vote times would link voter and tally
+    stored = [unpack(r[0]) for r in server.db.execute(
+        "SELECT data FROM events WHERE type = 'poll.tally' ORDER BY seq")]
+    assert [t["voters"] for t in stored] == [1, 2, 3]
+    assert all(set(t) == {"poll", "voters"} for t in stored)  # the counts moved per vote: gone
     trail = json.dumps([e for e in audit.entries(server.db) if e["subject"] == f"poll {poll}"])
     assert "choices" not in trail
 
