@@ -222,7 +222,10 @@ def _forget_who_chose_what(tx: Tx, row: sqlite3.Row) -> None:
     matches the stored tally whose counts moved then), so every voter's time becomes the
     close time and the poll's stored tallies keep only their turnout.
     """
+    was = tx.one("PRAGMA secure_delete")[0]
+    tx.execute("PRAGMA secure_delete = ON")  # overwrite the rows, not just unlink them
     tx.execute("DELETE FROM poll_votes WHERE poll_id = ?", (row["id"],))
+    tx.execute(f"PRAGMA secure_delete = {int(was)}")
     tx.execute("UPDATE poll_voters SET voted_at = ? WHERE poll_id = ?", (tx.now, row["id"]))
     for seq, data in tx.execute(
         "SELECT seq, data FROM events WHERE group_id = ? AND type = 'poll.tally' AND at >= ?",
