@@ -15,6 +15,7 @@ from server.database import Tx, migrate, open_sync, pack, write_sync
 GROUPS, THREADS = 50, 20
 AUTHORS = 200
 READER = "reader@bench.example"
+LAYOUT = 2  # bump when the generated history changes, so cached databases are rebuilt
 
 
 def _open(path: Path) -> sqlite3.Connection:
@@ -111,7 +112,7 @@ def history_db(path: Path, messages: int) -> dict[str, Any]:
     conn = _open(path)
     try:
         done = conn.execute("SELECT value FROM meta WHERE key = 'bench_messages'").fetchone()
-        if done is None or int(done[0]) != messages:
+        if done is None or done[0] != f"{messages}:{LAYOUT}":
             conn.close()
             path.unlink()
             for extra in ("-wal", "-shm"):
@@ -167,7 +168,7 @@ def _generate(conn: sqlite3.Connection, messages: int) -> None:
             mid += 1
             tid = (g - 1) * THREADS + k % THREADS + 1
             author = (mid * 7919) % AUTHORS + 1
-            body = bodies[mid % 500]
+            body = f"{bodies[mid % 500]} ({mid})"  # unique, so no cache can flatter a page
             at = start + mid * 1000
             seq = THREADS + k + 1
             cid = f"m{mid}"
@@ -180,7 +181,8 @@ def _generate(conn: sqlite3.Connection, messages: int) -> None:
     _flush(conn, message_rows, event_rows)
     conn.execute("UPDATE threads SET last_activity_at = (SELECT max(created_at) FROM messages"
                  " WHERE thread_id = threads.id) WHERE message_count > 0")
-    conn.execute("INSERT INTO meta(key, value) VALUES ('bench_messages', ?)", (str(messages),))
+    conn.execute("INSERT INTO meta(key, value) VALUES ('bench_messages', ?)",
+                 (f"{messages}:{LAYOUT}",))
     conn.execute("COMMIT")
     conn.execute("ANALYZE")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

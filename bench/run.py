@@ -256,14 +256,17 @@ def report(results: dict[str, Any], command: str, took: float) -> str:
         out += [f"### Fan-out: {o['subscribers']} subscribers, {o['publishers']} publishers, "
                 "200-byte messages, up to 8 in flight each", "",
                 table(["server", "acked posts/s", "deliveries/s", "latency p50 ms", "p95 ms",
-                       "p99 ms", "server CPU ms per 1,000 deliveries", "cut off"],
+                       "p99 ms", "server CPU ms per 1,000 deliveries", "server CPU %",
+                       "generator CPU %", "cut off"],
                       [[name, r["posts_per_s"], r["deliveries_per_s"], r["latency_ms"]["p50"],
                         r["latency_ms"]["p95"], r["latency_ms"]["p99"], _ms(r["cpu_s_per_1000"]),
+                        100 * r["server_cpu_share"], 100 * r["generator_cpu_share"],
                         r["cut_off"]] for name, r in (("cfn-hub (SQLite, auth)", o),
                                                       ("bare websockets", b))]),
                 "", f"Deliveries/s ratio (ours / bare): **{fo['ratio']:.2f}**; CPU per delivery "
                 f"ratio: **{f(fo['cpu_ratio'], 2)}**. A delivery is one event frame received by "
-                "one joined connection (the publishers are joined too).", ""]
+                "one joined connection (the publishers are joined too). CPU % is of one core "
+                "over the measured window.", ""]
         checks += [["fan-out deliveries/s vs bare", f"{fo['ratio']:.0%}", "≥ 60%",
                     fo["ratio"] >= 0.6],
                    ["server CPU per delivery vs bare", f(fo["cpu_ratio"], 2) + "×", "≤ 2×",
@@ -329,10 +332,14 @@ def report(results: dict[str, Any], command: str, took: float) -> str:
             [[n, r["ours"]["deliveries_per_s"], r["bare"]["deliveries_per_s"], r["ratio"],
               _ms(r["ours"]["cpu_s_per_1000"]), _ms(r["bare"]["cpu_s_per_1000"]),
               r["ours"]["latency_ms"]["p99"]] for n, r in sorted(gr["fanout"].items())]), "",
-            table(["messages", "history p50 ms", "history p99 ms", "catch-up ms", "start-up s",
-                   "database MB"],
-                  [[n, r["history_ms"]["p50"], r["history_ms"]["p99"], r["catchup"]["median_ms"],
-                    r["startup_s"], r["db_mb"]] for n, r in sorted(gr["history"].items())]), ""]
+            table(["messages", "history p50 ms", "history p99 ms", "thread page p99 ms",
+                   "events caught up", "catch-up ms", "start-up s", "database MB"],
+                  [[n, r["history_ms"]["p50"], r["history_ms"]["p99"],
+                    r["page"].get("ms", {}).get("p99"), r["catchup"]["events"],
+                    r["catchup"]["median_ms"], r["startup_s"], r["db_mb"]]
+                   for n, r in sorted(gr["history"].items())]),
+            "", "A room holds 1/50 of the messages, so the smaller databases have fewer than "
+            "10,000 events to catch up on.", ""]
 
     out += ["### Targets", "", table(["target", "measured", "goal", "met"],
                                      [[c[0], c[1], c[2], "yes" if c[3] else "**no**"]
