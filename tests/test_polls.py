@@ -324,8 +324,12 @@ async def test_counts_equal_stored_votes_with_100_members_voting_at_once(
         tallies = sorted([e for e in await fay.stored_events(ROOM, 101)
                           if e["type"] == "poll.tally"], key=lambda e: e["seq"])
         assert [t["data"]["voters"] for t in tallies] == list(range(1, 101))
-        for t in tallies:  # every tally is a consistent snapshot: sum matches the choices
-            assert sum(t["data"]["counts"]) >= t["data"]["voters"]
+        previous = [0, 0, 0]
+        for t in tallies:  # each tally a snapshot after exactly one more vote, none lost
+            counts = t["data"]["counts"]
+            added = [a - b for a, b in zip(counts, previous, strict=True)]
+            assert added in ([1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 1]), (previous, counts)
+            previous = counts
         final = tallies[-1]["data"]["counts"]
         assert final == stored_counts(server, poll)
         assert sum(final) == 75 + 25 * 3
