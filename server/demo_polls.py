@@ -36,7 +36,8 @@ IDEAS = [
      "A text if the car will be more than 30 minutes late would stop a lot of worry.",
      ["sam"], [("discussing", "", "sam")]),
     ("whole-network", "gwen", "A buddy for new members", "Pair each new member with an "
-     "experienced one for their first three meetings.", ["margaret", "yusuf"], []),
+     "experienced one for their first three meetings.", ["margaret", "yusuf"],
+     [("adopted", "Starting with the members who join in the spring.", "nadia")]),
 ]
 
 
