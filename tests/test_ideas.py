@@ -181,3 +181,22 @@ async def test_outsiders_cannot_see_or_touch_a_groups_ideas(server: Running, peo
     assert await carol.error("idea.create", room=ROOM, title="t", body="b",
                              cid="c") == "not_joined"
     assert server.db.execute("SELECT count(*) FROM idea_supporters").fetchone()[0] == 0
+
+
+def test_demo_has_an_open_poll_and_ideas_at_different_statuses_with_notes(tmp_path: Any,
+                                                                          ) -> None:
+    from server.database import migrate, open_sync
+    from server.demo import load_demo
+
+    conn = open_sync(str(tmp_path / "demo.db"))
+    migrate(conn)
+    load_demo(conn)
+    open_polls = conn.execute("SELECT question FROM polls p JOIN groups g ON g.id = p.group_id"
+                              " WHERE p.closed_at IS NULL AND g.slug = 'north-yorkshire'"
+                              ).fetchall()
+    assert any("next meeting" in r[0] for r in open_polls)
+    statuses = {r[0] for r in conn.execute("SELECT status FROM ideas")}
+    assert {"proposed", "discussing", "in_progress", "done", "not_taken_forward"} <= statuses
+    notes = [r[0] for r in conn.execute("SELECT note FROM idea_status_log WHERE note != ''")]
+    assert any("peer-support" in n or "peer support" in n for n in notes)
+    conn.close()
