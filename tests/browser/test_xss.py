@@ -1,11 +1,12 @@
 """XSS in a real Chromium: a corpus of script-injection payloads posted as messages, thread
-titles, a member's name, poll questions and options, idea titles, descriptions and status
+titles, a member's and a group's name, poll questions and options, idea titles, descriptions and status
 notes, both stored (server-rendered pages) and arriving live (the pages' own JavaScript).
 None may run: no dialog, no window.__xss, no injected element, no javascript: link, and no
 Content-Security-Policy report either (CSP is the second wall; escaping must be the first)."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 
@@ -86,6 +87,8 @@ def seeded(site: Site) -> dict[str, int]:
             write_sync(conn, accounts.add_user, "mallory@cfn.example", EVIL_NAME, "member",
                        PASSWORD)
             write_sync(conn, accounts.add_member, "north", "mallory@cfn.example", "member")
+            write_sync(conn, accounts.add_group, "evil", EVIL_NAME.replace("Mallory", "Group"))
+            write_sync(conn, accounts.add_member, "evil", "alice@cfn.example", "member")
         mallory = accounts.require_user(conn, "mallory@cfn.example")
         alice = accounts.require_user(conn, "alice@cfn.example")
         made = write_sync(conn, discussions.create_thread, mallory, "north", PAYLOADS[1][:200],
@@ -116,7 +119,8 @@ def test_stored_payloads_never_run_on_any_page(
     page = watch.attach(log_in(new_context(), site, "alice@cfn.example"))
     pages = ["/", "/g/north", f"/g/north/t/{seeded['thread']}", "/g/north/polls",
              f"/g/north/polls/{seeded['poll']}", f"/g/north/polls/{seeded['poll']}/print",
-             "/g/north/ideas", f"/g/north/ideas/{seeded['idea']}", "/you-said-we-did"]
+             "/g/north/ideas", f"/g/north/ideas/{seeded['idea']}", "/you-said-we-did",
+             "/g/evil", "/g/evil/polls", "/g/evil/ideas"]
     for path in pages:
         response = page.goto(site.base + path)
         assert response is not None and response.status == 200, path
@@ -156,4 +160,54 @@ def test_payloads_arriving_live_never_run(
     alice_room.wait_for_timeout(1500)
     watch.check(alice_room, "live room")
     watch.check(mallory, "own page")
+    assert watch.problems == []
+
+
+def test_payloads_in_live_polls_and_ideas_never_run(
+        site: Site, seeded: dict[str, int], new_context: Callable[..., BrowserContext]) -> None:
+    watch = Watch()
+    alice = watch.attach(log_in(new_context(), site, "alice@cfn.example"))
+    alice.goto(site.base + "/g/north")
+    wait_connected(alice)
+    mallory = watch.attach(log_in(new_context(), site, "mallory@cfn.example"))
+    mallory.goto(site.base + "/g/north")
+    wait_connected(mallory)
+
+    # A poll whose question and every answer are payloads arrives live in Mallory's room.
+    alice.get_by_text("Start a new poll").click()
+    alice.get_by_label("Question").fill(PAYLOADS[5][:200])
+    alice.get_by_label("Answers", exact=True).fill("\n".join(p[:200] for p in PAYLOADS[:12]))
+    alice.get_by_role("button", name="Open the poll").click()
+    alice.locator("#room-poll-new .form-status").filter(has_text="open").wait_for()
+    poll_id = site.rows("SELECT id FROM polls ORDER BY id DESC LIMIT 1")[0]["id"]
+    card = mallory.locator(f"#room-poll-{poll_id}")
+    card.get_by_role("heading").wait_for()
+    card.get_by_label(PAYLOADS[11][:200]).check()
+    card.get_by_role("button", name="Vote").click()
+    alice.locator(f"#room-poll-{poll_id} .poll-total").filter(has_text="1 member").wait_for()
+    watch.check(mallory, "live poll (voter)")
+    watch.check(alice, "live poll (facilitator)")
+
+    # An idea with payload title and description appears live on Alice's idea board; her
+    # status note (a payload) reaches Mallory's idea page live.
+    alice.goto(site.base + "/g/north/ideas?sort=newest")
+    wait_connected(alice)
+    mallory.goto(site.base + "/g/north/ideas")
+    mallory.get_by_label("Title").fill(PAYLOADS[6][:200])
+    mallory.get_by_label("Description").fill("\n\n".join(PAYLOADS))
+    mallory.get_by_role("button", name="Add my idea").click()
+    mallory.wait_for_url(re.compile(r"/g/north/ideas/\d+$"))
+    idea_id = int(mallory.url.rsplit("/", 1)[1])
+    alice.locator(f"#idea-{idea_id}").wait_for()
+    watch.check(alice, "live idea board")
+    wait_connected(mallory)
+    watch.check(mallory, "own idea page")
+    alice.goto(f"{site.base}/g/north/ideas/{idea_id}")
+    alice.get_by_label("New status").select_option("not_taken_forward")
+    alice.get_by_label("Note for members").fill(PAYLOADS[1])
+    alice.get_by_role("button", name="Save the status").click()
+    alice.locator("#idea-timeline li").last.filter(has_text="window.__xss").wait_for()
+    mallory.wait_for_timeout(1000)
+    watch.check(mallory, "live status note")
+    watch.check(alice, "status saved")
     assert watch.problems == []
