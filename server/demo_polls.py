@@ -38,6 +38,9 @@ IDEAS = [
     ("whole-network", "gwen", "A buddy for new members", "Pair each new member with an "
      "experienced one for their first three meetings.", ["margaret", "yusuf"],
      [("adopted", "Starting with the members who join in the spring.", "nadia")]),
+    ("whole-network", "margaret", "A reminder the day before each meeting",
+     "A text or email the day before would help those of us who forget dates.", ["yusuf"],
+     []),
 ]
 
 
