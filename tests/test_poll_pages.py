@@ -90,6 +90,7 @@ async def test_a_facilitator_runs_a_poll_with_forms_alone(server: Running, site:
     assert ["Visits", "2", "40%", "0", "1", "1"] in rows
     printable = await bob.get(f"/g/{ROOM}/polls/{poll_id}/print")
     assert printable.status_code == 200 and "Results in numbers" in printable.text
+    assert '<th scope="row">Dan</th><td>Visits</td><td>Fay</td>' in printable.text
 
 
 async def test_members_cannot_run_polls_from_pages(server: Running, site: Any) -> None:
