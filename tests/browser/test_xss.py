@@ -1,6 +1,6 @@
 """XSS in a real Chromium: a corpus of script-injection payloads posted as messages, thread
-titles, a member's and a group's name, poll questions and options, idea titles, descriptions and status
-notes, both stored (server-rendered pages) and arriving live (the pages' own JavaScript).
+titles, a member's and a group's name, poll questions and options, idea titles, descriptions
+and status notes, stored (server-rendered pages) and arriving live (the pages' own JS).
 None may run: no dialog, no window.__xss, no injected element, no javascript: link, and no
 Content-Security-Policy report either (CSP is the second wall; escaping must be the first)."""
 
