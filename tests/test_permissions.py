@@ -140,9 +140,22 @@ async def test_every_site_and_group_role_gets_exactly_the_operations_the_rules_a
 
 PAGES = ["/g/north", "/g/north/t/{thread}", "/g/north/polls", "/g/north/polls/{poll}",
          "/g/north/ideas", "/g/north/ideas/{idea}"]
+# The no-JavaScript forms: (path, fields, rule). Outsiders get 404, members without the
+# right 403, the allowed a 303 back to the page.
+FORMS = [
+    ("/g/north/threads", {"title": "By form", "body": "b"}, sees_room),
+    ("/g/north/t/{thread}/messages", {"body": "by form"}, sees_room),
+    ("/g/north/polls", {"question": "Form poll?", "options": "a\nb"}, runs_room),
+    ("/g/north/polls/{poll}/vote", {"choice": "0"}, sees_room),
+    ("/g/north/polls/{poll_n}/close", {}, runs_room),
+    ("/g/north/ideas", {"title": "Form idea", "body": "b"}, sees_room),
+    ("/g/north/ideas/{idea}/support", {}, sees_room),
+    ("/g/north/ideas/{idea_n}/status", {"status": "discussing", "note": ""}, runs_room),
+]
 
 
-async def test_every_role_sees_exactly_the_pages_the_rules_allow(server: Running) -> None:
+async def test_every_role_sees_and_uses_exactly_the_pages_and_forms_the_rules_allow(
+        server: Running) -> None:
     world = await _arrange(server)
     wrong = []
     for site, group in COMBOS:
@@ -163,6 +176,16 @@ async def test_every_role_sees_exactly_the_pages_the_rules_allow(server: Running
             home = await http.get("/")
             if ("/g/north" in home.text) != sees_room(site, group):
                 wrong.append(f"{site}/{group or 'none'}: home page lists north wrongly")
+            csrf = re.search(r'name="csrf" value="([^"]+)"', home.text)  # the logout form's
+            assert csrf is not None
+            n = COMBOS.index((site, group))
+            ids = {**world, "poll_n": world["polls"][n], "idea_n": world["ideas"][n]}
+            for path, fields, rule in FORMS:
+                url = path.format(**ids)
+                status = (await http.post(url, data={**fields, "csrf": csrf[1]})).status_code
+                expected = 303 if rule(site, group) else 403 if sees_room(site, group) else 404
+                if status != expected:
+                    wrong.append(f"{site}/{group or 'none'} POST {url}: {status} not {expected}")
     async with httpx.AsyncClient(base_url=server.http) as anonymous:
         for path in PAGES:
             status = (await anonymous.get(path.format(**world))).status_code
