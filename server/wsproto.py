@@ -96,6 +96,14 @@ class CoalescingWebSocketProtocol(WebSocketsSansIOProtocol):
     async def run_asgi(self) -> None:
         self.scope["extensions"][PREFRAMED] = self.send_preframed  # type: ignore[index]
         await super().run_asgi()
+        # The app is done with this socket. A peer that stopped reading (the 4008 case) never
+        # takes the bytes still buffered, and asyncio's close() waits for them forever,
+        # holding the buffer; after a grace period, drop it.
+        self.loop.call_later(self.close_timeout, self._abort_if_stuck)
+
+    def _abort_if_stuck(self) -> None:
+        if not self.disconnected:
+            self.transport.abort()
 
     async def send_preframed(self, frame: bytes) -> None:
         """Write a frame made by wire(), under the same rules as an ASGI websocket.send."""
