@@ -178,3 +178,32 @@ async def test_after_logout_the_old_cookie_no_longer_opens_a_connection(
                               additional_headers={"Cookie": cookie},
                               origin=f"http://127.0.0.1:{server.port}")
     assert status == 403
+
+
+async def test_the_session_cookie_is_httponly_and_samesite_lax(server: Running) -> None:
+    server.user("alice@cfn.example")
+    async with httpx.AsyncClient(base_url=server.http) as http:
+        form = await http.get("/login")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert csrf is not None
+        done = await http.post("/login", data={"email": "alice@cfn.example",
+                                               "password": PASSWORD, "csrf": csrf.group(1)})
+    cookie = next(v for v in done.headers.get_list("set-cookie")
+                  if v.startswith("cfn_session="))
+    flags = {part.strip().lower() for part in cookie.split(";")}
+    assert "httponly" in flags and "samesite=lax" in flags
+    assert "secure" not in flags, "plain http here; Secure is set only over https"
+
+
+async def test_passwords_and_tokens_are_stored_only_as_hashes(server: Running) -> None:
+    from server import accounts
+    from server.database import write_sync
+
+    write_sync(server.db, accounts.add_user, "dora@cfn.example", "Dora", "member",
+               "a secret phrase")
+    token = server.token("dora@cfn.example")
+    pw_hash = server.db.execute("SELECT password_hash FROM users WHERE email = ?",
+                                ("dora@cfn.example",)).fetchone()[0]
+    assert pw_hash.startswith("$argon2id$") and "a secret phrase" not in pw_hash
+    stored = [r[0] for r in server.db.execute("SELECT token_hash FROM api_tokens")]
+    assert token not in stored and accounts.hash_secret(token) in stored
