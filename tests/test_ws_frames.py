@@ -193,7 +193,7 @@ async def test_a_burst_beyond_the_rate_limit_is_rate_limited_then_recovers(
         replies = [await alice.reply(ref) for ref in refs]
         codes = ["ok" if r["ok"] else r["error"]["code"] for r in replies]
         assert codes[:10] == ["ok"] * 10, "the burst is allowed"
-        assert codes.count("rate_limited") >= 12, codes
+        assert codes.count("rate_limited") >= 8, codes  # 15 over the burst, minus refill
         assert set(codes) == {"ok", "rate_limited"}
         await asyncio.sleep(0.5)  # 2.5 tokens come back
         assert await alice.call("ping") == {}
