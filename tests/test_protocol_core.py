@@ -300,6 +300,9 @@ def test_the_worked_examples_in_docs_protocol_md_are_true() -> None:
                 decode(frame, MSGPACK)
             checked, hexbuf = checked + 1, ""
         elif line.startswith(">> {"):
-            decode(line[3:], JSON)
+            if '"op":"nope"' in line:  # the example's deliberate mistake
+                assert refused(line[3:], JSON).code == "unknown_op"
+            else:
+                decode(line[3:], JSON)
             checked += 1
     assert checked >= 12
