@@ -34,6 +34,14 @@ def revoke_all_tokens(tx: Tx, email: str, actor_id: int | None = None) -> int:
     return count
 
 
+def add_user(tx: Tx, email: str, name: str, role: str, password: str | None,
+             actor_id: int | None = None) -> accounts.User:
+    """Add a person; a staff or admin role granted at creation is audited like any other."""
+    user = accounts.add_user(tx, email, name, role, password)
+    audit.record(tx, actor_id, "user.added", subject=f"user {user.id}", role=role)
+    return user
+
+
 def set_member_role(tx: Tx, slug: str, email: str, role: str, actor_id: int | None = None,
                     ) -> None:
     """Add a member to a group or change their role there (audited)."""

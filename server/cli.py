@@ -60,7 +60,7 @@ def read_password(prompt: str = "Password: ") -> str:
 def cmd_user_add(args: argparse.Namespace) -> int:
     conn = connect(args)
     password = read_password()
-    user = write_sync(conn, accounts.add_user, args.email, args.name, args.role, password)
+    user = write_sync(conn, admin.add_user, args.email, args.name, args.role, password)
     print(f"Added {user.name} <{user.email}> as {user.role}.")
     return 0
 

@@ -31,6 +31,8 @@ async def test_roles_removals_erasures_and_removed_messages_are_in_the_audit_log
     made = await bob.call("thread.create", room="north", title="T", body="rude", cid="r")
     await alice.call("message.delete", message=made["message"]["id"])  # moderated
     db = server.db_path
+    assert cli(db, "user", "add", "dan@cfn.example", "--name", "Dan", "--role", "staff",
+               stdin="a long enough password\n").returncode == 0
     assert cli(db, "member", "add", "north", "carol@cfn.example", "--role",
                "facilitator").returncode == 0
     assert cli(db, "user", "role", "carol@cfn.example", "staff").returncode == 0
@@ -40,9 +42,10 @@ async def test_roles_removals_erasures_and_removed_messages_are_in_the_audit_log
     assert listed.returncode == 0
     lines = listed.stdout.splitlines()
     actions = [line.split()[3] for line in lines]
-    assert actions == ["message.removed", "member.role", "user.role", "member.removed",
-                       "user.erased"]
-    assert "Alice" in lines[0] and "console" in lines[1] and "role=facilitator" in lines[1]
+    assert actions == ["message.removed", "user.added", "member.role", "user.role",
+                       "member.removed", "user.erased"]
+    assert "Alice" in lines[0] and "console" in lines[2] and "role=facilitator" in lines[2]
+    assert "role=staff" in lines[1]
     assert "bob@cfn.example" not in listed.stdout  # the trail names people by id only
     as_json = json.loads(cli(db, "audit", "--json").stdout)
     assert as_json[0]["action"] == "user.erased" and as_json[0]["detail"]["memberships"] == 0
