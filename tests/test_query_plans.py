@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from server import accounts, discussions
+from server import accounts, discussions, pages
 from server.database import migrate, open_sync, write_sync
 
 
@@ -37,7 +37,7 @@ def _full_scans(conn: sqlite3.Connection, sql: str) -> list[str]:
     return [row[3] for row in plan if row[3].startswith("SCAN")]
 
 
-def test_history_and_replay_queries_search_an_index_and_never_scan_a_table(db):
+def test_history_replay_and_thread_page_queries_search_an_index_and_never_scan_a_table(db):
     user = accounts.require_user(db, "reader@cfn.example")
     made = write_sync(db, discussions.create_thread, user, "north", "Hello", "First", "c1")
     thread = made["thread"]["id"]
@@ -50,6 +50,8 @@ def test_history_and_replay_queries_search_an_index_and_never_scan_a_table(db):
         (discussions.history, user, "north", thread, None, 50),
         (discussions.history, user, "north", thread, 4, 2),
         (discussions.events_after, group_id, 2, 7),
+        (pages._thread_read, user, "north", thread, None),  # the HTML thread page
+        (pages._thread_read, user, "north", thread, 1),
     ]
     checked = 0
     for fn, *args in calls:
