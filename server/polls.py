@@ -69,7 +69,9 @@ def breakdown(conn: sqlite3.Connection, row: sqlite3.Row) -> dict[str, Any]:
         " JOIN poll_voters w ON w.poll_id = v.poll_id AND w.user_id = v.user_id"
         " WHERE v.poll_id = ? GROUP BY v.choice, w.entered_by IS NOT NULL", (row["id"],),
     ):
-        (on_behalf if behalf else online)[choice] += count
+        # Anonymous polls fold phoned-in votes into the online ones: shown apart, one
+        # phoned-in vote plus the audit trail's "entered for X" would reveal X's choice.
+        (on_behalf if behalf and not row["anonymous"] else online)[choice] += count
     in_room = json.loads(row["room_counts"]) if row["room_counts"] else [0] * n
     voters, behalf_voters = conn.execute(
         "SELECT count(*), count(entered_by) FROM poll_voters WHERE poll_id = ?", (row["id"],),
@@ -80,8 +82,8 @@ def breakdown(conn: sqlite3.Connection, row: sqlite3.Row) -> dict[str, Any]:
         "online": online,
         "on_behalf": on_behalf,
         "in_room": in_room,
-        "online_voters": voters - behalf_voters,
-        "on_behalf_voters": behalf_voters,
+        "online_voters": voters if row["anonymous"] else voters - behalf_voters,
+        "on_behalf_voters": 0 if row["anonymous"] else behalf_voters,
     }
 
 

@@ -352,3 +352,22 @@ async def test_vote_needs_no_join_but_create_does(server: Running, people: Any,
     assert (await bob.call("poll.vote", poll=poll, choices=[0]))["voters"] == 1
     with pytest.raises(ReplyError):
         await bob.call("poll.vote", poll=poll + 100, choices=[0])
+
+
+async def test_anonymous_poll_counts_a_phoned_in_vote_with_the_online_ones(
+        server: Running, people: Any, clients: Any) -> None:
+    """Shown apart, a lone phoned-in vote plus the audit trail's "entered for" names a choice."""
+    fay, bob = [await joined(clients, w) for w in ("fay", "bob")]
+    poll = await make_poll(fay, anonymous=True)
+    await bob.call("poll.vote", poll=poll, choices=[0])
+    await fay.call("poll.vote_for", poll=poll, member=people["cora"].id, choices=[2])
+    while_open = (await bob.call("poll.get", poll=poll))["poll"]
+    await fay.call("poll.close", poll=poll)
+    after_close = (await bob.call("poll.get", poll=poll))["poll"]
+    for got in (while_open, after_close):
+        assert got["counts"] == [1, 0, 1]
+        assert got["on_behalf"] == [0, 0, 0] and got["online"] == [1, 0, 1]
+    named = await make_poll(fay, anonymous=False)
+    await fay.call("poll.vote_for", poll=named, member=people["cora"].id, choices=[2])
+    got = (await bob.call("poll.get", poll=named))["poll"]
+    assert got["on_behalf"] == [0, 0, 1] and got["online"] == [0, 0, 0]
