@@ -133,7 +133,7 @@ def delete_message(tx: Tx, user: User, message_id: int) -> dict[str, Any]:
         raise Forbidden("Only the author, the chair, a facilitator or an admin can delete this.")
     tx.execute("UPDATE messages SET deleted_at = ?, body = '' WHERE id = ?",
                (tx.now, message_id))
-    _scrub_created_event(tx, row["group_id"], message_id)
+    _scrub_stored_text(tx, row["group_id"], message_id)
     if row["author_id"] != user.id:
         audit.record(tx, user.id, "message.removed", group_id=acc.group_id,
                      subject=f"message {message_id}", thread=row["thread_id"])
@@ -143,15 +143,20 @@ def delete_message(tx: Tx, user: User, message_id: int) -> dict[str, Any]:
     return {"moderated": row["author_id"] != user.id}
 
 
-def _scrub_created_event(tx: Tx, group_id: int, message_id: int) -> None:
-    """A deleted message's text leaves the event log too, so replays do not bring it back."""
+def _scrub_stored_text(tx: Tx, group_id: int, message_id: int) -> None:
+    """A deleted message's text leaves the event log too (its creation and every edit), so
+    replays do not bring it back."""
     seq = tx.one("SELECT seq FROM messages WHERE id = ?", (message_id,))[0]
-    stored = tx.one("SELECT data FROM events WHERE group_id = ? AND seq = ?", (group_id, seq))
-    if stored is not None:
-        data = unpack(stored[0])
+    for at_seq, type_, stored in tx.execute(
+        "SELECT seq, type, data FROM events WHERE group_id = ? AND seq >= ?"
+        " AND type IN ('message.created', 'message.edited')", (group_id, seq),
+    ).fetchall():
+        data = unpack(stored)
+        if data.get("id") != message_id or (type_ == "message.created" and at_seq != seq):
+            continue
         data["body"], data["deleted"] = "", True
         tx.execute("UPDATE events SET data = ? WHERE group_id = ? AND seq = ?",
-                   (pack(data), group_id, seq))
+                   (pack(data), group_id, at_seq))
 
 
 # --- reads --------------------------------------------------------------------------------

@@ -71,6 +71,9 @@ async def recheck(services: Services, connection: Connection) -> None:
     if user is None or user.id != connection.user_id:
         connection.cut_off(REVOKED)
         return
+    # A changed site role holds from now on: a demoted admin must not keep admin's reach
+    # (joining any room) for as long as this socket stays open.
+    connection.user, connection.user_name = user, user.name
     rooms = list(connection.rooms)
     allowed = await services.db.read(_rooms_allowed, user.id, rooms)
     for room in rooms:

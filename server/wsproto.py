@@ -17,6 +17,11 @@ from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.protocol import State
 
+# Pending bytes that are written at once rather than at the next turn: the real transport
+# must see a big burst (a long replay) while it happens, so that its pause_writing() holds
+# the sender back instead of the whole burst piling up here unseen.
+COALESCE_BYTES = 64 * 1024
+
 # ASGI scope extension: an awaitable taking a whole server frame, already framed (see wire()).
 PREFRAMED = "cfn.preframed"
 
@@ -44,28 +49,36 @@ def wire(payload: bytes | str) -> bytes:
 class CoalescingTransport:
     """Wraps a transport: ``write`` collects, the loop's next turn sends it all at once."""
 
-    __slots__ = ("_transport", "_loop", "_pending", "_scheduled")
+    __slots__ = ("_transport", "_loop", "_pending", "_size", "_scheduled")
 
     def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
         self._transport, self._loop = transport, loop
         self._pending: list[bytes] = []
+        self._size = 0
         self._scheduled = False
 
     def write(self, data: bytes) -> None:
         if not data:
             return
         self._pending.append(data)
-        if not self._scheduled:
+        self._size += len(data)
+        if self._size >= COALESCE_BYTES:
+            self.flush()
+        elif not self._scheduled:
             self._scheduled = True
-            self._loop.call_soon(self.flush)
+            self._loop.call_soon(self._flush_soon)
+
+    def _flush_soon(self) -> None:
+        self._scheduled = False
+        self.flush()
 
     def flush(self) -> None:
-        self._scheduled = False
         pending = self._pending
         if not pending:
             return
         data = pending[0] if len(pending) == 1 else b"".join(pending)
         pending.clear()
+        self._size = 0
         if not self._transport.is_closing():
             self._transport.write(data)
 
@@ -75,6 +88,7 @@ class CoalescingTransport:
 
     def abort(self) -> None:
         self._pending.clear()
+        self._size = 0
         self._transport.abort()
 
     def __getattr__(self, name: str) -> Any:

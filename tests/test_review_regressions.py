@@ -1,0 +1,81 @@
+"""Regressions found in review: a demoted admin's open socket, a deleted message's edits,
+and the coalescing transport's backpressure."""
+
+from __future__ import annotations
+
+import asyncio
+
+from server import admin
+from server.database import write_sync
+from server.wsproto import COALESCE_BYTES, CoalescingTransport
+from tests.harness import Running, connect
+
+
+async def test_an_admin_demoted_while_connected_can_no_longer_join_other_groups(
+        server: Running) -> None:
+    server.group("north")
+    server.user("root@cfn.example", role="admin")
+    root = await connect(server, server.token("root@cfn.example"))
+    assert (await root.call("join", room="north"))["room"] == "north"  # admin's reach
+    await root.call("leave", room="north")
+    write_sync(server.db, admin.set_site_role, "root@cfn.example", "member")
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 5
+    while True:  # the watcher polls twice a second
+        reply = await root.reply(await root.send("join", room="north"))
+        if not reply["ok"]:
+            break
+        await root.call("leave", room="north")
+        assert loop.time() < deadline, "a demoted admin could still join any room"
+        await asyncio.sleep(0.2)
+    assert reply["error"]["code"] == "forbidden"
+    assert (await root.call("hello"))["user"]["role"] == "member"
+    await root.close()
+
+
+async def test_a_deleted_message_s_edited_text_is_not_replayed_to_a_resuming_client(
+        server: Running) -> None:
+    server.member("north", "alice@cfn.example", "chair")
+    server.member("north", "bob@cfn.example")
+    alice = await connect(server, server.token("alice@cfn.example"))
+    await alice.call("join", room="north")
+    made = await alice.call("thread.create", room="north", title="T", body="fine", cid="t")
+    posted = await alice.call("message.post", room="north", thread=made["thread"]["id"],
+                              body="first words", cid="m")
+    await alice.call("message.edit", message=posted["message"]["id"], body="abusive words")
+    await alice.call("message.delete", message=posted["message"]["id"])
+    bob = await connect(server, server.token("bob@cfn.example"))
+    joined = await bob.call("join", room="north", since=0)
+    assert joined["recovered"] is True
+    replay = await bob.stored_events("north", joined["seq"])
+    assert [e["type"] for e in replay][-2:] == ["message.edited", "message.deleted"]
+    assert not [e for e in replay if "words" in str(e["data"].get("body", ""))]
+    await alice.close()
+    await bob.close()
+
+
+class SlowTransport:
+    """Stands in for a socket whose peer reads slowly: it pauses the protocol past a mark."""
+
+    def __init__(self, high: int) -> None:
+        self.high, self.buffered, self.paused = high, 0, False
+
+    def write(self, data: bytes) -> None:
+        self.buffered += len(data)
+        if self.buffered > self.high:
+            self.paused = True  # asyncio would call protocol.pause_writing() here
+
+    def is_closing(self) -> bool:
+        return False
+
+
+async def test_a_large_burst_reaches_the_transport_at_once_so_backpressure_can_apply() -> None:
+    real = SlowTransport(high=64 * 1024)
+    t = CoalescingTransport(real, asyncio.get_running_loop())  # type: ignore[arg-type]
+    frame = b"x" * 1000
+    written = 0
+    while not real.paused and written < 10 * COALESCE_BYTES:  # one loop turn, no await
+        t.write(frame)
+        written += len(frame)
+    assert real.paused, "writes piled up unbounded without the transport seeing them"
+    assert written <= COALESCE_BYTES + real.high + len(frame)
