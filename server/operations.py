@@ -40,7 +40,9 @@ async def join(conn: Connection, args: dict[str, Any]) -> AfterReply:
     acc = await db.read(accounts.access, conn.user, room)  # before subscribing: no leaks
     conn.open_room(room)  # subscribed before the seq is read: nothing falls between
     try:
-        seq = await db.read(_last_seq, acc.group_id)
+        # Access again, in the seq's snapshot: a removal committed while we subscribed is
+        # either seen here or seen by the access watcher, which now finds this room joined.
+        acc, seq = await db.read(discussions.room_state, conn.user, room)
         replay: list[Event] = []
         recovered = False
         if (since is not None and (epoch is None or epoch == db.epoch) and since <= seq
@@ -55,10 +57,6 @@ async def join(conn: Connection, args: dict[str, Any]) -> AfterReply:
         {"room": room, "seq": seq, "epoch": db.epoch, "recovered": recovered},
         lambda: conn.go_live(room, since if recovered else seq, replay),
     )
-
-
-def _last_seq(c: Any, group_id: int) -> int:
-    return c.execute("SELECT last_seq FROM groups WHERE id = ?", (group_id,)).fetchone()[0]
 
 
 async def leave(conn: Connection, args: dict[str, Any]) -> dict[str, Any]:
