@@ -18,22 +18,21 @@ from starlette.routing import BaseRoute, Route
 from server import discussions, reads
 from server.accounts import Access, Session, User, access
 from server.errors import BadRequest, Forbidden, NotFound, TooLarge
-from server.web import check_csrf, page, require_session, services_of
+from server.web import (
+    check_csrf,
+    no_store,
+    outsider_safe,
+    page,
+    require_session,
+    services_of,
+)
 
 PAGE_SIZE = 30  # messages per history page: light enough for an old phone
 THREADS_PER_PAGE = 30
 
 
-def _outsider_safe(fn: Any, *args: Any) -> Any:
-    """Run a read; any "not yours" or "not there" becomes the one plain 404."""
-    try:
-        return fn(*args)
-    except (Forbidden, NotFound):
-        raise NotFound() from None
-
-
 def _member_access(conn: sqlite3.Connection, user: User, slug: str) -> Access:
-    return _outsider_safe(access, conn, user, slug)
+    return outsider_safe(access, conn, user, slug)
 
 
 def _page_number(request: Request) -> int | None:
@@ -54,12 +53,6 @@ def _path_ids(request: Request, *names: str) -> list[int]:
     return ids
 
 
-def _no_store(response: Response) -> Response:
-    """Members' pages must not linger in shared caches or after logging out."""
-    response.headers["cache-control"] = "no-store"
-    return response
-
-
 def _live_context(request: Request, found: Session, acc: Access) -> dict[str, Any]:
     """What the JavaScript client needs to resume exactly after what the page shows."""
     services = services_of(request)
@@ -73,7 +66,7 @@ def _live_context(request: Request, found: Session, acc: Access) -> dict[str, An
 
 def _room_read(conn: sqlite3.Connection, user: User, slug: str, page_no: int | None,
                ) -> dict[str, Any]:
-    acc = _outsider_safe(access, conn, user, slug)
+    acc = outsider_safe(access, conn, user, slug)
     room_mark = reads.mark(conn, user, acc.group_id)
     total = conn.execute("SELECT count(*) FROM threads WHERE group_id = ?",
                          (acc.group_id,)).fetchone()[0]
@@ -117,7 +110,7 @@ def _position(conn: sqlite3.Connection, thread_id: int, message_id: int) -> int:
 def _thread_read(conn: sqlite3.Connection, user: User, slug: str, thread_id: int,
                  page_no: int | None) -> dict[str, Any]:
     """One page of a thread, the member's previous mark, and the room's seq: one snapshot."""
-    acc = _outsider_safe(access, conn, user, slug)
+    acc = outsider_safe(access, conn, user, slug)
     thread = _thread_row(conn, acc, thread_id)
     total = conn.execute("SELECT count(*) FROM messages WHERE thread_id = ?",
                          (thread_id,)).fetchone()[0]
@@ -145,7 +138,7 @@ def _thread_read(conn: sqlite3.Connection, user: User, slug: str, thread_id: int
 
 def _permalink_page(conn: sqlite3.Connection, user: User, slug: str, thread_id: int,
                     message_id: int) -> int:
-    acc = _outsider_safe(access, conn, user, slug)
+    acc = outsider_safe(access, conn, user, slug)
     _thread_row(conn, acc, thread_id)
     if conn.execute("SELECT 1 FROM messages WHERE id = ? AND thread_id = ?",
                     (message_id, thread_id)).fetchone() is None:
@@ -165,7 +158,7 @@ async def room(request: Request) -> Response:
     data = await db.read(_room_read, found.user, slug, _page_number(request))
     acc: Access = data["acc"]
     await db.write(reads.visit_room, found.user, acc.group_id)
-    return _no_store(page(request, "room.html", title=acc.name, section="discussion",
+    return no_store(page(request, "room.html", title=acc.name, section="discussion",
                           **data, **_live_context(request, found, acc)))
 
 
@@ -180,7 +173,7 @@ async def thread(request: Request) -> Response:
     if data["messages"]:
         await db.write(reads.move_mark, found.user, acc.group_id, thread_id,
                        data["messages"][-1]["id"])
-    return _no_store(page(request, "thread.html", title=data["thread"]["title"],
+    return no_store(page(request, "thread.html", title=data["thread"]["title"],
                           section="discussion", **data,
                           **_live_context(request, found, acc)))
 

@@ -23,7 +23,15 @@ from server import ideas, polls
 from server.accounts import Access, Session, User, access, require_staff_or_moderator
 from server.errors import BadRequest, Forbidden, NotFound, TooLarge
 from server.protocol import IDEA_STATUSES, POLL_RESULTS
-from server.web import check_csrf, page, require_session, services_of, templates
+from server.web import (
+    check_csrf,
+    no_store,
+    outsider_safe,
+    page,
+    require_session,
+    services_of,
+    templates,
+)
 
 _LONDON = ZoneInfo("Europe/London")
 SOURCE_WORDS = {"online": "online", "on_behalf": "by phone (entered for them)",
@@ -72,20 +80,8 @@ def can_run(user: User, acc: Access) -> bool:
     return True
 
 
-def _outsider_safe(fn: Any, *args: Any) -> Any:
-    try:
-        return fn(*args)
-    except (Forbidden, NotFound):
-        raise NotFound() from None
-
-
 def _group_access(conn: sqlite3.Connection, user: User, slug: str) -> Access:
-    return _outsider_safe(access, conn, user, slug)
-
-
-def _no_store(response: Response) -> Response:
-    response.headers["cache-control"] = "no-store"
-    return response
+    return outsider_safe(access, conn, user, slug)
 
 
 def _csv(rows: list[list[Any]], filename: str) -> Response:
@@ -98,7 +94,7 @@ def _csv(rows: list[list[Any]], filename: str) -> Response:
                          for c in row])
     response = Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8")
     response.headers["content-disposition"] = f'attachment; filename="{filename}"'
-    return _no_store(response)
+    return no_store(response)
 
 
 async def _session(request: Request) -> Session | Response:
@@ -146,7 +142,7 @@ def _back(request: Request, default: str) -> str:
 
 
 def _polls_read(conn: sqlite3.Connection, user: User, slug: str) -> dict[str, Any]:
-    acc = _outsider_safe(access, conn, user, slug)
+    acc = outsider_safe(access, conn, user, slug)
     found = polls.group_polls(conn, user, acc)
     run = can_run(user, acc)
     members = polls.group_members(conn, user, slug) if run else []
@@ -156,7 +152,7 @@ def _polls_read(conn: sqlite3.Connection, user: User, slug: str) -> dict[str, An
 
 def _poll_read(conn: sqlite3.Connection, user: User, slug: str, poll_id: int,
                ) -> dict[str, Any]:
-    acc, poll = _outsider_safe(polls.poll_in_group, conn, user, slug, poll_id)
+    acc, poll = outsider_safe(polls.poll_in_group, conn, user, slug, poll_id)
     run = can_run(user, acc)
     members = polls.group_members(conn, user, slug) if run and not poll["closed"] else []
     return {"group": acc, "poll": poll, "can_run": run, "members": members}
@@ -181,7 +177,7 @@ async def polls_page(request: Request) -> Response:
         return found
     data = await services_of(request).db.read(_polls_read, found.user,
                                               request.path_params["slug"])
-    return _no_store(page(request, "polls.html", title=f"Polls – {data['group'].name}",
+    return no_store(page(request, "polls.html", title=f"Polls – {data['group'].name}",
                           section="polls", **data, **_context(request, found)))
 
 
@@ -192,7 +188,7 @@ async def poll_page(request: Request) -> Response:
     data = await services_of(request).db.read(_poll_read, found.user,
                                               request.path_params["slug"],
                                               _path_id(request, "poll"))
-    return _no_store(page(request, "poll.html", title=data["poll"]["question"],
+    return no_store(page(request, "poll.html", title=data["poll"]["question"],
                           section="polls", **data, **_context(request, found)))
 
 
@@ -203,7 +199,7 @@ async def poll_print(request: Request) -> Response:
     data = await services_of(request).db.read(_poll_read, found.user,
                                               request.path_params["slug"],
                                               _path_id(request, "poll"))
-    return _no_store(page(request, "poll_print.html", title=data["poll"]["question"],
+    return no_store(page(request, "poll_print.html", title=data["poll"]["question"],
                           printed=_when(int(datetime.now(UTC).timestamp() * 1000)), **data,
                           **_context(request, found)))
 
@@ -356,7 +352,7 @@ SORT_WORDS = {"support": "Most support", "newest": "Newest", "status": "Status"}
 
 def _ideas_read(conn: sqlite3.Connection, user: User, slug: str, sort: str, status: str | None,
                 ) -> dict[str, Any]:
-    acc = _outsider_safe(access, conn, user, slug)
+    acc = outsider_safe(access, conn, user, slug)
     return {"group": acc, "ideas": ideas.group_ideas(conn, user, acc, sort, status),
             "can_run": can_run(user, acc), "seq": _seq(conn, acc)}
 
@@ -371,14 +367,14 @@ async def ideas_page(request: Request) -> Response:
     status = status if status in IDEA_STATUSES else None
     data = await services_of(request).db.read(_ideas_read, found.user,
                                               request.path_params["slug"], sort, status)
-    return _no_store(page(request, "ideas.html", title=f"Ideas – {data['group'].name}",
+    return no_store(page(request, "ideas.html", title=f"Ideas – {data['group'].name}",
                           section="ideas", sort=sort, status_filter=status, sort_words=SORT_WORDS,
                           labels=ideas.STATUS_LABELS, **data, **_context(request, found)))
 
 
 def _idea_read(conn: sqlite3.Connection, user: User, slug: str, idea_id: int,
                ) -> dict[str, Any]:
-    acc, idea, messages = _outsider_safe(ideas.idea_in_group, conn, user, slug, idea_id)
+    acc, idea, messages = outsider_safe(ideas.idea_in_group, conn, user, slug, idea_id)
     run = can_run(user, acc)
     others = [i for i in ideas.group_ideas(conn, user, acc, "newest") if i["id"] != idea_id] \
         if run else []
@@ -393,7 +389,7 @@ async def idea_page(request: Request) -> Response:
     data = await services_of(request).db.read(_idea_read, found.user,
                                               request.path_params["slug"],
                                               _path_id(request, "idea"))
-    return _no_store(page(request, "idea.html", title=data["idea"]["title"], section="ideas",
+    return no_store(page(request, "idea.html", title=data["idea"]["title"], section="ideas",
                           labels=ideas.STATUS_LABELS, **data, **_context(request, found)))
 
 
@@ -458,7 +454,7 @@ async def you_said(request: Request) -> Response:
     if isinstance(found, Response):
         return found
     items = await services_of(request).db.read(ideas.you_said_we_did, found.user)
-    return _no_store(page(request, "you_said.html", title="You said, we did", items=items,
+    return no_store(page(request, "you_said.html", title="You said, we did", items=items,
                           section="you-said"))
 
 

@@ -21,7 +21,7 @@ from starlette.routing import BaseRoute, Route
 from server import accounts, reads
 from server.accounts import Session
 from server.auth import SESSION_COOKIE, session
-from server.errors import Forbidden
+from server.errors import Forbidden, NotFound
 from server.render import markdown
 from server.services import Services
 from server.throttle import for_app as login_throttle
@@ -56,6 +56,21 @@ templates.filters["iso"] = iso
 
 def services_of(request: Request) -> Services:
     return request.app.state.services
+
+
+def outsider_safe(fn: Any, *args: Any) -> Any:
+    """Run a read; any "not yours" or "not there" becomes the one plain 404, so a page never
+    tells an outsider that a group, thread, poll or idea exists."""
+    try:
+        return fn(*args)
+    except (Forbidden, NotFound):
+        raise NotFound() from None
+
+
+def no_store(response: Response) -> Response:
+    """Members' pages must not linger in shared caches or after logging out."""
+    response.headers["cache-control"] = "no-store"
+    return response
 
 
 def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
