@@ -17,6 +17,14 @@ from server.database import new_epoch
 
 def backup(source: sqlite3.Connection, target: str) -> dict[str, int | str]:
     """Copy the database behind ``source`` to ``target``; returns what was copied."""
+    live = source.execute("PRAGMA database_list").fetchone()[2]
+    live_files = {os.path.realpath(live + suffix) for suffix in ("", "-wal", "-shm")}
+    if live and os.path.realpath(target) in live_files:
+        raise ValueError(f"{target} is the live database: back up to a different file, "
+                         "such as backups/cfn-DATE.db")
+    folder = os.path.dirname(os.path.abspath(target))
+    if not os.path.isdir(folder):
+        raise ValueError(f"The folder for the backup does not exist: {folder}")
     partial = target + ".partial"
     for leftover in (partial, partial + "-wal", partial + "-shm"):
         if os.path.exists(leftover):

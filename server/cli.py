@@ -6,11 +6,13 @@ Every error is one plain line on stderr and a non-zero exit, never a traceback.
 from __future__ import annotations
 
 import argparse
+import errno
 import getpass
 import os
 import sqlite3
 import sys
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 from server import __version__, accounts, admin, admin_cli
 from server.database import migrate, open_sync, write_sync
@@ -103,11 +105,29 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env(db=_db_path(args), host=args.host, port=args.port)
     connect(args).close()  # create and migrate now, so problems show as one line
+    _check_port_free(settings.host, settings.port)
     server = make_server(settings)
     print(f"Serving the Critical Friends hub on http://{settings.host}:{settings.port}/ "
           f"(database {settings.db}). Press Ctrl+C to stop.", flush=True)
     server.run()
     return 0
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Say plainly that the port is taken, rather than a bind error after a 'Serving' line."""
+    if port == 0:
+        return
+    import socket
+
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as e:
+        if e.errno == errno.EADDRINUSE:
+            raise CLIError(f"Port {port} is already in use on {host} (another server?). Stop "
+                           f"it, or choose another port: serve --port {port + 1}") from None
+        reason = os.strerror(e.errno).lower() if e.errno else str(e)
+        raise CLIError(f"Cannot listen on {host}:{port} ({reason}). Check --host.") from None
 
 
 def settings_table() -> str:
@@ -132,8 +152,16 @@ def cmd_settings(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """Mistyped commands get one plain line on stderr, like every other error here."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message[:1].upper()}{message[1:]}. "
+                     f"See: {self.prog} --help\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m server", description="Critical Friends Network discussion server.")
     parser.add_argument("--version", action="version", version=__version__)
     db = argparse.ArgumentParser(add_help=False)
@@ -193,8 +221,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(e))
     except sqlite3.Error as e:
         return _fail(f"The database could not be used: {e}")
+    except OSError as e:  # a file the command reads or writes: say which, and why
+        reason = os.strerror(e.errno).lower() if e.errno else str(e)
+        return _fail(f"Cannot use {e.filename or 'that file'}: {reason}.")
     except KeyboardInterrupt:
         return 130
+    except ImportError as e:  # a half-done install: say what is missing and how to fix it
+        missing = getattr(e, "name", None) or "a package"
+        return _fail(f"{missing} is not installed. Run: .venv/bin/pip install -e .")
     except Exception as e:  # last resort: still one line, no traceback
         return _fail(f"Unexpected error ({type(e).__name__}). Nothing was changed.")
 

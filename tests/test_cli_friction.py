@@ -1,0 +1,65 @@
+"""Admin command-line mistakes a new admin makes: each is one plain line and changes nothing."""
+
+from __future__ import annotations
+
+import socket
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tests.test_cli import PASSWORD, cli, ok, one_line_failure
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = str(tmp_path_factory.mktemp("friction") / "cfn.db")
+    ok(cli("user", "add", "ann@cfn.example", "--name", "Ann", "--db", path, stdin=PASSWORD))
+    return path
+
+
+@pytest.mark.parametrize("args", [
+    ("user", "add"),
+    ("frobnicate",),
+    ("audit", "--limit", "lots"),
+    ("serve", "--port", "eighty"),
+], ids=["missing arguments", "unknown command", "bad number", "bad port"])
+def test_a_mistyped_command_is_one_line_that_points_to_help(db: str, args: tuple[str, ...]) -> None:
+    line = one_line_failure(cli(*args, "--db", db))
+    assert line.startswith("error: ") and line.endswith("--help")
+
+
+def test_backup_onto_the_live_database_is_refused_and_leaves_it_alone(db: str) -> None:
+    epoch = _epoch(db)
+    for target in (db, db + "-wal"):
+        line = one_line_failure(cli("backup", target, "--db", db))
+        assert "live database" in line
+    assert _epoch(db) == epoch, "the live database was not replaced"
+
+
+def test_backup_into_a_missing_folder_names_the_folder(db: str, tmp_path: Path) -> None:
+    line = one_line_failure(cli("backup", str(tmp_path / "nowhere" / "b.db"), "--db", db))
+    assert "folder" in line and "nowhere" in line
+
+
+def test_export_to_an_unwritable_place_says_which_file_and_why(db: str, tmp_path: Path) -> None:
+    out = str(tmp_path / "nowhere" / "ann.json")
+    line = one_line_failure(cli("user", "export", "ann@cfn.example", "--out", out, "--db", db))
+    assert out in line and "no such file" in line
+
+
+def test_serve_on_a_port_in_use_says_so_and_suggests_another(db: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        line = one_line_failure(cli("serve", "--port", str(port), "--db", db))
+    assert "already in use" in line and f"--port {port + 1}" in line
+
+
+def _epoch(path: str) -> str:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()[0]
+    finally:
+        conn.close()
