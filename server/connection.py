@@ -160,6 +160,9 @@ class Connection:
         receiver = asyncio.create_task(self._receive_loop(), name="cfn-receive")
         sender = asyncio.create_task(self._send_loop(), name="cfn-send")
         self._tasks = [receiver, sender]
+        if self.close_code != 1000:  # cut off during the accept (say, its token revoked)
+            receiver.cancel()
+            sender.cancel()
         try:
             await asyncio.wait(self._tasks, return_when=asyncio.FIRST_COMPLETED)
             if self._stopping:  # shutdown stopped the receiver: flush up to the close

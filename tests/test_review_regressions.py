@@ -4,9 +4,16 @@ and the coalescing transport's backpressure."""
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
+from typing import Any
 
 from server import admin
+from server.accounts import User
+from server.connection import Connection
 from server.database import write_sync
+from server.protocol import JSON
+from server.settings import Settings
+from server.watcher import REVOKED
 from server.wsproto import COALESCE_BYTES, CoalescingTransport
 from tests.harness import Running, connect
 
@@ -79,3 +86,32 @@ async def test_a_large_burst_reaches_the_transport_at_once_so_backpressure_can_a
         written += len(frame)
     assert real.paused, "writes piled up unbounded without the transport seeing them"
     assert written <= COALESCE_BYTES + real.high + len(frame)
+
+
+class IdleSocket:
+    """Stands in for an accepted WebSocket whose peer says nothing."""
+
+    scope: dict[str, Any] = {}
+
+    def __init__(self) -> None:
+        self.closed_with: int | None = None
+
+    async def receive(self) -> dict[str, Any]:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    async def send(self, message: dict[str, Any]) -> None:
+        raise AssertionError("nothing should be sent")
+
+    async def close(self, code: int = 1000) -> None:
+        self.closed_with = code
+
+
+async def test_a_connection_cut_off_before_it_ran_closes_at_once_with_that_code() -> None:
+    ws = IdleSocket()
+    services = SimpleNamespace(settings=Settings.from_env({}))
+    conn = Connection(ws, services, User(1, "a@cfn.example", "A", "member"),  # type: ignore[arg-type]
+                      JSON, {})
+    conn.cut_off(REVOKED)  # the access watcher acted while the handshake was accepting
+    await asyncio.wait_for(conn.run(), timeout=2)
+    assert ws.closed_with == REVOKED
