@@ -86,6 +86,7 @@ async def watch(services: Services, interval: float = POLL_SECONDS) -> None:
     """Run for the server's lifetime (a lifespan task)."""
     seen = await services.db.read(latest_change)
     rounds = 0
+    last_round: set[int] = set()
     while True:
         await asyncio.sleep(interval)
         rounds += 1
@@ -93,8 +94,12 @@ async def watch(services: Services, interval: float = POLL_SECONDS) -> None:
             if rounds % PRUNE_EVERY == 0:
                 await services.db.write(_prune)
             seen, users = await services.db.read(changed_users, seen)
-            for connection in [c for c in services.connections if c.user_id in users]:
+            # Last round's members too: a handshake whose credential read began before the
+            # change committed may have added its connection after that round looked.
+            for connection in [c for c in services.connections
+                               if c.user_id in users or c.user_id in last_round]:
                 await recheck(services, connection)
+            last_round = users
         except asyncio.CancelledError:
             raise
         except Exception:  # keep watching: one failed check must not stop the rest
