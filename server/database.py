@@ -52,10 +52,6 @@ def migrations() -> list[Migration]:
     return found
 
 
-def latest_version() -> int:
-    return migrations()[-1].version
-
-
 def configure(conn: sqlite3.Connection, synchronous: str = "NORMAL") -> None:
     """Per-connection pragmas: WAL, foreign keys, a busy timeout."""
     conn.execute("PRAGMA journal_mode=WAL")

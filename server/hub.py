@@ -87,9 +87,6 @@ class Hub:
         self.dispatch([Event(room=room, seq=None, type=type_, at=now_ms(time.time()),
                              data=data)])
 
-    def connections(self) -> set[Subscriber]:
-        return {sub for subs in self.rooms.values() for sub in subs}
-
     def _arrive(self, room: str, sub: Subscriber) -> None:
         people = self._online.setdefault(room, {})
         entry = people.get(sub.user_id)
