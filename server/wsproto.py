@@ -108,7 +108,8 @@ class CoalescingWebSocketProtocol(WebSocketsSansIOProtocol):
         self.transport = CoalescingTransport(self.transport, self.loop)  # type: ignore[assignment]
 
     async def run_asgi(self) -> None:
-        self.scope["extensions"][PREFRAMED] = self.send_preframed  # type: ignore[index]
+        extensions = self.scope.setdefault("extensions", {})  # type: ignore[typeddict-item]
+        extensions[PREFRAMED] = self.send_preframed  # type: ignore[index]
         await super().run_asgi()
         # The app is done with this socket. A peer that stopped reading (the 4008 case) never
         # takes the bytes still buffered, and asyncio's close() waits for them forever,
