@@ -16,7 +16,7 @@ from starlette.routing import Mount, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from server import poll_pages, web
+from server import message_pages, poll_pages, web
 from server.database import Database
 from server.errors import CFNError, NotFound
 from server.hub import Hub, InProcessBackplane
@@ -85,6 +85,7 @@ def create_app(settings: Settings) -> Starlette:
         WebSocketRoute("/ws", websocket_endpoint),
         *web.routes(),
         *poll_pages.routes(),
+        *message_pages.routes(),
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]
     app = Starlette(

@@ -229,7 +229,23 @@ function messageNode(data, state) {
   else body.append(renderMarkdown(data.body));
   li.append(body);
   if (state) li.append(el('p', 'msg-state', state === 'sending' ? 'Sending…' : 'Sent'));
+  if (data.id && !data.deleted && (mine || cfg.moderate === '1')) li.append(messageActions(data, mine));
   return li;
+}
+
+/** "Edit" (own messages) and "Remove" links: each opens a page that asks first. */
+function messageActions(data, mine) {
+  const p = el('p', 'message-actions');
+  const base = `/g/${room}/t/${data.thread}/m/${data.id}`;
+  const who = mine ? 'your message' : `the message from ${data.author.name}`;
+  for (const [word, path, show] of [['Edit', 'edit', mine], ['Remove', 'remove', true]]) {
+    if (!show) continue;
+    const a = el('a', 'button secondary', word);
+    a.href = `${base}/${path}`;
+    a.append(el('span', 'visually-hidden', ` ${who}`));
+    p.append(a);
+  }
+  return p;
 }
 
 function pendingNode(cid) {
@@ -280,9 +296,15 @@ function changeMessage(type, data) {
   const body = li.querySelector('.body');
   if (type === 'message.deleted') {
     body.replaceChildren(el('p', 'muted', 'This message was deleted.'));
+    li.querySelector('.message-actions')?.remove();
   } else {
     body.replaceChildren(renderMarkdown(data.body));
-    if (!li.querySelector('.edited')) li.append(el('p', 'muted small edited', 'Edited'));
+    if (!li.querySelector('.edited')) {
+      const edited = el('p', 'muted small edited', 'Edited');
+      const actions = li.querySelector('.message-actions');
+      if (actions) actions.before(edited);
+      else li.append(edited);
+    }
   }
 }
 

@@ -1,0 +1,114 @@
+"""A chair removes a post that breaks the ground rules, and an author edits or removes their
+own, from the web pages: each asks first, works without JavaScript, and reaches the live room."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import BrowserContext, expect
+
+from tests.browser.conftest import Site, log_in, wait_connected
+from tests.browser.test_web_app import _check_page, message_items
+
+pytestmark = pytest.mark.browser
+
+Contexts = Callable[..., BrowserContext]
+
+
+def test_the_chair_removes_a_post_after_confirming_and_watchers_see_it_go(
+        site: Site, new_context: Contexts) -> None:
+    thread_id = site.thread("north", "alice@cfn.example", "Ground rules check",
+                            "Welcome, everyone.")
+    site.post("north", "bob@cfn.example", thread_id, "Something that breaks the rules")
+    bob = log_in(new_context(), site, "bob@cfn.example")
+    bob.goto(f"{site.base}/g/north/t/{thread_id}")
+    wait_connected(bob)
+    expect(message_items(bob, "Welcome, everyone.").get_by_role("link", name=re.compile(
+        "Remove"))).to_have_count(0)  # a member cannot remove the chair's post
+
+    alice = log_in(new_context(viewport={"width": 1280, "height": 800}), site,
+                   "alice@cfn.example")
+    alice.goto(f"{site.base}/g/north/t/{thread_id}")
+    wait_connected(alice)
+    # Keyboard only: tab to the message's Remove, then answer the question.
+    remove = message_items(alice, "breaks the rules").get_by_role(
+        "link", name="Remove the message from Bob Brown")
+    remove.focus()
+    alice.keyboard.press("Enter")
+    expect(alice.get_by_role("heading", name="Remove this message?")).to_be_visible()
+    expect(alice.locator("blockquote")).to_contain_text("Something that breaks the rules")
+    alice.get_by_role("link", name="No, keep it").click()
+    expect(message_items(alice, "breaks the rules")).to_be_visible()
+    remove.click()
+    alice.get_by_role("button", name="Yes, remove it").click()
+
+    expect(alice.locator("#messages")).not_to_contain_text("breaks the rules")
+    gone = bob.locator("#messages li.message").nth(1)
+    expect(gone).to_contain_text("This message was deleted.")  # live, without a reload
+    expect(bob.locator("#messages")).not_to_contain_text("breaks the rules")
+    rows = site.rows("SELECT action FROM audit_log WHERE action = 'message.removed'")
+    assert rows, "a moderated removal is audited"
+
+    # A message that arrives live carries the same choices: the author's and the chair's.
+    bob.get_by_label("Message").fill("Sorry, I will keep to the rules")
+    bob.get_by_role("button", name="Send").click()
+    expect(message_items(bob, "keep to the rules").get_by_role(
+        "link", name="Edit your message")).to_be_visible()
+    expect(message_items(alice, "keep to the rules").get_by_role(
+        "link", name="Remove the message from Bob Brown")).to_be_visible()
+
+
+def test_an_author_edits_and_removes_their_own_message_without_javascript(
+        site: Site, new_context: Contexts) -> None:
+    thread_id = site.thread("north", "alice@cfn.example", "Leaflet draft", "Draft one.")
+    site.post("north", "bob@cfn.example", thread_id, "I like it, thanks")
+    bob = log_in(new_context(java_script_enabled=False), site, "bob@cfn.example")
+    bob.goto(f"{site.base}/g/north/t/{thread_id}")
+    mine = message_items(bob, "I like it")
+    mine.get_by_role("link", name="Edit your message").click()
+    expect(bob.get_by_label("Your message")).to_have_value("I like it, thanks")
+    bob.get_by_label("Your message").fill("I like it, *but* the print is small")
+    bob.get_by_role("button", name="Save changes").click()
+    edited = message_items(bob, "the print is small")
+    expect(edited.locator("em")).to_have_text("but")
+    expect(edited).to_contain_text("Edited")
+
+    edited.get_by_role("link", name="Remove your message").click()
+    bob.get_by_role("button", name="Yes, remove it").click()
+    expect(bob.locator("#messages")).not_to_contain_text("the print is small")
+    expect(bob.locator("#messages")).to_contain_text("This message was deleted.")
+
+
+def test_removing_needs_the_form_token_and_the_right_person(site: Site,
+                                                            new_context: Contexts) -> None:
+    thread_id = site.thread("north", "alice@cfn.example", "Chair's post", "Please read this.")
+    mid = site.rows("SELECT max(id) AS id FROM messages WHERE thread_id = ?", thread_id)[0]["id"]
+    bob = log_in(new_context(), site, "bob@cfn.example")
+    url = f"{site.base}/g/north/t/{thread_id}/m/{mid}/remove"
+    asked = bob.goto(url)
+    assert asked is not None and asked.status == 403
+    expect(bob.locator("main")).to_contain_text("chair")
+    posted = bob.request.post(url, form={"csrf": "wrong"})
+    assert posted.status == 403
+    carol = log_in(new_context(), site, "carol@cfn.example")  # not in the group at all
+    outsider = carol.goto(url)
+    assert outsider is not None and outsider.status == 404
+    assert site.rows("SELECT deleted_at FROM messages WHERE id = ?", mid)[0][0] is None
+
+
+def test_axe_finds_no_violations_on_the_remove_and_edit_pages(site: Site,
+                                                             new_context: Contexts) -> None:
+    thread_id = site.thread("north", "bob@cfn.example", "Axe check", "My *own* words")
+    mid = site.rows("SELECT max(id) AS id FROM messages WHERE thread_id = ?", thread_id)[0]["id"]
+    axe = Axe()
+    bob = log_in(new_context(), site, "bob@cfn.example")
+    bob.goto(f"{site.base}/g/north/t/{thread_id}")
+    wait_connected(bob)
+    _check_page(bob, "thread-with-actions", axe)
+    bob.goto(f"{site.base}/g/north/t/{thread_id}/m/{mid}/remove")
+    _check_page(bob, "message-remove", axe)
+    bob.goto(f"{site.base}/g/north/t/{thread_id}/m/{mid}/edit")
+    _check_page(bob, "message-edit", axe)
