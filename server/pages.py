@@ -74,7 +74,7 @@ def _room_read(conn: sqlite3.Connection, user: User, slug: str, page_no: int | N
     current = min(page_no or 1, pages)
     rows = conn.execute(
         "SELECT t.id, t.title, t.created_at, t.last_activity_at, t.message_count,"
-        " coalesce(u.name, ?) AS author,"
+        " coalesce(u.name, ?) AS author, t.author_id,"
         " (SELECT count(*) FROM messages m WHERE m.thread_id = t.id"
         "   AND m.id > max(coalesce(r.last_read, 0), ?) AND m.deleted_at IS NULL"
         "   AND coalesce(m.author_id, 0) != ?) AS unread"

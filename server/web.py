@@ -80,10 +80,10 @@ def page(request: Request, name: str, status: int = 200, **context: Any) -> HTML
 
 
 def error_page(request: Request, status: int, message: str) -> HTMLResponse:
-    titles = {403: "No access", 404: "Page not found", 429: "Please wait",
+    titles = {403: "Sorry, that cannot be done", 404: "Page not found", 429: "Please wait",
               500: "Something went wrong"}
     return page(request, "error.html", status=status, title=titles.get(status, "Sorry"),
-                message=message, session=None)
+                message=message, session=None, error_status=status)
 
 
 async def current_session(request: Request) -> Session | None:

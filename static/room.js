@@ -330,11 +330,13 @@ function setupComposer() {
   if (!form) return;
   const box = form.querySelector('textarea');
   const draft = new Draft(me.id, room, threadId);
-  document.getElementById('composer-hint').hidden = false;
+  // On a touch screen there is no Shift key to hand: Enter makes a new line, Send sends.
+  const enterSends = !matchMedia('(pointer: coarse)').matches;
+  document.getElementById('composer-hint').hidden = !enterSends;
   if (!box.value) box.value = draft.get();
   box.addEventListener('input', () => draft.set(box.value));
   box.addEventListener('keydown', (e) => {
-    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+    if (enterSends && e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
       e.preventDefault();
       form.requestSubmit();
     }
@@ -380,7 +382,7 @@ function threadNode(id, title, author, at, count, pending) {
 
 function threadCreated(data) {
   if (!threadList || threadList.querySelector(`li[data-thread="${Number(data.id)}"]`)) return;
-  threadList.prepend(threadNode(data.id, data.title, data.author.name, data.created_at, 0));
+  threadList.prepend(threadNode(data.id, data.title, data.author.id === me.id ? 'you' : data.author.name, data.created_at, 0));
   document.getElementById('no-threads')?.remove();
   if (data.author.id !== me.id) announce(`New thread from ${data.author.name}: ${short(data.title)}`);
 }

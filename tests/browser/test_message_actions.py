@@ -96,6 +96,7 @@ def test_removing_needs_the_form_token_and_the_right_person(site: Site,
     carol = log_in(new_context(), site, "carol@cfn.example")  # not in the group at all
     outsider = carol.goto(url)
     assert outsider is not None and outsider.status == 404
+    expect(carol.locator("main")).to_contain_text("ask your group’s coordinator")
     assert site.rows("SELECT deleted_at FROM messages WHERE id = ?", mid)[0][0] is None
 
 
@@ -105,6 +106,8 @@ def test_axe_finds_no_violations_on_the_remove_and_edit_pages(site: Site,
     mid = site.rows("SELECT max(id) AS id FROM messages WHERE thread_id = ?", thread_id)[0]["id"]
     axe = Axe()
     bob = log_in(new_context(), site, "bob@cfn.example")
+    bob.goto(f"{site.base}/g/north")
+    expect(bob.locator(f"li[data-thread='{thread_id}']")).to_contain_text("Started by you")
     bob.goto(f"{site.base}/g/north/t/{thread_id}")
     wait_connected(bob)
     _check_page(bob, "thread-with-actions", axe)
@@ -112,3 +115,19 @@ def test_axe_finds_no_violations_on_the_remove_and_edit_pages(site: Site,
     _check_page(bob, "message-remove", axe)
     bob.goto(f"{site.base}/g/north/t/{thread_id}/m/{mid}/edit")
     _check_page(bob, "message-edit", axe)
+
+
+def test_on_a_touch_phone_enter_makes_a_new_line_and_send_sends(site: Site,
+                                                               new_context: Contexts) -> None:
+    thread_id = site.thread("north", "alice@cfn.example", "Phone typing", "Hello.")
+    phone = log_in(new_context(has_touch=True, is_mobile=True), site, "bob@cfn.example")
+    phone.goto(f"{site.base}/g/north/t/{thread_id}")
+    wait_connected(phone)
+    expect(phone.locator("#composer-hint")).to_be_hidden()
+    box = phone.get_by_label("Message")
+    box.fill("First line")
+    box.press("Enter")
+    box.press_sequentially("second line")
+    expect(box).to_have_value("First line\nsecond line")
+    phone.get_by_role("button", name="Send").click()
+    expect(message_items(phone, "second line")).to_contain_text("Sent")
