@@ -64,29 +64,37 @@ def _live_context(request: Request, found: Session, acc: Access) -> dict[str, An
 # --- reads ----------------------------------------------------------------------------------
 
 
+# "Only mine": threads the member started or wrote in, so Yusuf can follow his own.
+_MINE = (" AND (t.author_id = :me OR EXISTS (SELECT 1 FROM messages mm"
+         " WHERE mm.thread_id = t.id AND mm.author_id = :me))")
+
+
 def _room_read(conn: sqlite3.Connection, user: User, slug: str, page_no: int | None,
-               ) -> dict[str, Any]:
+               mine: bool = False) -> dict[str, Any]:
     acc = outsider_safe(access, conn, user, slug)
     room_mark = reads.mark(conn, user, acc.group_id)
-    total = conn.execute("SELECT count(*) FROM threads WHERE group_id = ?",
-                         (acc.group_id,)).fetchone()[0]
+    only = _MINE if mine else ""
+    total = conn.execute(f"SELECT count(*) FROM threads t WHERE t.group_id = :g{only}",
+                         {"g": acc.group_id, "me": user.id}).fetchone()[0]
     pages = max(1, math.ceil(total / THREADS_PER_PAGE))
     current = min(page_no or 1, pages)
     rows = conn.execute(
         "SELECT t.id, t.title, t.created_at, t.last_activity_at, t.message_count,"
-        " coalesce(u.name, ?) AS author, t.author_id,"
+        " coalesce(u.name, :former) AS author, t.author_id,"
         " (SELECT count(*) FROM messages m WHERE m.thread_id = t.id"
-        "   AND m.id > max(coalesce(r.last_read, 0), ?) AND m.deleted_at IS NULL"
-        "   AND coalesce(m.author_id, 0) != ?) AS unread"
+        "   AND m.id > max(coalesce(r.last_read, 0), :mark) AND m.deleted_at IS NULL"
+        "   AND coalesce(m.author_id, 0) != :me) AS unread"
         " FROM threads t LEFT JOIN users u ON u.id = t.author_id AND u.erased_at IS NULL"
-        " LEFT JOIN reads r ON r.user_id = ? AND r.group_id = t.group_id AND r.thread_id = t.id"
-        " WHERE t.group_id = ? ORDER BY t.last_activity_at DESC, t.id DESC LIMIT ? OFFSET ?",
-        (discussions.FORMER_MEMBER, room_mark, user.id, user.id, acc.group_id,
-         THREADS_PER_PAGE, (current - 1) * THREADS_PER_PAGE),
+        " LEFT JOIN reads r ON r.user_id = :me AND r.group_id = t.group_id AND r.thread_id = t.id"
+        f" WHERE t.group_id = :g{only} ORDER BY t.last_activity_at DESC, t.id DESC"
+        " LIMIT :limit OFFSET :offset",
+        {"former": discussions.FORMER_MEMBER, "mark": room_mark, "me": user.id,
+         "g": acc.group_id, "limit": THREADS_PER_PAGE,
+         "offset": (current - 1) * THREADS_PER_PAGE},
     ).fetchall()
     seq = conn.execute("SELECT last_seq FROM groups WHERE id = ?", (acc.group_id,)).fetchone()[0]
     return {"acc": acc, "threads": [dict(r) for r in rows], "page": current, "pages": pages,
-            "seq": seq}
+            "seq": seq, "mine": mine}
 
 
 def _thread_row(conn: sqlite3.Connection, acc: Access, thread_id: int) -> sqlite3.Row:
@@ -155,7 +163,8 @@ async def room(request: Request) -> Response:
         return found
     slug = request.path_params["slug"]
     db = services_of(request).db
-    data = await db.read(_room_read, found.user, slug, _page_number(request))
+    data = await db.read(_room_read, found.user, slug, _page_number(request),
+                         request.query_params.get("mine") == "1")
     acc: Access = data["acc"]
     await db.write(reads.visit_room, found.user, acc.group_id)
     return no_store(page(request, "room.html", title=acc.name, section="discussion",

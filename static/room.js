@@ -382,6 +382,11 @@ function threadNode(id, title, author, at, count, pending) {
 
 function threadCreated(data) {
   if (!threadList || threadList.querySelector(`li[data-thread="${Number(data.id)}"]`)) return;
+  const onlyMine = threadList.dataset.mine === '1';
+  if (onlyMine && data.author.id !== me.id) {
+    announce(`New thread from ${data.author.name}: ${short(data.title)}`);
+    return;
+  }
   threadList.prepend(threadNode(data.id, data.title, data.author.id === me.id ? 'you' : data.author.name, data.created_at, 0));
   document.getElementById('no-threads')?.remove();
   if (data.author.id !== me.id) announce(`New thread from ${data.author.name}: ${short(data.title)}`);

@@ -131,3 +131,20 @@ def test_on_a_touch_phone_enter_makes_a_new_line_and_send_sends(site: Site,
     expect(box).to_have_value("First line\nsecond line")
     phone.get_by_role("button", name="Send").click()
     expect(message_items(phone, "second line")).to_contain_text("Sent")
+
+
+def test_a_member_can_list_only_the_threads_they_started_or_wrote_in(
+        site: Site, new_context: Contexts) -> None:
+    started = site.thread("north", "bob@cfn.example", "Bob's own question", "Mine.")
+    joined = site.thread("north", "alice@cfn.example", "Alice asks, Bob answers", "Any views?")
+    site.post("north", "bob@cfn.example", joined, "Yes, one.")
+    other = site.thread("north", "alice@cfn.example", "Only Alice here", "Just me.")
+    bob = log_in(new_context(java_script_enabled=False), site, "bob@cfn.example")
+    bob.goto(f"{site.base}/g/north")
+    expect(bob.locator(f"li[data-thread='{other}']")).to_have_count(1)
+    bob.get_by_role("link", name="Show only threads you started or wrote in").click()
+    expect(bob.locator(f"li[data-thread='{started}']")).to_contain_text("Started by you")
+    expect(bob.locator(f"li[data-thread='{joined}']")).to_have_count(1)
+    expect(bob.locator(f"li[data-thread='{other}']")).to_have_count(0)
+    bob.get_by_role("link", name="Show all threads").click()
+    expect(bob.locator(f"li[data-thread='{other}']")).to_have_count(1)
