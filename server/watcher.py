@@ -3,7 +3,8 @@
 A token revoked or a member removed from the command line is a change made by another
 process, so the running server cannot hear of it through its own writes. Triggers record
 every such change in ``access_changes`` (migration 0004); this watcher polls that table
-twice a second and re-checks the affected members' live connections: a connection whose
+twice a second and re-checks the affected members' live connections (and, once a minute,
+every connection, for sessions that simply expire): a connection whose
 credential no longer holds is closed with ``REVOKED``; a room the member may no longer see
 is left at once, with an ``access.removed`` event (seq null) telling the client why.
 """
@@ -34,6 +35,9 @@ POLL_SECONDS = 0.5
 
 
 PRUNE_EVERY = 7200  # rounds (an hour at 0.5 s): old rows have long been acted on
+# Rounds between re-checks of every connection (a minute at 0.5 s): a login session that
+# expires changes no row, so no trigger reports it, yet its socket must not outlive it.
+SWEEP_EVERY = 120
 
 
 def _prune(tx: Tx) -> None:
@@ -82,7 +86,8 @@ async def recheck(services: Services, connection: Connection) -> None:
                                         at=now_ms(time.time()), data={"room": room}))
 
 
-async def watch(services: Services, interval: float = POLL_SECONDS) -> None:
+async def watch(services: Services, interval: float = POLL_SECONDS,
+                sweep_every: int = SWEEP_EVERY) -> None:
     """Run for the server's lifetime (a lifespan task)."""
     seen = await services.db.read(latest_change)
     rounds = 0
@@ -94,10 +99,11 @@ async def watch(services: Services, interval: float = POLL_SECONDS) -> None:
             if rounds % PRUNE_EVERY == 0:
                 await services.db.write(_prune)
             seen, users = await services.db.read(changed_users, seen)
+            sweep = rounds % sweep_every == 0
             # Last round's members too: a handshake whose credential read began before the
             # change committed may have added its connection after that round looked.
             for connection in [c for c in services.connections
-                               if c.user_id in users or c.user_id in last_round]:
+                               if sweep or c.user_id in users or c.user_id in last_round]:
                 await recheck(services, connection)
             last_round = users
         except asyncio.CancelledError:

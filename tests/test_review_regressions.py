@@ -1,5 +1,6 @@
 """Regressions found in review: a demoted admin's open socket, a deleted message's edits,
-and the coalescing transport's backpressure."""
+the coalescing transport's backpressure, a socket cut off before it ran, and a browser
+socket outliving its login session."""
 
 from __future__ import annotations
 
@@ -7,15 +8,20 @@ import asyncio
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
+import websockets
+from websockets.exceptions import ConnectionClosed
+
 from server import admin
 from server.accounts import User
 from server.connection import Connection
 from server.database import write_sync
 from server.protocol import JSON
 from server.settings import Settings
-from server.watcher import REVOKED
+from server.watcher import REVOKED, watch
 from server.wsproto import COALESCE_BYTES, CoalescingTransport
-from tests.harness import Running, connect
+from tests.harness import Client, Running, connect
+from tests.test_ws_auth import login_cookie
 
 
 async def test_an_admin_demoted_while_connected_can_no_longer_join_other_groups(
@@ -115,3 +121,23 @@ async def test_a_connection_cut_off_before_it_ran_closes_at_once_with_that_code(
     conn.cut_off(REVOKED)  # the access watcher acted while the handshake was accepting
     await asyncio.wait_for(conn.run(), timeout=2)
     assert ws.closed_with == REVOKED
+
+
+async def test_a_browser_socket_closes_once_its_login_session_expires(server: Running) -> None:
+    server.member("north", "alice@cfn.example")
+    cookie = await login_cookie(server, "alice@cfn.example")
+    ws = await websockets.connect(server.url, subprotocols=[JSON], open_timeout=10,
+                                  additional_headers={"Cookie": cookie},
+                                  origin=f"http://127.0.0.1:{server.port}")
+    alice = Client(ws, JSON)
+    await alice.call("join", room="north")
+    with server.db:  # the session's days run out; no row changes that a trigger would see
+        server.db.execute("UPDATE sessions SET expires_at = 1")
+    sweeper = asyncio.create_task(watch(server.services, interval=0.05, sweep_every=2))
+    try:
+        with pytest.raises(ConnectionClosed) as closed:
+            await alice.drain(quiet=3)
+            await alice.call("ping")
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == REVOKED
+    finally:
+        sweeper.cancel()
