@@ -148,3 +148,20 @@ def test_a_member_can_list_only_the_threads_they_started_or_wrote_in(
     expect(bob.locator(f"li[data-thread='{other}']")).to_have_count(0)
     bob.get_by_role("link", name="Show all threads").click()
     expect(bob.locator(f"li[data-thread='{other}']")).to_have_count(1)
+
+
+def test_when_the_connection_drops_the_page_says_what_to_do_in_words(
+        site: Site, new_context: Contexts) -> None:
+    thread_id = site.thread("north", "alice@cfn.example", "Signal drops", "Hello.")
+    context = new_context()
+    bob = log_in(context, site, "bob@cfn.example")
+    bob.goto(f"{site.base}/g/north/t/{thread_id}")
+    wait_connected(bob)
+    hint = bob.locator(".conn-hint")
+    expect(hint).to_be_hidden()
+    context.set_offline(True)
+    expect(hint).to_be_visible()
+    expect(hint).to_contain_text("what you write is kept")
+    context.set_offline(False)
+    wait_connected(bob)
+    expect(hint).to_be_hidden()
