@@ -4,6 +4,7 @@ Every form carries a CSRF token."""
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import math
 import secrets
@@ -136,7 +137,11 @@ async def login(request: Request) -> Response:
             error=f"Too many tries. Please wait {math.ceil(wait)} seconds, then try again.")
         response.headers["Retry-After"] = str(math.ceil(wait))
         return response
-    user = await services.db.read(accounts.check_password, email, password) if email else None
+    user = None
+    if email:  # the slow hash check runs on its own thread, not a database reader's
+        found, stored = await services.db.read(accounts.password_record, email)
+        if await asyncio.to_thread(accounts.password_matches, stored, password):
+            user = found
     if user is None:
         throttle.failed(email, address)
         return page(request, "login.html", status=400, csrf=request.cookies.get(

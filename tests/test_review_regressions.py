@@ -1,13 +1,15 @@
 """Regressions found in review: a demoted admin's open socket, a deleted message's edits,
 the coalescing transport's backpressure, a socket cut off before it ran, and a browser
-socket outliving its login session."""
+socket outliving its login session, and password checks holding up the database."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 from types import SimpleNamespace
 from typing import Any
 
+import httpx
 import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed
@@ -20,7 +22,7 @@ from server.protocol import JSON
 from server.settings import Settings
 from server.watcher import REVOKED, watch
 from server.wsproto import COALESCE_BYTES, CoalescingTransport
-from tests.harness import Client, Running, connect
+from tests.harness import PASSWORD, Client, Running, connect
 from tests.test_ws_auth import login_cookie
 
 
@@ -141,3 +143,22 @@ async def test_a_browser_socket_closes_once_its_login_session_expires(server: Ru
         assert closed.value.rcvd is not None and closed.value.rcvd.code == REVOKED
     finally:
         sweeper.cancel()
+
+
+async def test_logins_checking_passwords_do_not_hold_up_the_database_readers(
+        server: Running) -> None:
+    for n in range(4):
+        server.user(f"member{n}@cfn.example")
+    db = server.services.db
+    async with httpx.AsyncClient(base_url=server.http) as http:
+        page = await http.get("/login")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        assert csrf is not None
+        logins = [asyncio.create_task(http.post("/login", data={
+            "email": f"member{n}@cfn.example", "password": PASSWORD, "csrf": csrf.group(1),
+            "next": "/"})) for n in range(4)]  # each a ~0.2 s argon2id check
+        await asyncio.sleep(0.05)  # the four are now checking their passwords
+        reads = [db.read(lambda c: c.execute("SELECT 1").fetchone()[0]) for _ in range(2)]
+        assert await asyncio.gather(*reads) == [1, 1]
+        assert not any(t.done() for t in logins), "reads waited for the password checks"
+        assert [(await t).status_code for t in logins] == [303] * 4
