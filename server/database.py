@@ -175,8 +175,61 @@ class _Job:
     events: list[Event] = field(default_factory=list)
 
 
-def _run_batch(conn: sqlite3.Connection, jobs: list[_Job]) -> None:
-    """Run jobs in one transaction, each inside a savepoint so one failure spares the rest."""
+@dataclass
+class _Published:
+    """What the hub has been handed: each room's last seq, and the writer's data_version.
+
+    Another process (the demo loader, a script) may store events too. Its commits change
+    ``PRAGMA data_version`` on our writer; then any room whose seq moved past what we
+    published gets the missing events from the log first, so live clients never see a gap.
+    Touched only on the writer's thread.
+    """
+
+    seqs: dict[str, int] = field(default_factory=dict)
+    data_version: int = 0
+
+
+def _init_published(conn: sqlite3.Connection) -> _Published:
+    seqs = {slug: seq for slug, seq in conn.execute("SELECT slug, last_seq FROM groups")}
+    return _Published(seqs, conn.execute("PRAGMA data_version").fetchone()[0])
+
+
+def _stored_events(conn: sqlite3.Connection, room: str, after: int, upto: int) -> list[Event]:
+    rows = conn.execute(
+        "SELECT e.seq, e.type, e.at, e.data FROM groups g JOIN events e ON e.group_id = g.id"
+        " WHERE g.slug = ? AND e.seq > ? AND e.seq <= ? ORDER BY e.seq", (room, after, upto),
+    ).fetchall()
+    return [Event(room, seq, type_, at, unpack(data)) for seq, type_, at, data in rows]
+
+
+def _in_order(conn: sqlite3.Connection, events: list[Event], published: _Published,
+              ) -> tuple[list[Event], dict[str, int]]:
+    """The batch's events preceded by any another process stored (so no seq is skipped)."""
+    seqs: dict[str, int] = {}
+    out: list[Event] = []
+    version = conn.execute("PRAGMA data_version").fetchone()[0]
+    for event in events:
+        known = seqs.get(event.room, published.seqs.get(event.room, 0))
+        if event.seq is not None and event.seq > known + 1:
+            out.extend(_stored_events(conn, event.room, known, event.seq - 1))
+        out.append(event)
+        seqs[event.room] = event.seq or known
+    if version != published.data_version:
+        for room, last in conn.execute("SELECT slug, last_seq FROM groups").fetchall():
+            known = seqs.get(room, published.seqs.get(room, 0))
+            if last > known:
+                out.extend(_stored_events(conn, room, known, last))
+                seqs[room] = last
+        published.data_version = version
+    return out, seqs
+
+
+def _run_batch(conn: sqlite3.Connection, jobs: list[_Job], published: _Published,
+               ) -> list[Event]:
+    """Run jobs in one transaction, each inside a savepoint so one failure spares the rest.
+
+    Returns the events to publish, in seq order per room, once the commit has happened.
+    """
     now = int(time.time() * 1000)
     conn.execute("BEGIN IMMEDIATE")
     try:
@@ -191,11 +244,19 @@ def _run_batch(conn: sqlite3.Connection, jobs: list[_Job]) -> None:
                 conn.execute("ROLLBACK TO job")
                 conn.execute("RELEASE job")
                 job.error = e
+        events = [e for job in jobs if job.error is None for e in job.events]
+        ordered, seqs = _in_order(conn, events, published)
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
+    published.seqs.update(seqs)
+    return ordered
+
+
+def _nothing(tx: Tx) -> None:
+    """An empty write: lets the writer look for events another process stored."""
 
 
 class Database:
@@ -216,6 +277,7 @@ class Database:
         self._idle.set()
         self.epoch = ""
         self.secret = ""
+        self._published = _Published()
 
     @classmethod
     async def open(
@@ -228,6 +290,7 @@ class Database:
             reader = await aiosqlite.connect(path, isolation_level=None, check_same_thread=False)
             await reader._execute(_setup_reader, reader._conn)
             db._readers.append(reader)
+        db._published = await db._writer._execute(_init_published, db._writer._conn)
         db.epoch = await db.read(lambda c: c.execute(
             "SELECT value FROM meta WHERE key='epoch'").fetchone()[0])
         db.secret = await db.write(_ensure_secret)
@@ -267,13 +330,14 @@ class Database:
 
     async def _commit(self, jobs: list[_Job]) -> None:
         assert self._writer is not None
+        events: list[Event] = []
         try:
-            await self._writer._execute(_run_batch, self._writer._conn, jobs)
+            events = await self._writer._execute(_run_batch, self._writer._conn, jobs,
+                                                 self._published)
         except Exception:
             log.exception("group commit of %d writes failed", len(jobs))
             for job in jobs:
                 job.error, job.events = Internal(), []
-        events = [e for job in jobs if job.error is None for e in job.events]
         if events:
             try:
                 self._publish(events)
@@ -292,6 +356,10 @@ class Database:
         self._in_flight -= len(jobs)
         if self._in_flight == 0:
             self._idle.set()
+
+    async def sync_external(self) -> None:
+        """Publish events another process stored since we last looked (called periodically)."""
+        await self.write(_nothing)
 
     async def drain(self) -> None:
         """Wait until every write already submitted has committed (for graceful shutdown)."""

@@ -7,6 +7,8 @@ twice a second and re-checks the affected members' live connections (and, once a
 every connection, for sessions that simply expire): a connection whose
 credential no longer holds is closed with ``REVOKED``; a room the member may no longer see
 is left at once, with an ``access.removed`` event (seq null) telling the client why.
+Each round also has the writer publish any room events another process stored (the demo
+loader, say), so live clients see them in seq order with no gap.
 """
 
 from __future__ import annotations
@@ -98,6 +100,7 @@ async def watch(services: Services, interval: float = POLL_SECONDS,
         try:
             if rounds % PRUNE_EVERY == 0:
                 await services.db.write(_prune)
+            await services.db.sync_external()  # events another process stored
             seen, users = await services.db.read(changed_users, seen)
             sweep = rounds % sweep_every == 0
             # Last round's members too: a handshake whose credential read began before the
