@@ -32,14 +32,6 @@ SLOW_CONSUMER = 4008
 GOING_AWAY = 1001
 MAX_IN_FLIGHT = 64  # pipelined writes per connection before we stop reading
 
-# Writes whose replies may wait on the group commit while later commands are read; replies
-# still go out in the order the commands arrived.
-PIPELINED = frozenset({
-    "thread.create", "message.post", "message.edit", "message.delete", "poll.create",
-    "poll.vote", "poll.close", "poll.count", "poll.vote_for", "idea.create", "idea.support",
-    "idea.unsupport", "idea.status", "idea.merge",
-})
-
 Handler = Callable[["Connection", dict[str, Any]], Awaitable[Any]]
 
 
@@ -67,10 +59,13 @@ class Connection:
     """Lives as long as the WebSocket; ``run()`` returns when it is over."""
 
     def __init__(self, ws: WebSocket, services: Services, user: User, subprotocol: str,
-                 ops: dict[str, Handler]) -> None:
+                 ops: dict[str, Handler], pipelined: frozenset[str] = frozenset()) -> None:
         self.ws, self.services, self.user, self.subprotocol = ws, services, user, subprotocol
         self.user_id, self.user_name = user.id, user.name
         self.ops = ops
+        # Ops whose replies may wait on the group commit while later commands are read
+        # (replies still go out in arrival order); every other op waits for those first.
+        self.pipelined = pipelined
         settings = services.settings
         self.limits = protocol.Limits(max_body=settings.max_body, max_title=settings.max_title)
         self.bucket = TokenBucket(settings.rate_limit, settings.rate_limit * 2)
@@ -208,7 +203,7 @@ class Connection:
             err = RateLimited("Too many requests at once. Please wait a moment and try again.")
             self._reply(protocol.reply_error(command.ref, err.code, err.message))
             return
-        if command.op in PIPELINED:
+        if command.op in self.pipelined:
             while self._in_flight >= MAX_IN_FLIGHT and self._tail is not None:
                 await asyncio.shield(self._tail)
             self._in_flight += 1
@@ -241,7 +236,7 @@ class Connection:
             result.then()
         else:
             self._reply(protocol.reply_ok(command.ref, result))
-        if command.op in PIPELINED:
+        if command.op in self.pipelined:
             self._in_flight -= 1
 
     def _reply(self, frame: dict[str, Any]) -> None:

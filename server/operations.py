@@ -131,3 +131,10 @@ OPERATIONS: dict[str, Handler] = {
     "ping": ping,
     **POLL_IDEA_OPERATIONS,
 }
+
+# Writes: their replies wait on the group commit, so a connection keeps reading meanwhile.
+PIPELINED = frozenset({
+    "thread.create", "message.post", "message.edit", "message.delete", "poll.create",
+    "poll.vote", "poll.close", "poll.count", "poll.vote_for", "idea.create", "idea.support",
+    "idea.unsupport", "idea.status", "idea.merge",
+})

@@ -7,7 +7,7 @@ from starlette.websockets import WebSocket
 
 from server.auth import websocket_user
 from server.connection import Connection
-from server.operations import OPERATIONS
+from server.operations import OPERATIONS, PIPELINED
 from server.protocol import SUBPROTOCOLS
 from server.services import Services
 
@@ -36,7 +36,7 @@ async def websocket_endpoint(ws: WebSocket) -> None:
         await ws.send_denial_response(PlainTextResponse(
             "Too many connections are open. Close another tab and try again.", status_code=429))
         return
-    conn = Connection(ws, services, user, chosen, OPERATIONS)
+    conn = Connection(ws, services, user, chosen, OPERATIONS, PIPELINED)
     services.connections.add(conn)  # counted before any await, so a burst cannot overshoot
     try:
         await ws.accept(subprotocol=chosen)
