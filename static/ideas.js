@@ -3,6 +3,7 @@
 // socket when it is connected; without JavaScript the same forms post and reload.
 
 import { send, room, announce, socket } from './room.js';
+import { el, when } from './dom.js';
 
 const LABELS = {
   proposed: 'Proposed',
@@ -17,23 +18,6 @@ const board = document.getElementById('idea-list');
 const pageInfo = document.getElementById('idea-page');
 const thisIdea = pageInfo ? Number(pageInfo.dataset.idea) : null;
 const timeline = document.getElementById('idea-timeline');
-
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text != null) node.textContent = text;
-  return node;
-}
-
-const dateWords = new Intl.DateTimeFormat('en-GB', {
-  weekday: 'short', day: 'numeric', month: 'short', year: 'numeric',
-  hour: '2-digit', minute: '2-digit', timeZone: 'Europe/London',
-});
-
-function when(ms) {
-  const p = Object.fromEntries(dateWords.formatToParts(new Date(ms)).map((x) => [x.type, x.value]));
-  return `${p.weekday} ${p.day} ${p.month} ${p.year}, ${p.hour}:${p.minute}`;
-}
 
 function titleOf(id) {
   const card = document.getElementById(`idea-${id}`);

@@ -5,6 +5,7 @@
 // update re-reads the poll with `poll.get` rather than trusting what a broadcast carries.
 
 import { send, room, announce } from './room.js';
+import { el } from './dom.js';
 
 const list = document.getElementById('room-polls'); // the room page's panel
 const empty = document.getElementById('room-polls-empty');
@@ -13,13 +14,6 @@ const cards = new Map(); // poll id -> { card, poll }
 const timers = new Map();
 
 const SOURCE = { on_behalf: 'by phone (entered for them)', in_room: 'in the room' };
-
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text != null) node.textContent = text;
-  return node;
-}
 
 function plural(n, one, many) {
   return `${n} ${n === 1 ? one : many}`;

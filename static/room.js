@@ -8,6 +8,7 @@
 import { LiveSocket } from './socket.js';
 import { Draft, Outbox, newCid } from './outbox.js';
 import { renderMarkdown } from './markdown.js';
+import { el, when } from './dom.js';
 
 const live = document.getElementById('live');
 const cfg = live ? live.dataset : {};
@@ -35,22 +36,8 @@ const STATE_WORDS = {
 
 // --- small DOM helpers ------------------------------------------------------------------------
 
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text != null) node.textContent = text;
-  return node;
-}
-
-const dateWords = new Intl.DateTimeFormat('en-GB', {
-  weekday: 'short', day: 'numeric', month: 'short', year: 'numeric',
-  hour: '2-digit', minute: '2-digit', timeZone: 'Europe/London',
-});
-
 function timeNode(ms) {
-  const p = Object.fromEntries(dateWords.formatToParts(new Date(ms)).map((x) => [x.type, x.value]));
-  const words = `${p.weekday} ${p.day} ${p.month} ${p.year}, ${p.hour}:${p.minute}`;
-  const t = el('time', '', words);
+  const t = el('time', '', when(ms));
   t.dateTime = new Date(ms).toISOString().replace(/\.\d+Z$/, '+00:00');
   return t;
 }
