@@ -91,7 +91,7 @@ async def remove(request: Request) -> Response:
                                               message_id)
     if _gone(data) is None:
         await services_of(request).db.write(discussions.delete_message, found.user, message_id)
-    return RedirectResponse(_back(data), status_code=303)
+    return RedirectResponse(_back(data) + "?done=removed", status_code=303)
 
 
 async def edit_form(request: Request) -> Response:
@@ -120,7 +120,7 @@ async def edit(request: Request) -> Response:
                                               message_id)
     body = _text_field(form, "body", "message", services_of(request).settings.max_body)
     await services_of(request).db.write(discussions.edit_message, found.user, message_id, body)
-    return RedirectResponse(_back(data), status_code=303)
+    return RedirectResponse(_back(data) + "?done=changed", status_code=303)
 
 
 def routes() -> list[BaseRoute]:

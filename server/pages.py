@@ -184,6 +184,7 @@ async def thread(request: Request) -> Response:
                        data["messages"][-1]["id"])
     return no_store(page(request, "thread.html", title=data["thread"]["title"],
                           section="discussion", **data,
+                          done=DONE_WORDS.get(request.query_params.get("done", "")),
                           **_live_context(request, found, acc)))
 
 
@@ -195,8 +196,15 @@ async def permalink(request: Request) -> Response:
     thread_id, message_id = _path_ids(request, "thread", "message")
     page_no = await services_of(request).db.read(_permalink_page, found.user, slug, thread_id,
                                                  message_id)
-    return RedirectResponse(f"/g/{slug}/t/{thread_id}?page={page_no}#m{message_id}",
+    done = request.query_params.get("done", "")
+    note = f"&done={done}" if done in DONE_WORDS else ""
+    return RedirectResponse(f"/g/{slug}/t/{thread_id}?page={page_no}{note}#m{message_id}",
                             status_code=303)
+
+
+# What the thread page says, as a status message, after a no-JavaScript change.
+DONE_WORDS = {"removed": "The message has been removed.",
+              "changed": "Your changes have been saved."}
 
 
 # --- forms (the no-JavaScript path; the live client sends the same over the socket) ---------

@@ -46,6 +46,8 @@ def test_the_chair_removes_a_post_after_confirming_and_watchers_see_it_go(
     alice.get_by_role("button", name="Yes, remove it").click()
 
     expect(alice.locator("#messages")).not_to_contain_text("breaks the rules")
+    expect(alice.locator("p.notice[role=status]")).to_have_text(
+        "The message has been removed.")  # said, not only shown, to screen-reader users
     gone = bob.locator("#messages li.message").nth(1)
     expect(gone).to_contain_text("This message was deleted.")  # live, without a reload
     expect(bob.locator("#messages")).not_to_contain_text("breaks the rules")
@@ -75,11 +77,13 @@ def test_an_author_edits_and_removes_their_own_message_without_javascript(
     edited = message_items(bob, "the print is small")
     expect(edited.locator("em")).to_have_text("but")
     expect(edited).to_contain_text("Edited")
+    expect(bob.locator("p.notice[role=status]")).to_have_text("Your changes have been saved.")
 
     edited.get_by_role("link", name="Remove your message").click()
     bob.get_by_role("button", name="Yes, remove it").click()
     expect(bob.locator("#messages")).not_to_contain_text("the print is small")
     expect(bob.locator("#messages")).to_contain_text("This message was deleted.")
+    expect(bob.locator("p.notice[role=status]")).to_have_text("The message has been removed.")
 
 
 def test_removing_needs_the_form_token_and_the_right_person(site: Site,
