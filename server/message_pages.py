@@ -16,10 +16,10 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from server import discussions
-from server.accounts import Access, User, access
+from server.accounts import Access, Session, User, access
 from server.errors import Forbidden, NotFound
-from server.pages import _member_form, _path_ids, _text_field, _thread_row
-from server.web import no_store, outsider_safe, page, require_session, services_of
+from server.pages import _path_ids, _text_field, _thread_row
+from server.web import member_form, member_page, no_store, outsider_safe, page, services_of
 
 
 def may_remove(acc: Access, user: User, author_id: int | None) -> bool:
@@ -42,15 +42,11 @@ def _message_read(conn: sqlite3.Connection, user: User, slug: str, thread_id: in
             "author_id": row["author_id"]}
 
 
-async def _load(request: Request) -> tuple[Any, dict[str, Any]] | Response:
-    found = await require_session(request)
-    if isinstance(found, Response):
-        return found
+async def _load(request: Request, found: Session) -> dict[str, Any]:
     slug = request.path_params["slug"]
     thread_id, message_id = _path_ids(request, "thread", "message")
-    data = await services_of(request).db.read(_message_read, found.user, slug, thread_id,
+    return await services_of(request).db.read(_message_read, found.user, slug, thread_id,
                                               message_id)
-    return found, data
 
 
 def _back(data: dict[str, Any]) -> str:
@@ -65,11 +61,9 @@ def _gone(data: dict[str, Any]) -> Response | None:
     return None
 
 
-async def remove_form(request: Request) -> Response:
-    got = await _load(request)
-    if isinstance(got, Response):
-        return got
-    found, data = got
+@member_page
+async def remove_form(request: Request, found: Session) -> Response:
+    data = await _load(request, found)
     if (gone := _gone(data)) is not None:
         return gone
     if not may_remove(data["acc"], found.user, data["author_id"]):
@@ -80,11 +74,8 @@ async def remove_form(request: Request) -> Response:
                          mine=data["author_id"] == found.user.id, csrf=found.csrf, **data))
 
 
-async def remove(request: Request) -> Response:
-    got = await _member_form(request)
-    if isinstance(got, Response):
-        return got
-    found, _form = got
+@member_form
+async def remove(request: Request, found: Session, _form: Any) -> Response:
     slug = request.path_params["slug"]
     thread_id, message_id = _path_ids(request, "thread", "message")
     data = await services_of(request).db.read(_message_read, found.user, slug, thread_id,
@@ -94,11 +85,9 @@ async def remove(request: Request) -> Response:
     return RedirectResponse(_back(data) + "?done=removed", status_code=303)
 
 
-async def edit_form(request: Request) -> Response:
-    got = await _load(request)
-    if isinstance(got, Response):
-        return got
-    found, data = got
+@member_page
+async def edit_form(request: Request, found: Session) -> Response:
+    data = await _load(request, found)
     if (gone := _gone(data)) is not None:
         return gone
     if data["author_id"] != found.user.id:
@@ -109,11 +98,8 @@ async def edit_form(request: Request) -> Response:
                          **data))
 
 
-async def edit(request: Request) -> Response:
-    got = await _member_form(request)
-    if isinstance(got, Response):
-        return got
-    found, form = got
+@member_form
+async def edit(request: Request, found: Session, form: Any) -> Response:
     slug = request.path_params["slug"]
     thread_id, message_id = _path_ids(request, "thread", "message")
     data = await services_of(request).db.read(_message_read, found.user, slug, thread_id,

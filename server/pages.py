@@ -20,10 +20,12 @@ from server.accounts import Access, Session, User, access
 from server.errors import BadRequest, Forbidden, NotFound, TooLarge
 from server.web import (
     check_csrf,
+    current_session,
+    member_form,
+    member_page,
     no_store,
     outsider_safe,
     page,
-    require_session,
     services_of,
 )
 
@@ -157,10 +159,8 @@ def _permalink_page(conn: sqlite3.Connection, user: User, slug: str, thread_id: 
 # --- pages ----------------------------------------------------------------------------------
 
 
-async def room(request: Request) -> Response:
-    found = await require_session(request)
-    if isinstance(found, Response):
-        return found
+@member_page
+async def room(request: Request, found: Session) -> Response:
     slug = request.path_params["slug"]
     db = services_of(request).db
     data = await db.read(_room_read, found.user, slug, _page_number(request),
@@ -171,10 +171,8 @@ async def room(request: Request) -> Response:
                           **data, **_live_context(request, found, acc)))
 
 
-async def thread(request: Request) -> Response:
-    found = await require_session(request)
-    if isinstance(found, Response):
-        return found
+@member_page
+async def thread(request: Request, found: Session) -> Response:
     slug, (thread_id,) = request.path_params["slug"], _path_ids(request, "thread")
     db = services_of(request).db
     data = await db.read(_thread_read, found.user, slug, thread_id, _page_number(request))
@@ -188,10 +186,8 @@ async def thread(request: Request) -> Response:
                           **_live_context(request, found, acc)))
 
 
-async def permalink(request: Request) -> Response:
-    found = await require_session(request)
-    if isinstance(found, Response):
-        return found
+@member_page
+async def permalink(request: Request, found: Session) -> Response:
     slug = request.path_params["slug"]
     thread_id, message_id = _path_ids(request, "thread", "message")
     page_no = await services_of(request).db.read(_permalink_page, found.user, slug, thread_id,
@@ -226,20 +222,8 @@ def _form_cid(form: Any) -> str:
     return "form-" + (cid or secrets.token_urlsafe(12))
 
 
-async def _member_form(request: Request) -> tuple[Session, Any] | Response:
-    found = await require_session(request)
-    if isinstance(found, Response):
-        return found
-    form = await request.form()
-    await check_csrf(request, form, found.csrf)
-    return found, form
-
-
-async def new_thread(request: Request) -> Response:
-    got = await _member_form(request)
-    if isinstance(got, Response):
-        return got
-    found, form = got
+@member_form
+async def new_thread(request: Request, found: Session, form: Any) -> Response:
     slug = request.path_params["slug"]
     settings = services_of(request).settings
     title = _text_field(form, "title", "title", settings.max_title).strip()
@@ -252,11 +236,8 @@ async def new_thread(request: Request) -> Response:
     return RedirectResponse(f"/g/{slug}/t/{result['thread']['id']}", status_code=303)
 
 
-async def new_message(request: Request) -> Response:
-    got = await _member_form(request)
-    if isinstance(got, Response):
-        return got
-    found, form = got
+@member_form
+async def new_message(request: Request, found: Session, form: Any) -> Response:
     slug, (thread_id,) = request.path_params["slug"], _path_ids(request, "thread")
     body = _text_field(form, "body", "message", services_of(request).settings.max_body)
     try:
@@ -270,10 +251,11 @@ async def new_message(request: Request) -> Response:
 
 async def seen(request: Request) -> Response:
     """The live client saw messages arrive in a thread: move the member's read mark."""
-    got = await _member_form(request)
-    if isinstance(got, Response):
+    found = await current_session(request)
+    if found is None:  # a beacon, not a page: no redirect to the login form
         return Response(status_code=401)
-    found, form = got
+    form = await request.form()
+    await check_csrf(request, form, found.csrf)
     thread_id, message_id = _int(form.get("thread")), _int(form.get("message"))
     if thread_id is None or message_id is None:
         raise BadRequest("Say which thread and message were seen.")

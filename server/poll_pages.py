@@ -24,11 +24,11 @@ from server.accounts import Access, Session, User, access, require_staff_or_mode
 from server.errors import BadRequest, Forbidden, NotFound, TooLarge
 from server.protocol import IDEA_STATUSES, POLL_RESULTS
 from server.web import (
-    check_csrf,
+    member_form,
+    member_page,
     no_store,
     outsider_safe,
     page,
-    require_session,
     services_of,
     templates,
 )
@@ -97,19 +97,6 @@ def _csv(rows: list[list[Any]], filename: str) -> Response:
     return no_store(response)
 
 
-async def _session(request: Request) -> Session | Response:
-    return await require_session(request)
-
-
-async def _form(request: Request) -> tuple[Session, Any] | Response:
-    found = await require_session(request)
-    if isinstance(found, Response):
-        return found
-    form = await request.form()
-    await check_csrf(request, form, found.csrf)
-    return found, form
-
-
 def _path_id(request: Request, name: str) -> int:
     value = request.path_params[name]
     if value >= 2**62:
@@ -171,20 +158,16 @@ def _context(request: Request, found: Session) -> dict[str, Any]:
             "form_cid": secrets.token_urlsafe(12), "source_words": SOURCE_WORDS}
 
 
-async def polls_page(request: Request) -> Response:
-    found = await _session(request)
-    if isinstance(found, Response):
-        return found
+@member_page
+async def polls_page(request: Request, found: Session) -> Response:
     data = await services_of(request).db.read(_polls_read, found.user,
                                               request.path_params["slug"])
     return no_store(page(request, "polls.html", title=f"Polls – {data['group'].name}",
                           section="polls", **data, **_context(request, found)))
 
 
-async def poll_page(request: Request) -> Response:
-    found = await _session(request)
-    if isinstance(found, Response):
-        return found
+@member_page
+async def poll_page(request: Request, found: Session) -> Response:
     data = await services_of(request).db.read(_poll_read, found.user,
                                               request.path_params["slug"],
                                               _path_id(request, "poll"))
@@ -192,10 +175,8 @@ async def poll_page(request: Request) -> Response:
                           section="polls", **data, **_context(request, found)))
 
 
-async def poll_print(request: Request) -> Response:
-    found = await _session(request)
-    if isinstance(found, Response):
-        return found
+@member_page
+async def poll_print(request: Request, found: Session) -> Response:
     data = await services_of(request).db.read(_poll_read, found.user,
                                               request.path_params["slug"],
                                               _path_id(request, "poll"))
@@ -225,10 +206,8 @@ def _poll_rows(poll: dict[str, Any], group_name: str) -> list[list[Any]]:
     return rows
 
 
-async def poll_csv(request: Request) -> Response:
-    found = await _session(request)
-    if isinstance(found, Response):
-        return found
+@member_page
+async def poll_csv(request: Request, found: Session) -> Response:
     data = await services_of(request).db.read(_poll_read, found.user,
                                               request.path_params["slug"],
                                               _path_id(request, "poll"))
@@ -236,10 +215,8 @@ async def poll_csv(request: Request) -> Response:
     return _csv(rows, f"{data['group'].slug}-poll-{data['poll']['id']}.csv")
 
 
-async def polls_csv(request: Request) -> Response:
-    found = await _session(request)
-    if isinstance(found, Response):
-        return found
+@member_page
+async def polls_csv(request: Request, found: Session) -> Response:
     data = await services_of(request).db.read(_polls_read, found.user,
                                               request.path_params["slug"])
     rows: list[list[Any]] = []
@@ -269,11 +246,8 @@ def _choices(form: Any) -> list[int]:
     return [int(c) for c in raw]
 
 
-async def create_poll(request: Request) -> Response:
-    got = await _form(request)
-    if isinstance(got, Response):
-        return got
-    found, form = got
+@member_form
+async def create_poll(request: Request, found: Session, form: Any) -> Response:
     slug = request.path_params["slug"]
     limit = services_of(request).settings.max_title
     question = _text(form, "question", "question", limit)
@@ -292,22 +266,16 @@ async def create_poll(request: Request) -> Response:
                             status_code=303)
 
 
-async def vote(request: Request) -> Response:
-    got = await _form(request)
-    if isinstance(got, Response):
-        return got
-    found, form = got
+@member_form
+async def vote(request: Request, found: Session, form: Any) -> Response:
     slug, poll_id = request.path_params["slug"], _path_id(request, "poll")
     await _write(request, polls.vote, found.user, poll_id, _choices(form))
     return RedirectResponse(_back(request, f"/g/{slug}/polls/{poll_id}?voted=1"),
                             status_code=303)
 
 
-async def vote_for(request: Request) -> Response:
-    got = await _form(request)
-    if isinstance(got, Response):
-        return got
-    found, form = got
+@member_form
+async def vote_for(request: Request, found: Session, form: Any) -> Response:
     slug, poll_id = request.path_params["slug"], _path_id(request, "poll")
     member = str(form.get("member", ""))
     if not member.isdigit() or len(member) > 18:
@@ -316,11 +284,8 @@ async def vote_for(request: Request) -> Response:
     return RedirectResponse(f"/g/{slug}/polls/{poll_id}?entered=1", status_code=303)
 
 
-async def count(request: Request) -> Response:
-    got = await _form(request)
-    if isinstance(got, Response):
-        return got
-    found, form = got
+@member_form
+async def count(request: Request, found: Session, form: Any) -> Response:
     slug, poll_id = request.path_params["slug"], _path_id(request, "poll")
     counts = []
     for i in range(20):
@@ -335,11 +300,8 @@ async def count(request: Request) -> Response:
     return RedirectResponse(f"/g/{slug}/polls/{poll_id}?counted=1", status_code=303)
 
 
-async def close_poll(request: Request) -> Response:
-    got = await _form(request)
-    if isinstance(got, Response):
-        return got
-    found, _ = got
+@member_form
+async def close_poll(request: Request, found: Session, _: Any) -> Response:
     slug, poll_id = request.path_params["slug"], _path_id(request, "poll")
     await _write(request, polls.close, found.user, poll_id)
     return RedirectResponse(_back(request, f"/g/{slug}/polls/{poll_id}"), status_code=303)
@@ -357,10 +319,8 @@ def _ideas_read(conn: sqlite3.Connection, user: User, slug: str, sort: str, stat
             "can_run": can_run(user, acc), "seq": _seq(conn, acc)}
 
 
-async def ideas_page(request: Request) -> Response:
-    found = await _session(request)
-    if isinstance(found, Response):
-        return found
+@member_page
+async def ideas_page(request: Request, found: Session) -> Response:
     sort = request.query_params.get("sort", "support")
     sort = sort if sort in SORT_WORDS else "support"
     status = request.query_params.get("status") or None
@@ -382,10 +342,8 @@ def _idea_read(conn: sqlite3.Connection, user: User, slug: str, idea_id: int,
             "others": others, "seq": _seq(conn, acc)}
 
 
-async def idea_page(request: Request) -> Response:
-    found = await _session(request)
-    if isinstance(found, Response):
-        return found
+@member_page
+async def idea_page(request: Request, found: Session) -> Response:
     data = await services_of(request).db.read(_idea_read, found.user,
                                               request.path_params["slug"],
                                               _path_id(request, "idea"))
@@ -393,11 +351,8 @@ async def idea_page(request: Request) -> Response:
                           labels=ideas.STATUS_LABELS, **data, **_context(request, found)))
 
 
-async def create_idea(request: Request) -> Response:
-    got = await _form(request)
-    if isinstance(got, Response):
-        return got
-    found, form = got
+@member_form
+async def create_idea(request: Request, found: Session, form: Any) -> Response:
     slug = request.path_params["slug"]
     s = services_of(request).settings
     title = _text(form, "title", "title", s.max_title)
@@ -407,21 +362,15 @@ async def create_idea(request: Request) -> Response:
     return RedirectResponse(f"/g/{slug}/ideas/{made['idea']['id']}", status_code=303)
 
 
-async def support(request: Request) -> Response:
-    got = await _form(request)
-    if isinstance(got, Response):
-        return got
-    found, form = got
+@member_form
+async def support(request: Request, found: Session, form: Any) -> Response:
     slug, idea_id = request.path_params["slug"], _path_id(request, "idea")
     await _write(request, ideas.support, found.user, idea_id, form.get("action") != "withdraw")
     return RedirectResponse(_back(request, f"/g/{slug}/ideas/{idea_id}"), status_code=303)
 
 
-async def set_status(request: Request) -> Response:
-    got = await _form(request)
-    if isinstance(got, Response):
-        return got
-    found, form = got
+@member_form
+async def set_status(request: Request, found: Session, form: Any) -> Response:
     slug, idea_id = request.path_params["slug"], _path_id(request, "idea")
     status = str(form.get("status", ""))
     if status not in IDEA_STATUSES:
@@ -433,11 +382,8 @@ async def set_status(request: Request) -> Response:
     return RedirectResponse(f"/g/{slug}/ideas/{idea_id}", status_code=303)
 
 
-async def merge(request: Request) -> Response:
-    got = await _form(request)
-    if isinstance(got, Response):
-        return got
-    found, form = got
+@member_form
+async def merge(request: Request, found: Session, form: Any) -> Response:
     slug, idea_id = request.path_params["slug"], _path_id(request, "idea")
     into = str(form.get("into", ""))
     if not into.isdigit() or len(into) > 18:
@@ -449,19 +395,15 @@ async def merge(request: Request) -> Response:
 # --- you said, we did ---------------------------------------------------------------------
 
 
-async def you_said(request: Request) -> Response:
-    found = await _session(request)
-    if isinstance(found, Response):
-        return found
+@member_page
+async def you_said(request: Request, found: Session) -> Response:
     items = await services_of(request).db.read(ideas.you_said_we_did, found.user)
     return no_store(page(request, "you_said.html", title="You said, we did", items=items,
                           section="you-said"))
 
 
-async def you_said_csv(request: Request) -> Response:
-    found = await _session(request)
-    if isinstance(found, Response):
-        return found
+@member_page
+async def you_said_csv(request: Request, found: Session) -> Response:
     items = await services_of(request).db.read(ideas.you_said_we_did, found.user)
     rows: list[list[Any]] = [["Group", "Idea", "Current status", "Status", "Date", "Note",
                               "By"]]

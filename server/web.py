@@ -5,10 +5,12 @@ Every form carries a CSRF token."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import math
 import secrets
 import sqlite3
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -100,6 +102,39 @@ async def require_session(request: Request) -> Session | RedirectResponse:
     return found
 
 
+MemberPage = Callable[[Request, Session], Awaitable[Response]]
+MemberForm = Callable[[Request, Session, Any], Awaitable[Response]]
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def member_page(handler: MemberPage) -> Endpoint:
+    """A page for someone logged in; anyone else is sent to log in first, then back here."""
+
+    @functools.wraps(handler)
+    async def endpoint(request: Request) -> Response:
+        found = await require_session(request)
+        if isinstance(found, Response):
+            return found
+        return await handler(request, found)
+
+    return endpoint
+
+
+def member_form(handler: MemberForm) -> Endpoint:
+    """A form post from someone logged in, its CSRF token checked before anything else."""
+
+    @functools.wraps(handler)
+    async def endpoint(request: Request) -> Response:
+        found = await require_session(request)
+        if isinstance(found, Response):
+            return found
+        form = await request.form()
+        await check_csrf(request, form, found.csrf)
+        return await handler(request, found, form)
+
+    return endpoint
+
+
 async def check_csrf(request: Request, form: Any, expected: str | None) -> None:
     sent = form.get("csrf", "")
     if not expected or not isinstance(sent, str) or not hmac.compare_digest(sent, expected):
@@ -177,10 +212,8 @@ async def logout(request: Request) -> Response:
     return response
 
 
-async def home(request: Request) -> Response:
-    found = await require_session(request)
-    if isinstance(found, Response):
-        return found
+@member_page
+async def home(request: Request, found: Session) -> Response:
     groups = await services_of(request).db.read(_groups_with_unread, found.user)
     response = page(request, "home.html", title="My groups", groups=groups)
     response.headers["cache-control"] = "no-store"
