@@ -77,6 +77,8 @@ class Connection:
         self._in_flight = 0
         self._tasks: list[asyncio.Task[None]] = []
         self.close_code = 1000
+        self._client_closed = False  # the peer closed first: no close frame to send back
+        self._stopping = False  # shutdown stopped the receiver; the sender still flushes
         self._binary = subprotocol == protocol.MSGPACK
 
     # --- delivery (called by the hub, never waits) -------------------------------------------
@@ -171,9 +173,6 @@ class Connection:
             if self.close_code != 1000 or not self._client_closed:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(self.ws.close(self.close_code), timeout=10)
-
-    _client_closed = False
-    _stopping = False
 
     async def _receive_loop(self) -> None:
         while True:
