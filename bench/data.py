@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from server import accounts, discussions
-from server.database import Tx, migrate, open_sync, pack, write_sync
+from server.domain import accounts, discussions
+from server.storage.sqlite.database import Tx, migrate, open_sync, pack, write_sync
 
 GROUPS, THREADS = 50, 20
 AUTHORS = 200

@@ -16,14 +16,16 @@ from starlette.routing import Mount, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from server import message_pages, poll_pages, web
-from server.database import Database
 from server.errors import CFNError, NotFound
-from server.hub import Hub, InProcessBackplane
+from server.pubsub.hub import Hub, InProcessBackplane
+from server.realtime.endpoint import websocket_endpoint
+from server.realtime.watcher import watch
 from server.services import Services
 from server.settings import Settings
-from server.watcher import watch
-from server.ws import websocket_endpoint
+from server.storage.sqlite.database import Database
+from server.web import site as web
+from server.web.pages import messages as message_pages
+from server.web.pages import polls as poll_pages
 
 log = logging.getLogger("cfn.app")
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"

@@ -6,8 +6,8 @@ import time
 
 from starlette.requests import HTTPConnection
 
-from server import accounts
-from server.accounts import Session, User
+from server.domain import accounts
+from server.domain.accounts import Session, User
 from server.services import Services
 
 SESSION_COOKIE = "cfn_session"

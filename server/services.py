@@ -6,12 +6,12 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from server.database import Database
-from server.hub import Hub
+from server.pubsub.hub import Hub
 from server.settings import Settings
+from server.storage.sqlite.database import Database
 
 if TYPE_CHECKING:
-    from server.connection import Connection
+    from server.realtime.connection import Connection
 
 
 @dataclass

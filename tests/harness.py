@@ -17,12 +17,12 @@ import msgpack
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from server import accounts
-from server.accounts import User
-from server.database import migrate, open_sync, write_sync
-from server.protocol import JSON, MSGPACK
-from server.serve import Server, bound_port, make_server
+from server.domain import accounts
+from server.domain.accounts import User
+from server.protocol.codec import JSON, MSGPACK
 from server.settings import Settings
+from server.storage.sqlite.database import migrate, open_sync, write_sync
+from server.transport.serve import Server, bound_port, make_server
 
 PASSWORD = "correct horse battery"
 

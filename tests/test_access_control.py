@@ -13,7 +13,7 @@ import pytest
 import websockets
 from websockets.exceptions import InvalidStatus
 
-from server.throttle import LoginThrottle
+from server.web.throttle import LoginThrottle
 from tests.harness import JSON, PASSWORD, Client, Running, connect
 from tests.serverproc import ROOT
 

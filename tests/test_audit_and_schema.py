@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from server.database import MIGRATIONS_DIR, _run_script, migrate, migrations
+from server.storage.sqlite.database import MIGRATIONS_DIR, _run_script, migrate, migrations
 from tests.harness import Running, connect
 from tests.serverproc import ROOT
 

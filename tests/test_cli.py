@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from server import accounts
-from server.database import open_sync
+from server.domain import accounts
+from server.storage.sqlite.database import open_sync
 from tests.harness import JSON, Running, connect
 
 ROOT = Path(__file__).resolve().parent.parent

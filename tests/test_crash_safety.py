@@ -10,8 +10,8 @@ from typing import Any
 
 import websockets
 
-from server import accounts, discussions
-from server.database import migrate, open_sync, write_sync
+from server.domain import accounts, discussions
+from server.storage.sqlite.database import migrate, open_sync, write_sync
 from tests.harness import PASSWORD, SUBPROTOCOLS, Client
 from tests.serverproc import ServerProcess
 

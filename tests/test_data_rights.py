@@ -11,7 +11,7 @@ import pytest
 import websockets
 from websockets.exceptions import InvalidStatus
 
-from server.discussions import FORMER_MEMBER
+from server.domain.discussions import FORMER_MEMBER
 from tests.harness import Running, connect
 from tests.serverproc import ROOT
 

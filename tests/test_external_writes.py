@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from server import discussions
-from server.database import open_sync, write_sync
+from server.domain import discussions
+from server.storage.sqlite.database import open_sync, write_sync
 from tests.harness import Running
 
 

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from server.errors import ERROR_CODES
-from server.protocol import JSON, MSGPACK, SCHEMAS, Command, FrameError, Limits, decode
+from server.protocol.codec import JSON, MSGPACK, SCHEMAS, Command, FrameError, Limits, decode
 from tests.harness import Client, Running, connect
 
 EXAMPLES = 400

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from server import audit
+from server.domain import audit
 from tests.harness import Client, Running
 
 ROOM = "north"
@@ -185,8 +185,8 @@ async def test_outsiders_cannot_see_or_touch_a_groups_ideas(server: Running, peo
 
 def test_demo_has_an_open_poll_and_ideas_at_different_statuses_with_notes(tmp_path: Any,
                                                                           ) -> None:
-    from server.database import migrate, open_sync
-    from server.demo import load_demo
+    from server.cli.demo import load_demo
+    from server.storage.sqlite.database import migrate, open_sync
 
     conn = open_sync(str(tmp_path / "demo.db"))
     migrate(conn)

@@ -7,8 +7,8 @@ import re
 import sqlite3
 from pathlib import Path
 
-from server import accounts, discussions
-from server.database import (
+from server.domain import accounts, discussions
+from server.storage.sqlite.database import (
     MIGRATIONS_DIR,
     _run_script,
     migrate,

@@ -1,7 +1,7 @@
 """The op table and the protocol's schemas describe the same operations."""
 
-from server.operations import OPERATIONS, PIPELINED
-from server.protocol import SCHEMAS
+from server.protocol.codec import SCHEMAS
+from server.realtime.ops.table import OPERATIONS, PIPELINED
 
 
 def test_every_validated_op_has_a_handler_and_every_handler_a_schema():

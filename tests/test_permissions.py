@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from server.operations import OPERATIONS
+from server.realtime.ops.table import OPERATIONS
 from tests.harness import PASSWORD, Client, Running, connect
 
 SITE_ROLES = ("member", "staff", "admin")

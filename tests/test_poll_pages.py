@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from server import accounts, ideas, polls
-from server.database import write_sync
+from server.domain import accounts, ideas, polls
+from server.storage.sqlite.database import write_sync
 from tests.harness import Running
 
 ROOM = "north"

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from server import accounts, audit
-from server.database import unpack, write_sync
+from server.domain import accounts, audit
+from server.storage.sqlite.database import unpack, write_sync
 from tests.harness import Client, ReplyError, Running, connect
 
 ROOM = "north"

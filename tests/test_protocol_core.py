@@ -8,9 +8,9 @@ from typing import Any
 import msgpack
 import pytest
 
-from server import protocol
 from server.errors import ERROR_CODES
-from server.protocol import JSON, MSGPACK, Command, Event, FrameError, Limits, decode, encode
+from server.protocol import codec as protocol
+from server.protocol.codec import JSON, MSGPACK, Command, Event, FrameError, Limits, decode, encode
 
 
 def wire(obj: Any, sp: str) -> bytes | str:

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from server import accounts, discussions, pages
-from server.database import migrate, open_sync, write_sync
+from server.domain import accounts, discussions
+from server.storage.sqlite.database import migrate, open_sync, write_sync
+from server.web.pages import rooms as pages
 
 
 @pytest.fixture

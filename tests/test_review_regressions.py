@@ -14,14 +14,14 @@ import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed
 
-from server import admin
-from server.accounts import User
-from server.connection import Connection
-from server.database import write_sync
-from server.protocol import JSON
+from server.domain import admin
+from server.domain.accounts import User
+from server.protocol.codec import JSON
+from server.realtime.connection import Connection
+from server.realtime.watcher import REVOKED, watch
 from server.settings import Settings
-from server.watcher import REVOKED, watch
-from server.wsproto import COALESCE_BYTES, CoalescingTransport
+from server.storage.sqlite.database import write_sync
+from server.transport.wsproto import COALESCE_BYTES, CoalescingTransport
 from tests.harness import PASSWORD, Client, Running, connect
 from tests.test_ws_auth import login_cookie
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from server.cli import settings_table
+from server.cli.main import settings_table
 from server.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

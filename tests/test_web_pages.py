@@ -10,9 +10,9 @@ from urllib.parse import urljoin
 import httpx
 import pytest
 
-from server import accounts, discussions
 from server.auth import SESSION_COOKIE
-from server.database import write_sync
+from server.domain import accounts, discussions
+from server.storage.sqlite.database import write_sync
 from tests.harness import Running
 
 

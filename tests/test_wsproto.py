@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from server.wsproto import CoalescingTransport, wire
+from server.transport.wsproto import CoalescingTransport, wire
 from tests.harness import Running, connect
 
 

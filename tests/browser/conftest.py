@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from server import accounts, discussions
-from server.database import migrate, open_sync, write_sync
+from server.domain import accounts, discussions
+from server.storage.sqlite.database import migrate, open_sync, write_sync
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"

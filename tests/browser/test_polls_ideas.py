@@ -10,8 +10,8 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import BrowserContext, Page, expect
 
-from server import accounts, ideas, polls
-from server.database import open_sync, write_sync
+from server.domain import accounts, ideas, polls
+from server.storage.sqlite.database import open_sync, write_sync
 from tests.browser.conftest import PASSWORD, Site, log_in, screenshot, wait_connected
 
 pytestmark = pytest.mark.browser

@@ -13,8 +13,8 @@ from collections.abc import Callable
 import pytest
 from playwright.sync_api import BrowserContext, ConsoleMessage, Dialog, Page
 
-from server import accounts, discussions, ideas, polls
-from server.database import open_sync, write_sync
+from server.domain import accounts, discussions, ideas, polls
+from server.storage.sqlite.database import open_sync, write_sync
 from tests.browser.conftest import PASSWORD, Site, log_in, wait_connected
 
 pytestmark = pytest.mark.browser

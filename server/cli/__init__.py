@@ -1,0 +1,1 @@
+"""The command line: serve, admin commands and the demo network."""

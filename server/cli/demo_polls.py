@@ -1,0 +1,70 @@
+"""Demo polls and ideas: an open poll about the next meeting, ideas at every stage with notes.
+
+Written through the same domain functions the server uses (see server/demo.py).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from server.domain import ideas, polls
+from server.domain.accounts import User
+from server.storage.sqlite.database import write_sync
+
+# (group, author, title, description, supporters, [(status, note, by)])
+IDEAS = [
+    ("north-yorkshire", "priya", "Signpost frequent callers to peer support",
+     "After our visit to the frequent-caller team: could call handlers offer frequent callers "
+     "details of local peer-support groups? It might improve their care and reduce calls.",
+     ["margaret", "dot", "nadia"],
+     [("discussing", "Talked through at the October meeting with the frequent-caller lead.",
+       "priya"),
+      ("adopted", "The frequent-caller team will pilot this in Scarborough from January.",
+       "nadia"),
+      ("in_progress", "Leaflet with peer-support contacts drafted; members asked to review it.",
+       "nadia")]),
+    ("north-yorkshire", "margaret", "Large-print version of meeting papers",
+     "Some of us struggle with small print. Could papers come in large print too?",
+     ["dot", "priya"],
+     [("adopted", "Agreed: every paper will have a large-print copy.", "nadia"),
+      ("done", "Large-print papers have gone out since the November meeting.", "nadia")]),
+    ("north-yorkshire", "dot", "Meet in person at every station we visit",
+     "Could every meeting be held at an ambulance station?", [],
+     [("not_taken_forward", "Stations cannot host groups every time for safety reasons; we "
+       "will visit one station a year instead.", "priya")]),
+    ("renal-transport", "yusuf", "Text message when the transport is running late",
+     "A text if the car will be more than 30 minutes late would stop a lot of worry.",
+     ["sam"], [("discussing", "", "sam")]),
+    ("whole-network", "gwen", "A buddy for new members", "Pair each new member with an "
+     "experienced one for their first three meetings.", ["margaret", "yusuf"],
+     [("adopted", "Starting with the members who join in the spring.", "nadia")]),
+    ("whole-network", "margaret", "A reminder the day before each meeting",
+     "A text or email the day before would help those of us who forget dates.", ["yusuf"],
+     []),
+]
+
+
+def add_polls_and_ideas(conn: sqlite3.Connection, users: dict[str, User]) -> None:
+    """The open poll, a closed one, and the ideas above (run once by load_demo)."""
+    poll = write_sync(conn, polls.create_poll, users["priya"], "north-yorkshire",
+                      "What should the next meeting focus on?",
+                      ["Falls response times", "The new patient leaflet",
+                       "Visits to ambulance stations", "Training for new members"],
+                      "single", True, "live")["poll"]["id"]
+    for who, choice in (("margaret", 0), ("dot", 1), ("nadia", 0)):
+        write_sync(conn, polls.vote, users[who], poll, [choice])
+    closed = write_sync(conn, polls.create_poll, users["nadia"], "renal-transport",
+                        "Which times suit a short evening call?",
+                        ["Monday 6pm", "Wednesday 7pm", "Thursday 6pm"], "multi", False,
+                        "live")["poll"]["id"]
+    write_sync(conn, polls.vote, users["yusuf"], closed, [1, 2])
+    write_sync(conn, polls.vote, users["sam"], closed, [1])
+    write_sync(conn, polls.count_in_room, users["nadia"], closed, [1, 2, 0])
+    write_sync(conn, polls.close, users["nadia"], closed)
+    for n, (slug, author, title, body, supporters, steps) in enumerate(IDEAS):
+        idea = write_sync(conn, ideas.create_idea, users[author], slug, title, body,
+                          f"demo-idea-{n}")["idea"]["id"]
+        for who in supporters:
+            write_sync(conn, ideas.support, users[who], idea, True)
+        for status, note, by in steps:
+            write_sync(conn, ideas.set_status, users[by], idea, status, note)

@@ -1,0 +1,349 @@
+"""Live polls: create, vote (online, on someone's behalf, or a show of hands), close, read.
+
+Every write recounts the stored votes in its own transaction, so the counts an event or a
+reply carries always equal what is stored. Results are shown according to the poll's
+``results`` setting, and an anonymous poll never links a member to a choice: its events,
+replies and pages carry counts only, and its member-choice rows are deleted when it closes.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from server.domain import audit
+from server.domain.accounts import Access, User, access, access_by_id, require_staff_or_moderator
+from server.errors import BadRequest, NotFound, PollClosed
+from server.storage.sqlite.database import Tx, pack, unpack
+
+SOURCES = ("online", "on_behalf", "in_room")
+
+_POLL_COLUMNS = (
+    "p.id, p.group_id, p.question, p.options, p.kind, p.anonymous, p.results, p.created_by,"
+    " p.created_at, p.room_counts, p.closed_at, p.closed_by, p.final, u.name AS creator_name"
+)
+
+
+def _poll_row(conn: sqlite3.Connection, poll_id: int) -> sqlite3.Row | None:
+    return conn.execute(
+        f"SELECT {_POLL_COLUMNS} FROM polls p LEFT JOIN users u ON u.id = p.created_by"
+        " WHERE p.id = ?", (poll_id,),
+    ).fetchone()
+
+
+def _poll_for(conn: sqlite3.Connection, user: User, poll_id: int) -> tuple[sqlite3.Row, Access]:
+    """The poll and the user's standing in its group; outsiders learn nothing (not_found)."""
+    row = _poll_row(conn, poll_id)
+    acc = access_by_id(conn, user, row["group_id"]) if row is not None else None
+    if row is None or acc is None:
+        raise NotFound("There is no such poll.")
+    return row, acc
+
+
+def _check_choices(row: sqlite3.Row, choices: list[int]) -> list[int]:
+    options = json.loads(row["options"])
+    if any(c >= len(options) for c in choices):
+        raise BadRequest(f"Each choice must be an option number from 0 to {len(options) - 1}.")
+    unique = sorted(set(choices))
+    if len(unique) != len(choices):
+        raise BadRequest("Each option can be chosen only once.")
+    if row["kind"] == "single" and len(unique) != 1:
+        raise BadRequest("This poll takes exactly one choice.")
+    if not unique:
+        raise BadRequest("Choose at least one option.")
+    return unique
+
+
+# --- counting -----------------------------------------------------------------------------
+
+
+def breakdown(conn: sqlite3.Connection, row: sqlite3.Row) -> dict[str, Any]:
+    """Counts per option by source, their totals and the number of members who voted."""
+    if row["final"] is not None:  # closed: the counts frozen at close
+        return json.loads(row["final"])
+    n = len(json.loads(row["options"]))
+    online, on_behalf = [0] * n, [0] * n
+    for choice, behalf, count in conn.execute(
+        "SELECT v.choice, w.entered_by IS NOT NULL, count(*) FROM poll_votes v"
+        " JOIN poll_voters w ON w.poll_id = v.poll_id AND w.user_id = v.user_id"
+        " WHERE v.poll_id = ? GROUP BY v.choice, w.entered_by IS NOT NULL", (row["id"],),
+    ):
+        # Anonymous polls fold phoned-in votes into the online ones: shown apart, one
+        # phoned-in vote plus the audit trail's "entered for X" would reveal X's choice.
+        (on_behalf if behalf and not row["anonymous"] else online)[choice] += count
+    in_room = json.loads(row["room_counts"]) if row["room_counts"] else [0] * n
+    voters, behalf_voters = conn.execute(
+        "SELECT count(*), count(entered_by) FROM poll_voters WHERE poll_id = ?", (row["id"],),
+    ).fetchone()
+    return {
+        "counts": [a + b + c for a, b, c in zip(online, on_behalf, in_room, strict=True)],
+        "voters": voters,
+        "online": online,
+        "on_behalf": on_behalf,
+        "in_room": in_room,
+        "online_voters": voters if row["anonymous"] else voters - behalf_voters,
+        "on_behalf_voters": 0 if row["anonymous"] else behalf_voters,
+    }
+
+
+def _has_voted(conn: sqlite3.Connection, poll_id: int, user: User) -> bool:
+    return conn.execute("SELECT 1 FROM poll_voters WHERE poll_id = ? AND user_id = ?",
+                        (poll_id, user.id)).fetchone() is not None
+
+
+def results_visible(row: sqlite3.Row, voted: bool) -> bool:
+    """Live: always; after_vote: once this member has voted; closed: only after close."""
+    if row["closed_at"] is not None or row["results"] == "live":
+        return True
+    return row["results"] == "after_vote" and voted
+
+
+def _tally_data(row: sqlite3.Row, counted: dict[str, Any]) -> dict[str, Any]:
+    """What a broadcast tally carries: counts only for live polls, else just the turnout."""
+    data: dict[str, Any] = {"poll": row["id"], "voters": counted["voters"]}
+    if row["results"] == "live":
+        data.update(counted)
+    return data
+
+
+def _emit_tally(tx: Tx, acc: Access, row: sqlite3.Row) -> dict[str, Any]:
+    counted = breakdown(tx.conn, row)
+    tx.emit(acc.group_id, acc.slug, "poll.tally", _tally_data(row, counted))
+    return counted
+
+
+# --- writes -------------------------------------------------------------------------------
+
+
+def create_poll(tx: Tx, user: User, room: str, question: str, options: list[str], kind: str,
+                anonymous: bool = False, results: str = "live") -> dict[str, Any]:
+    acc = access(tx.conn, user, room)
+    require_staff_or_moderator(user, acc)
+    if len({o.casefold() for o in options}) != len(options):
+        raise BadRequest("Each answer must be different.")
+    cur = tx.execute(
+        "INSERT INTO polls(group_id, question, options, kind, anonymous, results, created_by,"
+        " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (acc.group_id, question, json.dumps(options), kind, int(anonymous), results, user.id,
+         tx.now),
+    )
+    poll_id = cur.lastrowid
+    row = _poll_row(tx.conn, poll_id)
+    assert row is not None
+    audit.record(tx, user.id, "poll.create", group_id=acc.group_id, subject=f"poll {poll_id}",
+                 question=question)
+    tx.emit(acc.group_id, acc.slug, "poll.created", poll_data(row, breakdown(tx.conn, row),
+                                                             visible=results == "live"))
+    return {"poll": {"id": poll_id}}
+
+
+def _store_vote(tx: Tx, row: sqlite3.Row, member_id: int, choices: list[int],
+                entered_by: int | None) -> None:
+    """Replace the member's vote: one member, one vote."""
+    tx.execute("DELETE FROM poll_votes WHERE poll_id = ? AND user_id = ?", (row["id"], member_id))
+    tx.execute(
+        "INSERT INTO poll_voters(poll_id, user_id, entered_by, voted_at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT(poll_id, user_id) DO UPDATE SET entered_by = excluded.entered_by,"
+        " voted_at = excluded.voted_at", (row["id"], member_id, entered_by, tx.now),
+    )
+    tx.conn.executemany("INSERT INTO poll_votes(poll_id, user_id, choice) VALUES (?, ?, ?)",
+                        [(row["id"], member_id, c) for c in choices])
+
+
+def _open_poll(tx: Tx, user: User, poll_id: int) -> tuple[sqlite3.Row, Access]:
+    row, acc = _poll_for(tx.conn, user, poll_id)
+    if row["closed_at"] is not None:
+        raise PollClosed("This poll has closed, so it takes no more votes.")
+    return row, acc
+
+
+def vote(tx: Tx, user: User, poll_id: int, choices: list[int]) -> dict[str, Any]:
+    row, acc = _open_poll(tx, user, poll_id)
+    chosen = _check_choices(row, choices)
+    _store_vote(tx, row, user.id, chosen, None)
+    counted = _emit_tally(tx, acc, row)
+    reply: dict[str, Any] = {"poll": poll_id, "voted": True, "voters": counted["voters"]}
+    if results_visible(row, True):
+        reply.update(counted)
+    return reply
+
+
+def vote_for(tx: Tx, user: User, poll_id: int, member_id: int, choices: list[int],
+             ) -> dict[str, Any]:
+    """A facilitator records the vote of a named member who phoned in (audited)."""
+    row, acc = _open_poll(tx, user, poll_id)
+    require_staff_or_moderator(user, acc)
+    member = tx.one(
+        "SELECT u.id, u.name FROM memberships m JOIN users u ON u.id = m.user_id"
+        " WHERE m.group_id = ? AND m.user_id = ? AND u.erased_at IS NULL",
+        (acc.group_id, member_id),
+    )
+    if member is None:
+        raise NotFound("That person is not a member of this group.")
+    chosen = _check_choices(row, choices)
+    _store_vote(tx, row, member_id, chosen, user.id)
+    detail: dict[str, Any] = {"member": member_id, "member_name": member["name"]}
+    if not row["anonymous"]:
+        detail["choices"] = chosen
+    audit.record(tx, user.id, "poll.vote_for", group_id=acc.group_id,
+                 subject=f"poll {poll_id}", **detail)
+    counted = _emit_tally(tx, acc, row)
+    reply: dict[str, Any] = {"poll": poll_id, "voters": counted["voters"]}
+    if row["results"] == "live":
+        reply.update(counted)
+    return reply
+
+
+def count_in_room(tx: Tx, user: User, poll_id: int, counts: list[int]) -> dict[str, Any]:
+    """A facilitator enters a show of hands: one count per option, replacing the last one."""
+    row, acc = _open_poll(tx, user, poll_id)
+    require_staff_or_moderator(user, acc)
+    n = len(json.loads(row["options"]))
+    if len(counts) != n:
+        raise BadRequest(f"Give one count for each of the {n} options.")
+    if any(c > 100_000 for c in counts):
+        raise BadRequest("That count is too large for a show of hands.")
+    previous = json.loads(row["room_counts"]) if row["room_counts"] else [0] * n
+    tx.execute("UPDATE polls SET room_counts = ? WHERE id = ?", (json.dumps(counts), poll_id))
+    audit.record(tx, user.id, "poll.count", group_id=acc.group_id, subject=f"poll {poll_id}",
+                 in_room=counts, previous=previous)
+    row = _poll_row(tx.conn, poll_id)
+    assert row is not None
+    counted = _emit_tally(tx, acc, row)
+    reply: dict[str, Any] = {"poll": poll_id, "voters": counted["voters"]}
+    if row["results"] == "live":
+        reply.update(counted)
+    return reply
+
+
+def _forget_who_chose_what(tx: Tx, row: sqlite3.Row) -> None:
+    """An anonymous poll closes: keep the counts and who took part, nothing that links them.
+
+    Besides the member-choice rows, the times would link them too (a voter's voted_at
+    matches the stored tally whose counts moved then), so every voter's time becomes the
+    close time and the poll's stored tallies keep only their turnout.
+    """
+    was = tx.one("PRAGMA secure_delete")[0]
+    tx.execute("PRAGMA secure_delete = ON")  # overwrite the rows, not just unlink them
+    tx.execute("DELETE FROM poll_votes WHERE poll_id = ?", (row["id"],))
+    tx.execute(f"PRAGMA secure_delete = {int(was)}")
+    tx.execute("UPDATE poll_voters SET voted_at = ? WHERE poll_id = ?", (tx.now, row["id"]))
+    for seq, data in tx.execute(
+        "SELECT seq, data FROM events WHERE group_id = ? AND type = 'poll.tally' AND at >= ?",
+        (row["group_id"], row["created_at"]),
+    ).fetchall():
+        tally = unpack(data)
+        if tally.get("poll") == row["id"] and "counts" in tally:
+            tx.execute("UPDATE events SET data = ? WHERE group_id = ? AND seq = ?",
+                       (pack({"poll": row["id"], "voters": tally.get("voters", 0)}),
+                        row["group_id"], seq))
+
+
+def close(tx: Tx, user: User, poll_id: int) -> dict[str, Any]:
+    """Freeze the counts; for an anonymous poll, forget who chose what (keep who took part)."""
+    row, acc = _open_poll(tx, user, poll_id)
+    require_staff_or_moderator(user, acc)
+    counted = breakdown(tx.conn, row)
+    tx.execute("UPDATE polls SET closed_at = ?, closed_by = ?, final = ? WHERE id = ?",
+               (tx.now, user.id, json.dumps(counted), poll_id))
+    if row["anonymous"]:
+        _forget_who_chose_what(tx, row)
+    audit.record(tx, user.id, "poll.close", group_id=acc.group_id, subject=f"poll {poll_id}",
+                 counts=counted["counts"], voters=counted["voters"])
+    tx.emit(acc.group_id, acc.slug, "poll.closed",
+            {"poll": poll_id, **counted, "closed_at": tx.now})
+    return {"poll": poll_id, **counted}
+
+
+# --- reads --------------------------------------------------------------------------------
+
+
+def poll_data(row: sqlite3.Row, counted: dict[str, Any], *, visible: bool,
+              voted: bool | None = None, named: list[dict[str, Any]] | None = None,
+              ) -> dict[str, Any]:
+    """A poll as events and reads show it; counts only when this reader may see them."""
+    data: dict[str, Any] = {
+        "id": row["id"], "poll": row["id"], "question": row["question"],
+        "options": json.loads(row["options"]), "kind": row["kind"],
+        "anonymous": bool(row["anonymous"]), "results": row["results"],
+        "created_by": {"id": row["created_by"], "name": row["creator_name"]},
+        "created_at": row["created_at"], "closed": row["closed_at"] is not None,
+        "closed_at": row["closed_at"], "voters": counted["voters"],
+        "results_visible": visible,
+    }
+    if visible:
+        data.update(counted)
+    if voted is not None:
+        data["voted"] = voted
+    if named is not None:
+        data["named"] = named
+    return data
+
+
+def _named_votes(conn: sqlite3.Connection, row: sqlite3.Row) -> list[dict[str, Any]]:
+    """Who chose what, for a named poll only (anonymous polls never call this)."""
+    assert not row["anonymous"]
+    people: dict[int, dict[str, Any]] = {}
+    for r in conn.execute(
+        "SELECT w.user_id, u.name, u.erased_at, w.entered_by, e.name AS entered_by_name,"
+        " v.choice FROM poll_voters w JOIN users u ON u.id = w.user_id"
+        " LEFT JOIN users e ON e.id = w.entered_by"
+        " JOIN poll_votes v ON v.poll_id = w.poll_id AND v.user_id = w.user_id"
+        " WHERE w.poll_id = ? ORDER BY u.name, w.user_id, v.choice", (row["id"],),
+    ):
+        person = people.setdefault(r["user_id"], {
+            "member": {"id": None if r["erased_at"] else r["user_id"],
+                       "name": "Former member" if r["erased_at"] else r["name"]},
+            "choices": [],
+            "entered_by": (None if r["entered_by"] is None
+                           else {"id": r["entered_by"], "name": r["entered_by_name"]}),
+        })
+        person["choices"].append(r["choice"])
+    return list(people.values())
+
+
+def view(conn: sqlite3.Connection, user: User, row: sqlite3.Row) -> dict[str, Any]:
+    """One poll as this user may see it."""
+    voted = _has_voted(conn, row["id"], user)
+    visible = results_visible(row, voted)
+    named = _named_votes(conn, row) if visible and not row["anonymous"] else None
+    return poll_data(row, breakdown(conn, row), visible=visible, voted=voted, named=named)
+
+
+def get_poll(conn: sqlite3.Connection, user: User, poll_id: int) -> dict[str, Any]:
+    row, _ = _poll_for(conn, user, poll_id)
+    return {"poll": view(conn, user, row)}
+
+
+def list_polls(conn: sqlite3.Connection, user: User, room: str) -> dict[str, Any]:
+    """A group's polls, open ones first, newest first."""
+    acc = access(conn, user, room)
+    return {"polls": group_polls(conn, user, acc)}
+
+
+def group_polls(conn: sqlite3.Connection, user: User, acc: Access) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        f"SELECT {_POLL_COLUMNS} FROM polls p LEFT JOIN users u ON u.id = p.created_by"
+        " WHERE p.group_id = ? ORDER BY p.closed_at IS NOT NULL, p.id DESC", (acc.group_id,),
+    ).fetchall()
+    return [view(conn, user, r) for r in rows]
+
+
+def poll_in_group(conn: sqlite3.Connection, user: User, room: str, poll_id: int,
+                  ) -> tuple[Access, dict[str, Any]]:
+    """For pages: the poll only if it belongs to that group, else not_found."""
+    acc = access(conn, user, room)
+    row = _poll_row(conn, poll_id)
+    if row is None or row["group_id"] != acc.group_id:
+        raise NotFound("There is no such poll.")
+    return acc, view(conn, user, row)
+
+
+def group_members(conn: sqlite3.Connection, user: User, room: str) -> list[dict[str, Any]]:
+    """Members a facilitator can record a vote for, by name."""
+    acc = access(conn, user, room)
+    require_staff_or_moderator(user, acc)
+    return [dict(r) for r in conn.execute(
+        "SELECT u.id, u.name FROM memberships m JOIN users u ON u.id = m.user_id"
+        " WHERE m.group_id = ? AND u.erased_at IS NULL ORDER BY u.name", (acc.group_id,))]

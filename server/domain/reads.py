@@ -1,0 +1,67 @@
+"""How far each member has read: per room (thread 0) and per thread.
+
+A room visit moves the room mark (home's unread count starts again from zero); reading a
+thread moves that thread's mark (its "new since your last visit" marker moves on). A
+message counts as unread when it is newer than both marks and someone else wrote it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from server.domain.accounts import User
+from server.storage.sqlite.database import Tx
+
+ROOM = 0  # thread_id of a room-wide mark
+
+
+def mark(conn: sqlite3.Connection, user: User, group_id: int, thread_id: int = ROOM) -> int:
+    """The highest message id the member has seen (0: never)."""
+    row = conn.execute(
+        "SELECT last_read FROM reads WHERE user_id = ? AND group_id = ? AND thread_id = ?",
+        (user.id, group_id, thread_id),
+    ).fetchone()
+    return row[0] if row is not None else 0
+
+
+def move_mark(tx: Tx, user: User, group_id: int, thread_id: int, message_id: int) -> int:
+    """Raise a mark to ``message_id`` (never lowers it); returns the mark before."""
+    before = mark(tx.conn, user, group_id, thread_id)
+    tx.execute(
+        "INSERT INTO reads(user_id, group_id, thread_id, last_read, seen_at)"
+        " VALUES (?, ?, ?, ?, ?) ON CONFLICT(user_id, group_id, thread_id) DO UPDATE SET"
+        " last_read = max(last_read, excluded.last_read), seen_at = excluded.seen_at",
+        (user.id, group_id, thread_id, message_id, tx.now),
+    )
+    return before
+
+
+def visit_room(tx: Tx, user: User, group_id: int) -> int:
+    """A room page was opened: everything in it so far is no longer "unread" on home."""
+    latest = tx.one("SELECT coalesce(max(id), 0) FROM messages WHERE group_id = ?",
+                    (group_id,))[0]
+    return move_mark(tx, user, group_id, ROOM, latest)
+
+
+def seen(tx: Tx, user: User, group_id: int, thread_id: int, message_id: int) -> None:
+    """The member saw a message arrive live in a thread: move the thread's and room's marks."""
+    row = tx.one("SELECT 1 FROM messages WHERE id = ? AND group_id = ? AND thread_id = ?",
+                 (message_id, group_id, thread_id))
+    if row is None:
+        return
+    move_mark(tx, user, group_id, thread_id, message_id)
+
+
+def unread_counts(conn: sqlite3.Connection, user: User, group_ids: list[int]) -> dict[int, int]:
+    """Messages by others, not deleted, newer than both the room's and the thread's mark."""
+    counts: dict[int, int] = {}
+    for group_id in group_ids:
+        room_mark = mark(conn, user, group_id)
+        counts[group_id] = conn.execute(
+            "SELECT count(*) FROM messages m LEFT JOIN reads r ON r.user_id = ?"
+            " AND r.group_id = m.group_id AND r.thread_id = m.thread_id"
+            " WHERE m.group_id = ? AND m.id > ? AND m.id > coalesce(r.last_read, 0)"
+            " AND m.deleted_at IS NULL AND coalesce(m.author_id, 0) != ?",
+            (user.id, group_id, room_mark, user.id),
+        ).fetchone()[0]
+    return counts

@@ -1,0 +1,1 @@
+"""Publish/subscribe: the hub (rooms, presence, in-order delivery) and its backplane."""

@@ -1,0 +1,1 @@
+"""The WebSocket side: the endpoint, one Connection per socket, the op table, the access watcher."""

@@ -1,0 +1,1 @@
+"""The operation table: one module of protocol op handlers per domain."""

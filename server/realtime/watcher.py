@@ -1,0 +1,115 @@
+"""Ends live access that has been taken away, whoever took it away.
+
+A token revoked or a member removed from the command line is a change made by another
+process, so the running server cannot hear of it through its own writes. Triggers record
+every such change in ``access_changes`` (migration 0004); this watcher polls that table
+twice a second and re-checks the affected members' live connections (and, once a minute,
+every connection, for sessions that simply expire): a connection whose
+credential no longer holds is closed with ``REVOKED``; a room the member may no longer see
+is left at once, with an ``access.removed`` event (seq null) telling the client why.
+Each round also has the writer publish any room events another process stored (the demo
+loader, say), so live clients see them in seq order with no gap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+import time
+from typing import TYPE_CHECKING
+
+from server.auth import websocket_user
+from server.domain import accounts
+from server.errors import CFNError
+from server.protocol.codec import Event, now_ms
+from server.storage.sqlite.database import Tx
+
+if TYPE_CHECKING:
+    from server.realtime.connection import Connection
+    from server.services import Services
+
+log = logging.getLogger("cfn.watcher")
+
+REVOKED = 4001  # close code: the credential this connection used has been revoked
+POLL_SECONDS = 0.5
+
+
+PRUNE_EVERY = 7200  # rounds (an hour at 0.5 s): old rows have long been acted on
+# Rounds between re-checks of every connection (a minute at 0.5 s): a login session that
+# expires changes no row, so no trigger reports it, yet its socket must not outlive it.
+SWEEP_EVERY = 120
+
+
+def _prune(tx: Tx) -> None:
+    tx.execute("DELETE FROM access_changes WHERE at < ?", (tx.now - 3_600_000,))
+
+
+def latest_change(conn: sqlite3.Connection) -> int:
+    return conn.execute("SELECT coalesce(max(id), 0) FROM access_changes").fetchone()[0]
+
+
+def changed_users(conn: sqlite3.Connection, after: int) -> tuple[int, set[int]]:
+    """The newest change id and the members whose access changed since ``after``."""
+    rows = conn.execute("SELECT id, user_id FROM access_changes WHERE id > ?",
+                        (after,)).fetchall()
+    return (max((r[0] for r in rows), default=after), {r[1] for r in rows})
+
+
+def _rooms_allowed(conn: sqlite3.Connection, user_id: int, rooms: list[str]) -> set[str]:
+    row = conn.execute("SELECT id, email, name, role FROM users WHERE id = ?",
+                       (user_id,)).fetchone()
+    if row is None:
+        return set()
+    user = accounts.User(row[0], row[1], row[2], row[3])
+    allowed = set()
+    for room in rooms:
+        with contextlib.suppress(CFNError):
+            accounts.access(conn, user, room)
+            allowed.add(room)
+    return allowed
+
+
+async def recheck(services: Services, connection: Connection) -> None:
+    """Close the connection if its credential is gone; leave rooms it may no longer see."""
+    user = await websocket_user(connection.ws, services)
+    if user is None or user.id != connection.user_id:
+        connection.cut_off(REVOKED)
+        return
+    # A changed site role holds from now on: a demoted admin must not keep admin's reach
+    # (joining any room) for as long as this socket stays open.
+    connection.user, connection.user_name = user, user.name
+    rooms = list(connection.rooms)
+    allowed = await services.db.read(_rooms_allowed, user.id, rooms)
+    for room in rooms:
+        if room not in allowed and connection.leave_room(room):
+            connection.send_event(Event(room=room, seq=None, type="access.removed",
+                                        at=now_ms(time.time()), data={"room": room}))
+
+
+async def watch(services: Services, interval: float = POLL_SECONDS,
+                sweep_every: int = SWEEP_EVERY) -> None:
+    """Run for the server's lifetime (a lifespan task)."""
+    seen = await services.db.read(latest_change)
+    rounds = 0
+    last_round: set[int] = set()
+    while True:
+        await asyncio.sleep(interval)
+        rounds += 1
+        try:
+            if rounds % PRUNE_EVERY == 0:
+                await services.db.write(_prune)
+            await services.db.sync_external()  # events another process stored
+            seen, users = await services.db.read(changed_users, seen)
+            sweep = rounds % sweep_every == 0
+            # Last round's members too: a handshake whose credential read began before the
+            # change committed may have added its connection after that round looked.
+            for connection in [c for c in services.connections
+                               if sweep or c.user_id in users or c.user_id in last_round]:
+                await recheck(services, connection)
+            last_round = users
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # keep watching: one failed check must not stop the rest
+            log.exception("access check failed")

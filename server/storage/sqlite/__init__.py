@@ -1,0 +1,1 @@
+"""The embedded SQLite engine: one writer with group commit, readers, backup."""

@@ -1,0 +1,1 @@
+"""Everything that relies on uvicorn's internals, fenced in one place."""

@@ -1,0 +1,1 @@
+"""Server-rendered pages: templating, guards (login, CSRF), and the page modules."""

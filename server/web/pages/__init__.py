@@ -1,0 +1,1 @@
+"""Page modules, one per part of the site; each exports ``routes()``."""

@@ -1,0 +1,251 @@
+"""Server-rendered pages: log in, log out, home (group pages are in server/pages.py).
+
+Every form carries a CSRF token."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hmac
+import math
+import secrets
+import sqlite3
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from server.auth import SESSION_COOKIE, session
+from server.domain import accounts, reads
+from server.domain.accounts import Session
+from server.errors import Forbidden, NotFound
+from server.services import Services
+from server.web.render import markdown
+from server.web.throttle import for_app as login_throttle
+
+TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
+LOGIN_CSRF_COOKIE = "cfn_login_csrf"
+
+templates = Environment(
+    loader=FileSystemLoader(TEMPLATES_DIR),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+templates.filters["markdown"] = markdown
+LOCAL_TIME = ZoneInfo("Europe/London")  # the network's members are in England
+
+
+def when(ms: int) -> str:
+    """A moment in plain words, UK time: "Thu 26 Nov 2026, 14:05"."""
+    moment = datetime.fromtimestamp(ms / 1000, UTC).astimezone(LOCAL_TIME)
+    return f"{moment:%a} {moment.day} {moment:%b %Y, %H:%M}"
+
+
+def iso(ms: int) -> str:
+    """A moment for <time datetime>."""
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="seconds")
+
+
+templates.filters["when"] = when
+templates.filters["iso"] = iso
+
+
+def services_of(request: Request) -> Services:
+    return request.app.state.services
+
+
+def outsider_safe(fn: Any, *args: Any) -> Any:
+    """Run a read; any "not yours" or "not there" becomes the one plain 404, so a page never
+    tells an outsider that a group, thread, poll or idea exists."""
+    try:
+        return fn(*args)
+    except (Forbidden, NotFound):
+        raise NotFound() from None
+
+
+def no_store(response: Response) -> Response:
+    """Members' pages must not linger in shared caches or after logging out."""
+    response.headers["cache-control"] = "no-store"
+    return response
+
+
+def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    context.setdefault("session", getattr(request.state, "session", None))
+    html = templates.get_template(name).render(request=request, **context)
+    return HTMLResponse(html, status_code=status)
+
+
+def error_page(request: Request, status: int, message: str) -> HTMLResponse:
+    titles = {403: "Sorry, that cannot be done", 404: "Page not found", 429: "Please wait",
+              500: "Something went wrong"}
+    return page(request, "error.html", status=status, title=titles.get(status, "Sorry"),
+                message=message, session=None, error_status=status)
+
+
+async def current_session(request: Request) -> Session | None:
+    found = await session(request, services_of(request))
+    request.state.session = found
+    return found
+
+
+async def require_session(request: Request) -> Session | RedirectResponse:
+    found = await current_session(request)
+    if found is None:
+        return RedirectResponse("/login?next=" + request.url.path, status_code=303)
+    return found
+
+
+MemberPage = Callable[[Request, Session], Awaitable[Response]]
+MemberForm = Callable[[Request, Session, Any], Awaitable[Response]]
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def member_page(handler: MemberPage) -> Endpoint:
+    """A page for someone logged in; anyone else is sent to log in first, then back here."""
+
+    @functools.wraps(handler)
+    async def endpoint(request: Request) -> Response:
+        found = await require_session(request)
+        if isinstance(found, Response):
+            return found
+        return await handler(request, found)
+
+    return endpoint
+
+
+def member_form(handler: MemberForm) -> Endpoint:
+    """A form post from someone logged in, its CSRF token checked before anything else."""
+
+    @functools.wraps(handler)
+    async def endpoint(request: Request) -> Response:
+        found = await require_session(request)
+        if isinstance(found, Response):
+            return found
+        form = await request.form()
+        await check_csrf(request, form, found.csrf)
+        return await handler(request, found, form)
+
+    return endpoint
+
+
+async def check_csrf(request: Request, form: Any, expected: str | None) -> None:
+    sent = form.get("csrf", "")
+    if not expected or not isinstance(sent, str) or not hmac.compare_digest(sent, expected):
+        raise Forbidden("This form has expired. Please go back, reload the page and try again.")
+
+
+def _safe_next(value: str | None) -> str:
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return "/"
+
+
+async def login_form(request: Request) -> Response:
+    if await current_session(request) is not None:
+        return RedirectResponse("/", status_code=303)
+    token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
+    response = page(request, "login.html", csrf=token, email="", error=None,
+                    next=_safe_next(request.query_params.get("next")))
+    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="lax",
+                        secure=request.url.scheme == "https", path="/login")
+    return response
+
+
+async def login(request: Request) -> Response:
+    form = await request.form()
+    await check_csrf(request, form, request.cookies.get(LOGIN_CSRF_COOKIE))
+    email, password = str(form.get("email", ""))[:320], str(form.get("password", ""))[:1000]
+    next_url = _safe_next(str(form.get("next", "/")))
+    services = services_of(request)
+    throttle = login_throttle(request.app.state)
+    address = request.client.host if request.client else ""
+    if (wait := throttle.wait(email, address)) > 0:
+        response = page(request, "login.html", status=429, csrf=request.cookies.get(
+            LOGIN_CSRF_COOKIE), email=email, next=next_url,
+            error=f"Too many tries. Please wait {math.ceil(wait)} seconds, then try again.")
+        response.headers["Retry-After"] = str(math.ceil(wait))
+        return response
+    user = None
+    if email:  # the slow hash check runs on its own thread, not a database reader's
+        found, stored = await services.db.read(accounts.password_record, email)
+        if await asyncio.to_thread(accounts.password_matches, stored, password):
+            user = found
+    if user is None:
+        throttle.failed(email, address)
+        return page(request, "login.html", status=400, csrf=request.cookies.get(
+            LOGIN_CSRF_COOKIE), email=email, next=next_url,
+            error="That email and password do not match our records. Please try again.")
+    throttle.succeeded(email, address)
+    old = request.cookies.get(SESSION_COOKIE)
+    token, _ = await services.db.write(_rotate_session, user.id, old,
+                                       services.settings.session_days)
+    response = RedirectResponse(next_url, status_code=303)
+    response.set_cookie(SESSION_COOKIE, token, max_age=services.settings.session_days * 86400,
+                        httponly=True, samesite="lax", secure=request.url.scheme == "https")
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
+    return response
+
+
+def _rotate_session(tx: Any, user_id: int, old: str | None, days: int) -> tuple[str, str]:
+    """A fresh session id at every login; any session the browser held before ends."""
+    if old:
+        accounts.end_session(tx, old)
+    return accounts.create_session(tx, user_id, days)
+
+
+async def logout(request: Request) -> Response:
+    found = await current_session(request)
+    form = await request.form()
+    if found is not None:
+        await check_csrf(request, form, found.csrf)
+        await services_of(request).db.write(accounts.end_session,
+                                             request.cookies.get(SESSION_COOKIE, ""))
+    response = RedirectResponse("/login?signed_out=1", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+@member_page
+async def home(request: Request, found: Session) -> Response:
+    groups = await services_of(request).db.read(_groups_with_unread, found.user)
+    response = page(request, "home.html", title="My groups", groups=groups)
+    response.headers["cache-control"] = "no-store"
+    return response
+
+
+def _groups_with_unread(conn: sqlite3.Connection, user: accounts.User) -> list[dict[str, Any]]:
+    """My groups, each with the messages by others since my last visit."""
+    groups: list[dict[str, Any]] = list(accounts.user_groups(conn, user))
+    ids = {r[0]: r[1] for r in conn.execute("SELECT slug, id FROM groups")}
+    counts = reads.unread_counts(conn, user, [ids[g["slug"]] for g in groups])
+    for g in groups:
+        g["unread"] = counts[ids[g["slug"]]]
+    return groups
+
+
+async def health(request: Request) -> Response:
+    services = services_of(request)
+    await services.db.read(lambda c: c.execute("SELECT 1").fetchone())
+    return Response("ok\n", media_type="text/plain")
+
+
+def routes() -> list[BaseRoute]:
+    from server.web.pages import rooms as pages  # group pages build on the helpers above
+
+    return [
+        *pages.routes(),
+        Route("/", home, name="home"),
+        Route("/login", login_form, methods=["GET"], name="login"),
+        Route("/login", login, methods=["POST"]),
+        Route("/logout", logout, methods=["POST"], name="logout"),
+        Route("/healthz", health, name="health"),
+    ]
+
+
