@@ -1,5 +1,5 @@
 -- The whole current schema. New databases get this; older ones reach it through
--- server/migrations (a test checks that both give the same tables).
+-- server/storage/migrations (a test checks that both give the same tables).
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -20,7 +20,6 @@ CREATE TABLE groups (
     slug       TEXT NOT NULL UNIQUE,
     name       TEXT NOT NULL,
     kind       TEXT NOT NULL DEFAULT 'regional' CHECK (kind IN ('regional', 'service', 'network')),
-    last_seq   INTEGER NOT NULL DEFAULT 0,
     created_at INTEGER NOT NULL
 );
 
@@ -78,14 +77,26 @@ CREATE INDEX messages_by_thread ON messages(thread_id, id);
 CREATE INDEX messages_by_group ON messages(group_id, id);
 CREATE UNIQUE INDEX messages_by_cid ON messages(group_id, author_id, cid) WHERE cid IS NOT NULL;
 
+-- A room owns its seq and its replay. Each group has one main room, named on the wire by
+-- the group's slug (0005); breakout rooms inside a meeting come later.
+CREATE TABLE rooms (
+    id         INTEGER PRIMARY KEY,
+    group_id   INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+    slug       TEXT NOT NULL UNIQUE,
+    kind       TEXT NOT NULL DEFAULT 'main' CHECK (kind IN ('main', 'breakout')),
+    last_seq   INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX rooms_main ON rooms(group_id) WHERE kind = 'main';
+
 -- Every persisted event of a room, in order: the source of resume and replay.
 CREATE TABLE events (
-    group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
-    seq      INTEGER NOT NULL,
-    type     TEXT NOT NULL,
-    at       INTEGER NOT NULL,
-    data     BLOB NOT NULL,
-    PRIMARY KEY (group_id, seq)
+    room_id INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+    seq     INTEGER NOT NULL,
+    type    TEXT NOT NULL,
+    at      INTEGER NOT NULL,
+    data    BLOB NOT NULL,
+    PRIMARY KEY (room_id, seq)
 ) WITHOUT ROWID;
 
 -- Who did what, for admin and facilitator actions (roles, erasures, removed messages,

@@ -138,10 +138,12 @@ def _generate(conn: sqlite3.Connection, messages: int) -> None:
     conn.execute("INSERT INTO users(id, email, name, role, created_at)"
                  " VALUES (?, ?, 'Bench Reader', 'member', ?)", (reader, READER, start))
     conn.executemany(
-        "INSERT INTO groups(id, slug, name, kind, last_seq, created_at)"
-        " VALUES (?, ?, ?, 'regional', ?, ?)",
-        [(g, f"group-{g:02d}", f"Group {g}", THREADS + per_group, start)
-         for g in range(1, GROUPS + 1)])
+        "INSERT INTO groups(id, slug, name, kind, created_at) VALUES (?, ?, ?, 'regional', ?)",
+        [(g, f"group-{g:02d}", f"Group {g}", start) for g in range(1, GROUPS + 1)])
+    conn.executemany(  # each group's main room has the group's id and slug
+        "INSERT INTO rooms(id, group_id, slug, kind, last_seq, created_at)"
+        " VALUES (?, ?, ?, 'main', ?, ?)",
+        [(g, g, f"group-{g:02d}", THREADS + per_group, start) for g in range(1, GROUPS + 1)])
     conn.executemany(
         "INSERT INTO memberships(group_id, user_id, role, joined_at) VALUES (?, ?, 'member', ?)",
         [(g, u, start) for g in range(1, GROUPS + 1) for u in range(1, AUTHORS + 2)])
@@ -158,7 +160,7 @@ def _generate(conn: sqlite3.Connection, messages: int) -> None:
     conn.executemany("INSERT INTO threads(id, group_id, title, author_id, created_at,"
                      " last_activity_at, message_count) VALUES (?, ?, ?, ?, ?, ?, ?)",
                      thread_rows)
-    conn.executemany("INSERT INTO events(group_id, seq, type, at, data) VALUES (?, ?, ?, ?, ?)",
+    conn.executemany("INSERT INTO events(room_id, seq, type, at, data) VALUES (?, ?, ?, ?, ?)",
                      thread_events)
     message_rows: list[tuple[Any, ...]] = []
     event_rows: list[tuple[Any, ...]] = []
@@ -192,7 +194,7 @@ def _flush(conn: sqlite3.Connection, message_rows: list[tuple[Any, ...]],
            event_rows: list[tuple[Any, ...]]) -> None:
     conn.executemany("INSERT INTO messages(id, group_id, thread_id, author_id, body, cid, seq,"
                      " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", message_rows)
-    conn.executemany("INSERT INTO events(group_id, seq, type, at, data) VALUES (?, ?, ?, ?, ?)",
+    conn.executemany("INSERT INTO events(room_id, seq, type, at, data) VALUES (?, ?, ?, ?, ?)",
                      event_rows)
     message_rows.clear()
     event_rows.clear()
@@ -204,7 +206,7 @@ def _reader_access(conn: sqlite3.Connection) -> dict[str, Any]:
     reader = accounts.require_user(conn, READER)
     session, _ = write_sync(conn, accounts.create_session, reader.id, 1)
     rooms = []
-    for g, slug, last_seq in conn.execute("SELECT id, slug, last_seq FROM groups ORDER BY id"):
+    for g, slug, last_seq in conn.execute("SELECT group_id, slug, last_seq FROM rooms ORDER BY id"):
         threads = [r[0] for r in conn.execute("SELECT id FROM threads WHERE group_id = ?", (g,))]
         lo, hi = conn.execute("SELECT min(id), max(id) FROM messages WHERE group_id = ?",
                               (g,)).fetchone()

@@ -62,7 +62,7 @@ async def test_backup_while_posting_then_restore_keeps_history_and_tells_clients
     assert backup.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     stored = {r[0] for r in backup.execute("SELECT id FROM messages")}
     assert before <= stored  # everything acknowledged before the backup began is in it
-    last = backup.execute("SELECT last_seq FROM groups WHERE slug='north'").fetchone()[0]
+    last = backup.execute("SELECT last_seq FROM rooms WHERE slug='north'").fetchone()[0]
     assert [r[0] for r in backup.execute("SELECT seq FROM events ORDER BY seq")] == list(
         range(1, last + 1))
     new_epoch = backup.execute("SELECT value FROM meta WHERE key='epoch'").fetchone()[0]

@@ -84,11 +84,11 @@ async def test_sigkill_under_load_loses_no_acknowledged_post_and_resume_is_compl
 
         await server.start()
         db = sqlite3.connect(db_path)
-        # Every room's event log runs 1..N with no gap, and groups.last_seq agrees.
-        for slug, last_seq in db.execute("SELECT slug, last_seq FROM groups"):
+        # Every room's event log runs 1..N with no gap, and rooms.last_seq agrees.
+        for slug, last_seq in db.execute("SELECT slug, last_seq FROM rooms"):
             seqs = [r[0] for r in db.execute(
-                "SELECT e.seq FROM events e JOIN groups g ON g.id = e.group_id"
-                " WHERE g.slug = ? ORDER BY e.seq", (slug,))]
+                "SELECT e.seq FROM events e JOIN rooms r ON r.id = e.room_id"
+                " WHERE r.slug = ? ORDER BY e.seq", (slug,))]
             assert seqs == list(range(1, last_seq + 1)), f"gap in {slug}"
         # Every acknowledged post is stored exactly once, with the id its reply gave.
         for cid, message_id in acked.items():
@@ -120,7 +120,7 @@ async def test_sigkill_under_load_loses_no_acknowledged_post_and_resume_is_compl
         assert acked_at_kill > 0
         print(f"\ncrash test: {acked_at_kill} acknowledged posts by {CLIENTS} clients in "
               f"{LOAD_SECONDS}s, SIGKILL, restart: none lost, none doubled, "
-              f"{db.execute('SELECT sum(last_seq) FROM groups').fetchone()[0]} events gap-free")
+              f"{db.execute('SELECT sum(last_seq) FROM rooms').fetchone()[0]} events gap-free")
         db.close()
     finally:
         server.stop()

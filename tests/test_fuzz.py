@@ -228,9 +228,9 @@ async def test_live_fuzzing_leaves_other_clients_answered_and_data_intact(
     history = await alice.call("history", room="north", thread=thread, limit=200)
     honest_ids = [m["id"] for m in history["messages"] if m["body"].startswith("honest ")]
     assert honest_ids == ids[-len(honest_ids):] and len(ids) > 0
-    last = server.db.execute("SELECT last_seq FROM groups WHERE slug='north'").fetchone()[0]
+    last = server.db.execute("SELECT last_seq FROM rooms WHERE slug='north'").fetchone()[0]
     seqs = [r[0] for r in server.db.execute(
-        "SELECT seq FROM events WHERE group_id=(SELECT id FROM groups WHERE slug='north')"
+        "SELECT seq FROM events WHERE room_id=(SELECT id FROM rooms WHERE slug='north')"
         " ORDER BY seq")]
     assert seqs == list(range(1, last + 1))
     assert server.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

@@ -44,13 +44,13 @@ def test_history_replay_and_thread_page_queries_search_an_index_and_never_scan_a
     thread = made["thread"]["id"]
     for i in range(5):
         write_sync(db, discussions.post_message, user, "north", thread, f"Body {i}", f"c{i + 2}")
-    group_id = db.execute("SELECT id FROM groups WHERE slug = 'north'").fetchone()[0]
+    room_id = db.execute("SELECT id FROM rooms WHERE slug = 'north'").fetchone()[0]
     calls = [
         (discussions.history, user, "north", None, None, 50),
         (discussions.history, user, "north", None, 4, 50),
         (discussions.history, user, "north", thread, None, 50),
         (discussions.history, user, "north", thread, 4, 2),
-        (discussions.events_after, group_id, 2, 7),
+        (discussions.events_after, room_id, 2, 7),
         (pages._thread_read, user, "north", thread, None),  # the HTML thread page
         (pages._thread_read, user, "north", thread, 1),
     ]

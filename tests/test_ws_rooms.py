@@ -116,7 +116,7 @@ async def test_concurrent_posters_produce_every_seq_exactly_once(server: Running
     acked = sorted(m["seq"] for r in results for m in r)
     assert acked == list(range(3, total + 1)), "each reply's seq is its event's seq"
     stored = [r[0] for r in server.db.execute(
-        "SELECT seq FROM events e JOIN groups g ON g.id = e.group_id WHERE g.slug = ?"
+        "SELECT seq FROM events e JOIN rooms r ON r.id = e.room_id WHERE r.slug = ?"
         " ORDER BY seq", (room,))]
     assert stored == list(range(1, total + 1))
 

@@ -54,13 +54,14 @@ class User:
 
 @dataclass(frozen=True)
 class Access:
-    """A user's standing in one group: the group's row and the role they hold there."""
+    """A user's standing in one room: its group's row and the role they hold there."""
 
     group_id: int
-    slug: str
+    slug: str  # the room's name on the wire (a main room's is its group's slug)
     name: str
     kind: str
     role: str | None  # None: a site admin who is not a member
+    room_id: int  # the room that owns the seq and the event log
 
     @property
     def can_moderate(self) -> bool:
@@ -152,11 +153,15 @@ def add_group(tx: Tx, slug: str, name: str, kind: str = "regional") -> int:
         raise BadRequest(f"Kind must be one of {', '.join(GROUP_KINDS)}, not '{kind}'.")
     if tx.one("SELECT 1 FROM groups WHERE slug = ?", (slug,)):
         raise Conflict(f"There is already a group called {slug}.")
-    cur = tx.execute(
-        "INSERT INTO groups(slug, name, kind, created_at) VALUES (?, ?, ?, ?)",
+    if tx.one("SELECT 1 FROM rooms WHERE slug = ?", (slug,)):
+        raise Conflict(f"There is already a room called {slug}.")
+    group_id = tx.one(
+        "INSERT INTO groups(slug, name, kind, created_at) VALUES (?, ?, ?, ?) RETURNING id",
         (slug, name.strip(), kind, tx.now),
-    )
-    return cur.lastrowid
+    )[0]
+    tx.execute("INSERT INTO rooms(group_id, slug, kind, created_at) VALUES (?, ?, 'main', ?)",
+               (group_id, slug, tx.now))
+    return group_id
 
 
 def add_member(tx: Tx, slug: str, email: str, role: str = "member") -> None:
@@ -176,25 +181,27 @@ def add_member(tx: Tx, slug: str, email: str, role: str = "member") -> None:
 def access(conn: sqlite3.Connection, user: User, slug: str) -> Access:
     """The user's standing in a room; the same Forbidden for non-members and unknown rooms."""
     row = conn.execute(
-        "SELECT g.id, g.slug, g.name, g.kind, m.role FROM groups g"
+        "SELECT g.id, r.slug, g.name, g.kind, m.role, r.id AS room_id FROM rooms r"
+        " JOIN groups g ON g.id = r.group_id"
         " LEFT JOIN memberships m ON m.group_id = g.id AND m.user_id = ?"
-        " WHERE g.slug = ?", (user.id, slug),
+        " WHERE r.slug = ?", (user.id, slug),
     ).fetchone()
     if row is None or (row["role"] is None and not user.is_admin):
         raise Forbidden("You are not a member of that group.")
-    return Access(row["id"], row["slug"], row["name"], row["kind"], row["role"])
+    return Access(row["id"], row["slug"], row["name"], row["kind"], row["role"], row["room_id"])
 
 
 def access_by_id(conn: sqlite3.Connection, user: User, group_id: int) -> Access | None:
     """Like access(), by group id; None when the user may not see the group."""
     row = conn.execute(
-        "SELECT g.id, g.slug, g.name, g.kind, m.role FROM groups g"
+        "SELECT g.id, r.slug, g.name, g.kind, m.role, r.id AS room_id FROM groups g"
+        " JOIN rooms r ON r.group_id = g.id AND r.kind = 'main'"
         " LEFT JOIN memberships m ON m.group_id = g.id AND m.user_id = ?"
         " WHERE g.id = ?", (user.id, group_id),
     ).fetchone()
     if row is None or (row["role"] is None and not user.is_admin):
         return None
-    return Access(row["id"], row["slug"], row["name"], row["kind"], row["role"])
+    return Access(row["id"], row["slug"], row["name"], row["kind"], row["role"], row["room_id"])
 
 
 def user_groups(conn: sqlite3.Connection, user: User) -> list[dict[str, str]]:

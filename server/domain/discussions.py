@@ -61,7 +61,7 @@ def _insert_message(tx: Tx, acc: Access, user: User, thread_id: int, body: str, 
         (acc.group_id, thread_id, user.id, body, cid, tx.now),
     )
     message_id = cur.lastrowid
-    event = tx.emit(acc.group_id, acc.slug, "message.created", {
+    event = tx.emit(acc.room_id, acc.slug, "message.created", {
         "id": message_id, "thread": thread_id, "author": _author(user), "body": body,
         "cid": cid, "created_at": tx.now,
     })
@@ -84,7 +84,7 @@ def create_thread(tx: Tx, user: User, room: str, title: str, body: str, cid: str
         " VALUES (?, ?, ?, ?, ?)", (acc.group_id, title, user.id, tx.now, tx.now),
     )
     thread_id = cur.lastrowid
-    tx.emit(acc.group_id, acc.slug, "thread.created", {
+    tx.emit(acc.room_id, acc.slug, "thread.created", {
         "id": thread_id, "title": title, "author": _author(user), "created_at": tx.now,
     })
     message_id, _ = _insert_message(tx, acc, user, thread_id, body, cid)
@@ -121,7 +121,7 @@ def edit_message(tx: Tx, user: User, message_id: int, body: str) -> dict[str, An
         raise Forbidden("Only the person who wrote a message can edit it.")
     tx.execute("UPDATE messages SET body = ?, edited_at = ? WHERE id = ?",
                (body, tx.now, message_id))
-    tx.emit(acc.group_id, acc.slug, "message.edited", {
+    tx.emit(acc.room_id, acc.slug, "message.edited", {
         "id": message_id, "thread": row["thread_id"], "body": body, "edited_at": tx.now,
     })
     return {}
@@ -133,30 +133,30 @@ def delete_message(tx: Tx, user: User, message_id: int) -> dict[str, Any]:
         raise Forbidden("Only the author, the chair, a facilitator or an admin can delete this.")
     tx.execute("UPDATE messages SET deleted_at = ?, body = '' WHERE id = ?",
                (tx.now, message_id))
-    _scrub_stored_text(tx, row["group_id"], message_id)
+    _scrub_stored_text(tx, acc.room_id, message_id)
     if row["author_id"] != user.id:
         audit.record(tx, user.id, "message.removed", group_id=acc.group_id,
                      subject=f"message {message_id}", thread=row["thread_id"])
-    tx.emit(acc.group_id, acc.slug, "message.deleted", {
+    tx.emit(acc.room_id, acc.slug, "message.deleted", {
         "id": message_id, "thread": row["thread_id"], "deleted_at": tx.now,
     })
     return {"moderated": row["author_id"] != user.id}
 
 
-def _scrub_stored_text(tx: Tx, group_id: int, message_id: int) -> None:
+def _scrub_stored_text(tx: Tx, room_id: int, message_id: int) -> None:
     """A deleted message's text leaves the event log too (its creation and every edit), so
     replays do not bring it back."""
     seq = tx.one("SELECT seq FROM messages WHERE id = ?", (message_id,))[0]
     for at_seq, type_, stored in tx.execute(
-        "SELECT seq, type, data FROM events WHERE group_id = ? AND seq >= ?"
-        " AND type IN ('message.created', 'message.edited')", (group_id, seq),
+        "SELECT seq, type, data FROM events WHERE room_id = ? AND seq >= ?"
+        " AND type IN ('message.created', 'message.edited')", (room_id, seq),
     ).fetchall():
         data = unpack(stored)
         if data.get("id") != message_id or (type_ == "message.created" and at_seq != seq):
             continue
         data["body"], data["deleted"] = "", True
-        tx.execute("UPDATE events SET data = ? WHERE group_id = ? AND seq = ?",
-                   (pack(data), group_id, at_seq))
+        tx.execute("UPDATE events SET data = ? WHERE room_id = ? AND seq = ?",
+                   (pack(data), room_id, at_seq))
 
 
 # --- reads --------------------------------------------------------------------------------
@@ -186,15 +186,20 @@ def history(conn: sqlite3.Connection, user: User, room: str, thread_id: int | No
 def room_state(conn: sqlite3.Connection, user: User, room: str) -> tuple[Access, int]:
     """Access check plus the room's latest seq, read in one snapshot."""
     acc = access(conn, user, room)
-    seq = conn.execute("SELECT last_seq FROM groups WHERE id = ?", (acc.group_id,)).fetchone()[0]
-    return acc, seq
+    return acc, room_seq(conn, acc)
 
 
-def events_after(conn: sqlite3.Connection, group_id: int, since: int, upto: int,
+def room_seq(conn: sqlite3.Connection, acc: Access) -> int:
+    """The room's latest seq in this snapshot: a live client resumes after it."""
+    row = conn.execute("SELECT last_seq FROM rooms WHERE id = ?", (acc.room_id,)).fetchone()
+    return int(row[0])
+
+
+def events_after(conn: sqlite3.Connection, room_id: int, since: int, upto: int,
                  ) -> list[tuple[int, str, int, dict[str, Any]]]:
     """Stored events with since < seq <= upto, in order: what a resuming client missed."""
     rows = conn.execute(
-        "SELECT seq, type, at, data FROM events WHERE group_id = ? AND seq > ? AND seq <= ?"
-        " ORDER BY seq", (group_id, since, upto),
+        "SELECT seq, type, at, data FROM events WHERE room_id = ? AND seq > ? AND seq <= ?"
+        " ORDER BY seq", (room_id, since, upto),
     ).fetchall()
     return [(r[0], r[1], r[2], unpack(r[3])) for r in rows]

@@ -97,7 +97,7 @@ def create_idea(tx: Tx, user: User, room: str, title: str, body: str, cid: str,
                " VALUES (?, 'proposed', '', ?, ?)", (idea_id, user.id, tx.now))
     row = _idea_row(tx.conn, idea_id)
     assert row is not None
-    tx.emit(acc.group_id, acc.slug, "idea.created", idea_data(row))
+    tx.emit(acc.room_id, acc.slug, "idea.created", idea_data(row))
     return {"idea": {"id": idea_id, "thread": made["thread"]["id"]}}
 
 
@@ -119,7 +119,7 @@ def support(tx: Tx, user: User, idea_id: int, on: bool) -> dict[str, Any]:
                          (idea_id, user.id))
     count = _supporters(tx.conn, idea_id)
     if cur.rowcount:
-        tx.emit(acc.group_id, acc.slug, "idea.supporters", {"idea": idea_id, "count": count})
+        tx.emit(acc.room_id, acc.slug, "idea.supporters", {"idea": idea_id, "count": count})
     return {"idea": idea_id, "count": count, "supported": on}
 
 
@@ -140,7 +140,7 @@ def set_status(tx: Tx, user: User, idea_id: int, status: str, note: str = "",
                " VALUES (?, ?, ?, ?, ?)", (idea_id, status, note, user.id, tx.now))
     audit.record(tx, user.id, "idea.status", group_id=acc.group_id, subject=f"idea {idea_id}",
                  status=status, previous=row["status"])
-    tx.emit(acc.group_id, acc.slug, "idea.status", {
+    tx.emit(acc.room_id, acc.slug, "idea.status", {
         "idea": idea_id, "status": status, "note": note,
         "by": {"id": user.id, "name": user.name}, "at": tx.now,
     })
@@ -170,10 +170,10 @@ def merge(tx: Tx, user: User, idea_id: int, into_id: int) -> dict[str, Any]:
     audit.record(tx, user.id, "idea.merge", group_id=acc.group_id, subject=f"idea {idea_id}",
                  into=into_id)
     count = _supporters(tx.conn, into_id)
-    tx.emit(acc.group_id, acc.slug, "idea.merged", {
+    tx.emit(acc.room_id, acc.slug, "idea.merged", {
         "idea": idea_id, "into": into_id, "by": {"id": user.id, "name": user.name},
     })
-    tx.emit(acc.group_id, acc.slug, "idea.supporters", {"idea": into_id, "count": count})
+    tx.emit(acc.room_id, acc.slug, "idea.supporters", {"idea": into_id, "count": count})
     return {"idea": idea_id, "into": into_id, "count": count}
 
 

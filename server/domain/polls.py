@@ -109,7 +109,7 @@ def _tally_data(row: sqlite3.Row, counted: dict[str, Any]) -> dict[str, Any]:
 
 def _emit_tally(tx: Tx, acc: Access, row: sqlite3.Row) -> dict[str, Any]:
     counted = breakdown(tx.conn, row)
-    tx.emit(acc.group_id, acc.slug, "poll.tally", _tally_data(row, counted))
+    tx.emit(acc.room_id, acc.slug, "poll.tally", _tally_data(row, counted))
     return counted
 
 
@@ -133,7 +133,7 @@ def create_poll(tx: Tx, user: User, room: str, question: str, options: list[str]
     assert row is not None
     audit.record(tx, user.id, "poll.create", group_id=acc.group_id, subject=f"poll {poll_id}",
                  question=question)
-    tx.emit(acc.group_id, acc.slug, "poll.created", poll_data(row, breakdown(tx.conn, row),
+    tx.emit(acc.room_id, acc.slug, "poll.created", poll_data(row, breakdown(tx.conn, row),
                                                              visible=results == "live"))
     return {"poll": {"id": poll_id}}
 
@@ -229,15 +229,16 @@ def _forget_who_chose_what(tx: Tx, row: sqlite3.Row) -> None:
     tx.execute("DELETE FROM poll_votes WHERE poll_id = ?", (row["id"],))
     tx.execute(f"PRAGMA secure_delete = {int(was)}")
     tx.execute("UPDATE poll_voters SET voted_at = ? WHERE poll_id = ?", (tx.now, row["id"]))
-    for seq, data in tx.execute(
-        "SELECT seq, data FROM events WHERE group_id = ? AND type = 'poll.tally' AND at >= ?",
+    for room_id, seq, data in tx.execute(
+        "SELECT e.room_id, e.seq, e.data FROM events e JOIN rooms r ON r.id = e.room_id"
+        " WHERE r.group_id = ? AND e.type = 'poll.tally' AND e.at >= ?",
         (row["group_id"], row["created_at"]),
     ).fetchall():
         tally = unpack(data)
         if tally.get("poll") == row["id"] and "counts" in tally:
-            tx.execute("UPDATE events SET data = ? WHERE group_id = ? AND seq = ?",
+            tx.execute("UPDATE events SET data = ? WHERE room_id = ? AND seq = ?",
                        (pack({"poll": row["id"], "voters": tally.get("voters", 0)}),
-                        row["group_id"], seq))
+                        room_id, seq))
 
 
 def close(tx: Tx, user: User, poll_id: int) -> dict[str, Any]:
@@ -251,7 +252,7 @@ def close(tx: Tx, user: User, poll_id: int) -> dict[str, Any]:
         _forget_who_chose_what(tx, row)
     audit.record(tx, user.id, "poll.close", group_id=acc.group_id, subject=f"poll {poll_id}",
                  counts=counted["counts"], voters=counted["voters"])
-    tx.emit(acc.group_id, acc.slug, "poll.closed",
+    tx.emit(acc.room_id, acc.slug, "poll.closed",
             {"poll": poll_id, **counted, "closed_at": tx.now})
     return {"poll": poll_id, **counted}
 

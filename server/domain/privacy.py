@@ -135,13 +135,13 @@ def erase_user(tx: Tx, email: str, actor_id: int | None = None) -> dict[str, int
     # replay after erasure never brings the name back.
     needle = name.encode()
     scrubbed = 0
-    for ev in tx.execute("SELECT group_id, seq, data FROM events WHERE instr(data, ?) > 0",
+    for ev in tx.execute("SELECT room_id, seq, data FROM events WHERE instr(data, ?) > 0",
                          (needle,)).fetchall():
         data = unpack(ev["data"])
         clean = scrub(data, uid, name)
         if clean != data:
-            tx.execute("UPDATE events SET data = ? WHERE group_id = ? AND seq = ?",
-                       (pack(clean), ev["group_id"], ev["seq"]))
+            tx.execute("UPDATE events SET data = ? WHERE room_id = ? AND seq = ?",
+                       (pack(clean), ev["room_id"], ev["seq"]))
             scrubbed += 1
     for entry in tx.execute("SELECT id, detail FROM audit_log WHERE instr(detail, ?) > 0",
                             (name,)).fetchall():

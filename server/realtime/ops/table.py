@@ -48,7 +48,7 @@ async def join(conn: Connection, args: dict[str, Any]) -> AfterReply:
         recovered = False
         if (since is not None and (epoch is None or epoch == db.epoch) and since <= seq
                 and seq - since <= settings.replay_limit):
-            rows = await db.read(discussions.events_after, acc.group_id, since, seq)
+            rows = await db.read(discussions.events_after, acc.room_id, since, seq)
             replay = [Event(room, s, t, at, data) for s, t, at, data in rows]
             recovered = True
     except BaseException:

@@ -150,15 +150,15 @@ class Tx:
     def one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
         return self.conn.execute(sql, params).fetchone()
 
-    def emit(self, group_id: int, room: str, type_: str, data: dict[str, Any]) -> Event:
+    def emit(self, room_id: int, room: str, type_: str, data: dict[str, Any]) -> Event:
         """Append an event to the room's log with its next seq, in this transaction."""
         seq = self.conn.execute(
-            "UPDATE groups SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq",
-            (group_id,),
+            "UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq",
+            (room_id,),
         ).fetchone()[0]
         self.conn.execute(
-            "INSERT INTO events(group_id, seq, type, at, data) VALUES (?, ?, ?, ?, ?)",
-            (group_id, seq, type_, self.now, pack(data)),
+            "INSERT INTO events(room_id, seq, type, at, data) VALUES (?, ?, ?, ?, ?)",
+            (room_id, seq, type_, self.now, pack(data)),
         )
         event = Event(room=room, seq=seq, type=type_, at=self.now, data=data)
         self.events.append(event)
@@ -190,14 +190,14 @@ class _Published:
 
 
 def _init_published(conn: sqlite3.Connection) -> _Published:
-    seqs = {slug: seq for slug, seq in conn.execute("SELECT slug, last_seq FROM groups")}
+    seqs = {slug: seq for slug, seq in conn.execute("SELECT slug, last_seq FROM rooms")}
     return _Published(seqs, conn.execute("PRAGMA data_version").fetchone()[0])
 
 
 def _stored_events(conn: sqlite3.Connection, room: str, after: int, upto: int) -> list[Event]:
     rows = conn.execute(
-        "SELECT e.seq, e.type, e.at, e.data FROM groups g JOIN events e ON e.group_id = g.id"
-        " WHERE g.slug = ? AND e.seq > ? AND e.seq <= ? ORDER BY e.seq", (room, after, upto),
+        "SELECT e.seq, e.type, e.at, e.data FROM rooms r JOIN events e ON e.room_id = r.id"
+        " WHERE r.slug = ? AND e.seq > ? AND e.seq <= ? ORDER BY e.seq", (room, after, upto),
     ).fetchall()
     return [Event(room, seq, type_, at, unpack(data)) for seq, type_, at, data in rows]
 
@@ -215,7 +215,7 @@ def _in_order(conn: sqlite3.Connection, events: list[Event], published: _Publish
         out.append(event)
         seqs[event.room] = event.seq or known
     if version != published.data_version:
-        for room, last in conn.execute("SELECT slug, last_seq FROM groups").fetchall():
+        for room, last in conn.execute("SELECT slug, last_seq FROM rooms").fetchall():
             known = seqs.get(room, published.seqs.get(room, 0))
             if last > known:
                 out.extend(_stored_events(conn, room, known, last))

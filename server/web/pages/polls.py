@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from server.domain import ideas, polls
+from server.domain import discussions, ideas, polls
 from server.domain.accounts import Access, Session, User, access, require_staff_or_moderator
 from server.errors import BadRequest, Forbidden, NotFound, TooLarge
 from server.protocol.codec import IDEA_STATUSES, POLL_RESULTS
@@ -147,8 +147,7 @@ def _poll_read(conn: sqlite3.Connection, user: User, slug: str, poll_id: int,
 
 def _seq(conn: sqlite3.Connection, acc: Access) -> int:
     """The room's latest seq in the page's snapshot: the live client resumes after it."""
-    return conn.execute("SELECT last_seq FROM groups WHERE id = ?",
-                        (acc.group_id,)).fetchone()[0]
+    return discussions.room_seq(conn, acc)
 
 
 def _context(request: Request, found: Session) -> dict[str, Any]:

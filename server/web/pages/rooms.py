@@ -94,7 +94,7 @@ def _room_read(conn: sqlite3.Connection, user: User, slug: str, page_no: int | N
          "g": acc.group_id, "limit": THREADS_PER_PAGE,
          "offset": (current - 1) * THREADS_PER_PAGE},
     ).fetchall()
-    seq = conn.execute("SELECT last_seq FROM groups WHERE id = ?", (acc.group_id,)).fetchone()[0]
+    seq = discussions.room_seq(conn, acc)
     return {"acc": acc, "threads": [dict(r) for r in rows], "page": current, "pages": pages,
             "seq": seq, "mine": mine}
 
@@ -140,7 +140,7 @@ def _thread_read(conn: sqlite3.Connection, user: User, slug: str, thread_id: int
         " WHERE m.thread_id = ? ORDER BY m.id LIMIT ? OFFSET ?",
         (thread_id, PAGE_SIZE, (current - 1) * PAGE_SIZE),
     ).fetchall()
-    seq = conn.execute("SELECT last_seq FROM groups WHERE id = ?", (acc.group_id,)).fetchone()[0]
+    seq = discussions.room_seq(conn, acc)
     return {"acc": acc, "thread": dict(thread), "messages": [discussions.message_data(r)
             for r in rows], "page": current, "pages": pages, "first_new": first_new,
             "seq": seq, "total": total}
