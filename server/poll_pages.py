@@ -146,8 +146,8 @@ def _polls_read(conn: sqlite3.Connection, user: User, slug: str, threshold: int,
 
 def _poll_read(conn: sqlite3.Connection, user: User, slug: str, poll_id: int,
                threshold: int) -> dict[str, Any]:
-    acc, poll = outsider_safe(polls.poll_in_group, conn, user, slug, poll_id,
-                              threshold=threshold)
+    acc, poll = outsider_safe(partial(polls.poll_in_group, threshold=threshold), conn, user,
+                              slug, poll_id)
     run = can_run(user, acc) and not poll["closed"]
     return {"group": acc, "poll": poll, "can_run": can_run(user, acc),
             "members": polls.group_members(conn, user, slug) if run else [],
