@@ -54,6 +54,11 @@ class Settings:
     handshake_timeout: float = _setting(
         10.0, "Seconds a new socket may take to send its request; silent sockets are closed."
     )
+    privacy_threshold: int = _setting(
+        5,  # server.domain.suppression.DEFAULT_THRESHOLD, for calls made without settings
+        "Smallest group whose counts are shown: an anonymous poll shows only its number of"
+        " voters until this many have voted (equality reports will use it too).",
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -73,7 +78,8 @@ class Settings:
         """Refuse values that cannot work, with a message an admin can act on."""
         if self.synchronous.upper() not in {"NORMAL", "FULL"}:
             raise ValueError("CFN_SYNCHRONOUS must be NORMAL or FULL")
-        for name in ("max_frame", "max_body", "max_title", "send_queue", "group_commit"):
+        for name in ("max_frame", "max_body", "max_title", "send_queue", "group_commit",
+                     "privacy_threshold"):
             if getattr(self, name) < 1:
                 raise ValueError(f"CFN_{name.upper()} must be at least 1")
         if self.rate_limit < 0 or self.replay_limit < 0:

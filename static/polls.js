@@ -31,6 +31,17 @@ function rows(poll) {
   }));
 }
 
+/** Why the counts are not shown yet: the same words as server/poll_pages.py `hidden_words`. */
+function hiddenWords(poll) {
+  if (poll.anonymous && !poll.closed && poll.voters < (poll.privacy_threshold || 0)) {
+    return `The results are shown once ${poll.privacy_threshold} members have voted,`
+      + ' so no one can work out how someone voted.';
+  }
+  return poll.results === 'after_vote'
+    ? 'You will see the results after you vote.'
+    : 'The results are shown when the poll closes.';
+}
+
 /** The results block: the same markup as templates/_polls_macros.html `results`. */
 function resultsNode(poll) {
   const box = el('div', 'poll-results');
@@ -76,9 +87,7 @@ function resultsNode(poll) {
     }
   } else {
     const who = `${plural(poll.voters, 'member', 'members')} voted so far.`;
-    box.append(el('p', 'poll-hidden', poll.results === 'after_vote'
-      ? `${who} You will see the results after you vote.`
-      : `${who} The results are shown when the poll closes.`));
+    box.append(el('p', 'poll-hidden', `${who} ${hiddenWords(poll)}`));
   }
   return box;
 }

@@ -79,6 +79,17 @@ async def test_export_holds_everything_about_the_member_but_no_secret_and_no_ano
     assert json.loads(to_stdout.stdout)["messages"] == data["messages"]
 
 
+async def test_export_carries_no_time_of_an_anonymous_vote(server: Running) -> None:
+    """The time would match the stored tally whose counts moved then, linking vote and choice;
+    a named poll's vote keeps its time."""
+    ids = await _arrange(server)
+    done = await asyncio.to_thread(cli, server, "user", "export", EMAIL)
+    assert done.returncode == 0, done.stderr
+    rows = {v["poll_id"]: v for v in json.loads(done.stdout)["poll_voters"]}
+    assert rows[ids["secret_poll"]]["voted_at"] is None
+    assert isinstance(rows[ids["open_poll"]]["voted_at"], int)
+    assert set(rows[ids["secret_poll"]]) == {"poll_id", "user_id", "entered_by", "voted_at"}
+
 async def test_erasure_removes_personal_data_and_shows_posts_as_former_member(
         server: Running) -> None:
     ids = await _arrange(server)

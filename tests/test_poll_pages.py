@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from typing import Any
 
@@ -86,8 +87,9 @@ async def test_a_facilitator_runs_a_poll_with_forms_alone(server: Running, site:
     assert closed.status_code == 409 and "closed" in closed.text
     rows = list(csv.reader(io.StringIO((await bob.get(
         f"/g/{ROOM}/polls/{poll_id}/results.csv")).text.lstrip("\ufeff"))))
-    assert ["Falls", "2", "40%", "0", "0", "2"] in rows
-    assert ["Visits", "2", "40%", "0", "1", "1"] in rows
+    assert ["Falls", "2", "40%", "0", "0", "2", ""] in [r[5:12] for r in rows]
+    assert ["Visits", "2", "40%", "0", "1", "1", "Dan (entered by Fay)"] in [
+        r[5:12] for r in rows]
     printable = await bob.get(f"/g/{ROOM}/polls/{poll_id}/print")
     assert printable.status_code == 200 and "Results in numbers" in printable.text
     assert '<th scope="row">Dan</th><td>Visits</td><td>Fay</td>' in printable.text
@@ -222,4 +224,107 @@ async def test_csv_cells_cannot_run_as_spreadsheet_formulas(server: Running,
     poll = write_sync(server.db, polls.create_poll, user(server, "fay"), ROOM,
                       "=HYPERLINK(\"x\")", ["+1", "-2"], "single")["poll"]["id"]
     text = (await site("bob").get(f"/g/{ROOM}/polls/{poll}/results.csv")).text
-    assert "'=HYPERLINK" in text and "\n'+1," in text.replace("\r\n", "\n")
+    assert "'=HYPERLINK" in text and ",'+1," in text and ",'-2," in text
+
+
+def _count_boxes(html: str) -> dict[str, str]:
+    """The show-of-hands form's boxes as the page fills them in: name -> value."""
+    return dict(re.findall(r'name="(count-\d+)" type="text"[^>]*value="([^"]*)"', html))
+
+
+@pytest.mark.parametrize("results", ["closed", "after_vote", "live"])
+async def test_correcting_one_show_of_hands_box_keeps_the_other_counts(
+        server: Running, site: Any, results: str) -> None:
+    """6/4/2, then the first box corrected to 7 for a latecomer: 7/4/2 at close."""
+    fay = site("fay")
+    poll = write_sync(server.db, polls.create_poll, user(server, "fay"), ROOM, "Topic?",
+                      ["Falls", "Leaflet", "Visits"], "single", False, results)["poll"]["id"]
+    await fay.post(f"/g/{ROOM}/polls/{poll}/count", {"count-0": "6", "count-1": "4",
+                                                     "count-2": "2"})
+    page = (await fay.get(f"/g/{ROOM}/polls/{poll}")).text
+    boxes = _count_boxes(page)
+    assert boxes == {"count-0": "6", "count-1": "4", "count-2": "2"}, boxes
+    assert "replaces the last one" not in page and "counts saved so far" in page
+    boxes["count-0"] = "7"  # she changes one box and saves the form as it stands
+    assert (await fay.post(f"/g/{ROOM}/polls/{poll}/count", boxes)).status_code == 303
+    assert _count_boxes((await fay.get(f"/g/{ROOM}/polls/{poll}")).text)["count-2"] == "2"
+    assert (await fay.post(f"/g/{ROOM}/polls/{poll}/close")).status_code == 303
+    closed = write_sync(server.db, lambda tx: tx.one(
+        "SELECT final FROM polls WHERE id = ?", (poll,))[0])
+    assert json.loads(closed)["in_room"] == [7, 4, 2]
+
+
+async def test_the_phoned_in_member_list_starts_with_choose_a_member(
+        server: Running, site: Any) -> None:
+    fay = site("fay")
+    poll = write_sync(server.db, polls.create_poll, user(server, "fay"), ROOM, "Topic?",
+                      ["Falls", "Leaflet"], "single")["poll"]["id"]
+    page = (await fay.get(f"/g/{ROOM}/polls/{poll}")).text
+    select = page.split('id="vote-for-member"', 1)[1].split("</select>", 1)[0]
+    options = re.findall(r'<option value="([^"]*)"[^>]*>([^<]*)</option>', select)
+    assert options[0] == ("", "Choose a member…"), options
+    assert " required" in select.split(">", 1)[0]
+    refused = await fay.post(f"/g/{ROOM}/polls/{poll}/vote-for", {"member": "", "choice": "0"})
+    assert refused.status_code == 400
+    assert "choose the member you are voting for" in refused.text
+    assert server.db.execute("SELECT count(*) FROM poll_voters").fetchone()[0] == 0
+
+
+async def test_the_csv_of_all_polls_is_one_table_under_one_header_row(
+        server: Running, site: Any) -> None:
+    fay_user = user(server, "fay")
+    named = write_sync(server.db, polls.create_poll, fay_user, ROOM, "Named?",
+                       ["yes", "no", "maybe"], "single")["poll"]["id"]
+    write_sync(server.db, polls.vote, user(server, "bob"), named, [0])
+    hidden = write_sync(server.db, polls.create_poll, fay_user, ROOM, "Hidden?",
+                        ["a", "b"], "single", False, "closed")["poll"]["id"]
+    write_sync(server.db, polls.vote, user(server, "bob"), hidden, [1])
+    closed = write_sync(server.db, polls.create_poll, fay_user, ROOM, "Closed?",
+                        ["x", "y"], "multi")["poll"]["id"]
+    write_sync(server.db, polls.close, fay_user, closed)
+    text = (await site("dan").get(f"/g/{ROOM}/polls.csv")).text.lstrip("\ufeff")
+    rows = list(csv.reader(io.StringIO(text)))
+    header = rows[0]
+    assert header[:7] == ["Group", "Poll", "Status", "Votes are", "Members who voted",
+                          "Answer", "Total"]
+    assert all(len(r) == len(header) for r in rows), rows  # no blank or short rows
+    assert [r for r in rows if r == header] == [header]  # one header row
+    by_poll: dict[str, list[list[str]]] = {}
+    for r in rows[1:]:
+        by_poll.setdefault(r[1], []).append(r)
+    assert [r[5] for r in by_poll["Named?"]] == ["yes", "no", "maybe"]
+    yes = by_poll["Named?"][0]
+    assert yes[4] == "1" and yes[6] == "1" and yes[7] == "100%" and yes[11] == "Bob"
+    assert [r[5] for r in by_poll["Hidden?"]] == ["a", "b"]
+    assert all(r[6] == "" and "shown when the poll closes" in r[12] for r in by_poll["Hidden?"])
+    assert by_poll["Closed?"][0][2].startswith("closed ")
+
+
+async def test_an_anonymous_poll_shows_only_the_turnout_on_pages_until_five_have_voted(
+        server: Running, site: Any) -> None:
+    fay_user = user(server, "fay")
+    for who in ("gil", "hal"):
+        server.member(ROOM, f"{who}@cfn.example")
+    poll = write_sync(server.db, polls.create_poll, fay_user, ROOM, "Anon?", ["yes", "no"],
+                      "single", True, "live")["poll"]["id"]
+    write_sync(server.db, polls.vote, user(server, "bob"), poll, [0])
+    write_sync(server.db, polls.count_in_room, fay_user, poll, [0, 3])
+    paths = [f"/g/{ROOM}/polls", f"/g/{ROOM}/polls/{poll}", f"/g/{ROOM}/polls/{poll}/print",
+             f"/g/{ROOM}/polls/{poll}/results.csv", f"/g/{ROOM}/polls.csv"]
+
+    async def shown(who: str) -> list[str]:
+        return [(await site(who).get(p)).text for p in paths]
+
+    for who in ("eve", "fay", "bob"):
+        for path, text in zip(paths, await shown(who), strict=True):
+            assert "</strong> vote" not in text and "%</strong>" not in text, path
+            assert "100%" not in text and "0%" not in text, path
+            assert "Results in numbers" not in text, path
+            assert "shown once 5 members have voted" in text, (who, path)
+    assert "1 member voted so far" in (await site("eve").get(f"/g/{ROOM}/polls/{poll}")).text
+    form = (await site("fay").get(f"/g/{ROOM}/polls")).text
+    assert "results stay hidden until 5 members have voted" in form
+    for n, who in enumerate(("dan", "eve", "gil", "hal"), start=2):
+        write_sync(server.db, polls.vote, user(server, who), poll, [n % 2])
+    text = (await site("eve").get(f"/g/{ROOM}/polls/{poll}")).text
+    assert "<strong>5</strong> members voted" in text and "%</strong>" in text

@@ -357,17 +357,92 @@ async def test_vote_needs_no_join_but_create_does(server: Running, people: Any,
 async def test_anonymous_poll_counts_a_phoned_in_vote_with_the_online_ones(
         server: Running, people: Any, clients: Any) -> None:
     """Shown apart, a lone phoned-in vote plus the audit trail's "entered for" names a choice."""
-    fay, bob = [await joined(clients, w) for w in ("fay", "bob")]
+    fay, bob, dan, sue = [await joined(clients, w) for w in ("fay", "bob", "dan", "sue")]
     poll = await make_poll(fay, anonymous=True)
     await bob.call("poll.vote", poll=poll, choices=[0])
     await fay.call("poll.vote_for", poll=poll, member=people["cora"].id, choices=[2])
+    for c in (fay, dan, sue):  # five voters, so the open poll shows its counts
+        await c.call("poll.vote", poll=poll, choices=[1])
     while_open = (await bob.call("poll.get", poll=poll))["poll"]
     await fay.call("poll.close", poll=poll)
     after_close = (await bob.call("poll.get", poll=poll))["poll"]
     for got in (while_open, after_close):
-        assert got["counts"] == [1, 0, 1]
-        assert got["on_behalf"] == [0, 0, 0] and got["online"] == [1, 0, 1]
+        assert got["counts"] == [1, 3, 1]
+        assert got["on_behalf"] == [0, 0, 0] and got["online"] == [1, 3, 1]
     named = await make_poll(fay, anonymous=False)
     await fay.call("poll.vote_for", poll=named, member=people["cora"].id, choices=[2])
     got = (await bob.call("poll.get", poll=named))["poll"]
     assert got["on_behalf"] == [0, 0, 1] and got["online"] == [0, 0, 0]
+
+
+_COUNT_KEYS = {"counts", "online", "on_behalf", "in_room", "named"}
+
+
+def _count_keys(value: Any) -> set[str]:
+    """Every counts-shape key anywhere in a frame."""
+    if isinstance(value, dict):
+        return (set(value) & _COUNT_KEYS).union(*(_count_keys(v) for v in value.values()))
+    if isinstance(value, list):
+        return set().union(*(_count_keys(v) for v in value))
+    return set()
+
+
+async def test_anonymous_poll_shows_only_the_turnout_until_five_members_have_voted(
+        server: Running, people: Any, clients: Any) -> None:
+    """Below 5 voters no frame anyone gets carries a count: events (live and replayed),
+    every reply, poll.get and poll.list, the facilitator's included; the 5th shows them."""
+    fay, bob, dan, cora, sue = [await joined(clients, w)
+                                for w in ("fay", "bob", "dan", "cora", "sue")]
+    poll = await make_poll(fay, anonymous=True)  # results straight away, the default
+    created = await dan.event("poll.created", poll=poll)
+    assert created["data"]["privacy_threshold"] == 5
+    assert created["data"]["results_visible"] is False
+    replies = [await bob.call("poll.vote", poll=poll, choices=[0]),
+               await fay.call("poll.count", poll=poll, counts=[3, 0, 0]),
+               await fay.call("poll.vote_for", poll=poll, member=people["cora"].id,
+                              choices=[1]),
+               await dan.call("poll.vote", poll=poll, choices=[2]),
+               await sue.call("poll.vote", poll=poll, choices=[2])]
+    assert [r["voters"] for r in replies] == [1, 1, 2, 3, 4]
+    for c in (fay, bob, dan, cora, sue):
+        got = (await c.call("poll.get", poll=poll))["poll"]
+        assert got["voters"] == 4 and got["results_visible"] is False
+        replies += [got, await c.call("poll.list", room=ROOM)]
+    await cora.stored_events(ROOM, 6)  # poll.created and five tallies
+    late = await clients("bob@cfn.example")
+    await late.call("join", room=ROOM, since=0)
+    replayed = [e for e in await late.stored_events(ROOM, 6) if e["type"].startswith("poll.")]
+    assert [e["type"] for e in replayed] == ["poll.created", *["poll.tally"] * 5]
+    events = [e for c in (fay, bob, dan, cora, sue, late) for e in c.events
+              if e["type"].startswith("poll.")]
+    for frame in [*replies, *events, created]:
+        assert not _count_keys(frame), frame
+    stored = [unpack(r[0]) for r in server.db.execute(
+        "SELECT data FROM events WHERE type LIKE 'poll.%' ORDER BY seq")]
+    assert stored and not any(_count_keys(d) for d in stored)
+    fifth = await fay.call("poll.vote", poll=poll, choices=[0])
+    assert fifth["voters"] == 5 and fifth["counts"] == [5, 1, 2]
+    tally = await dan.event("poll.tally", poll=poll, voters=5)
+    assert tally["data"]["counts"] == [5, 1, 2] and tally["data"]["in_room"] == [3, 0, 0]
+
+
+async def test_the_privacy_threshold_is_a_setting(start_server: Any, subprotocol: str) -> None:
+    running = await start_server(privacy_threshold=2)
+    for who in ("fay", "bob", "dan"):
+        running.member(ROOM, f"{who}@cfn.example", "facilitator" if who == "fay" else "member")
+    fay = await connect(running, running.token("fay@cfn.example"), subprotocol)
+    bob = await connect(running, running.token("bob@cfn.example"), subprotocol)
+    dan = await connect(running, running.token("dan@cfn.example"), subprotocol)
+    try:
+        await fay.call("join", room=ROOM)
+        poll = await make_poll(fay, anonymous=True)
+        first = await bob.call("poll.vote", poll=poll, choices=[0])
+        assert "counts" not in first
+        assert (await dan.call("poll.get", poll=poll))["poll"]["privacy_threshold"] == 2
+        second = await dan.call("poll.vote", poll=poll, choices=[1])
+        assert second["counts"] == [1, 1, 0]
+        tally = await fay.event("poll.tally", poll=poll, voters=2)
+        assert tally["data"]["counts"] == [1, 1, 0]
+    finally:
+        for c in (fay, bob, dan):
+            await c.close()

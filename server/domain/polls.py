@@ -4,6 +4,8 @@ Every write recounts the stored votes in its own transaction, so the counts an e
 reply carries always equal what is stored. Results are shown according to the poll's
 ``results`` setting, and an anonymous poll never links a member to a choice: its events,
 replies and pages carry counts only, and its member-choice rows are deleted when it closes.
+While an anonymous poll is open, its counts are shown only once enough members have voted
+(``server.suppression``): before that a member could tell how the first few voted.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ import json
 import sqlite3
 from typing import Any
 
-from server.domain import audit
+from server.domain import audit, suppression
 from server.domain.accounts import Access, User, access, access_by_id, require_staff_or_moderator
+from server.domain.suppression import DEFAULT_THRESHOLD
 from server.errors import BadRequest, NotFound, PollClosed
 from server.storage.sqlite.database import Tx, pack, unpack
 
@@ -92,24 +95,39 @@ def _has_voted(conn: sqlite3.Connection, poll_id: int, user: User) -> bool:
                         (poll_id, user.id)).fetchone() is not None
 
 
-def results_visible(row: sqlite3.Row, voted: bool) -> bool:
-    """Live: always; after_vote: once this member has voted; closed: only after close."""
-    if row["closed_at"] is not None or row["results"] == "live":
+def few_voters(row: sqlite3.Row, voters: int, threshold: int) -> bool:
+    """An open anonymous poll with too few voters for its counts to hide any one of them."""
+    return (bool(row["anonymous"]) and row["closed_at"] is None
+            and not suppression.counts_shown(voters, threshold))
+
+
+def results_visible(row: sqlite3.Row, voted: bool, voters: int,
+                    threshold: int = DEFAULT_THRESHOLD) -> bool:
+    """Live: always; after_vote: once this member has voted; closed: only after close.
+    An open anonymous poll shows no counts to anyone until ``threshold`` members voted."""
+    if row["closed_at"] is not None:
         return True
-    return row["results"] == "after_vote" and voted
+    if few_voters(row, voters, threshold):
+        return False
+    return row["results"] == "live" or (row["results"] == "after_vote" and voted)
 
 
-def _tally_data(row: sqlite3.Row, counted: dict[str, Any]) -> dict[str, Any]:
-    """What a broadcast tally carries: counts only for live polls, else just the turnout."""
+def _shown_to_all(row: sqlite3.Row, counted: dict[str, Any], threshold: int) -> bool:
+    """Counts everyone in the room may see now: broadcasts and facilitators' replies."""
+    return results_visible(row, False, counted["voters"], threshold)
+
+
+def _tally_data(row: sqlite3.Row, counted: dict[str, Any], threshold: int) -> dict[str, Any]:
+    """What a broadcast tally carries: counts only when all may see them, else the turnout."""
     data: dict[str, Any] = {"poll": row["id"], "voters": counted["voters"]}
-    if row["results"] == "live":
+    if _shown_to_all(row, counted, threshold):
         data.update(counted)
     return data
 
 
-def _emit_tally(tx: Tx, acc: Access, row: sqlite3.Row) -> dict[str, Any]:
+def _emit_tally(tx: Tx, acc: Access, row: sqlite3.Row, threshold: int) -> dict[str, Any]:
     counted = breakdown(tx.conn, row)
-    tx.emit(acc.room_id, acc.slug, "poll.tally", _tally_data(row, counted))
+    tx.emit(acc.room_id, acc.slug, "poll.tally", _tally_data(row, counted, threshold))
     return counted
 
 
@@ -117,7 +135,8 @@ def _emit_tally(tx: Tx, acc: Access, row: sqlite3.Row) -> dict[str, Any]:
 
 
 def create_poll(tx: Tx, user: User, room: str, question: str, options: list[str], kind: str,
-                anonymous: bool = False, results: str = "live") -> dict[str, Any]:
+                anonymous: bool = False, results: str = "live", *,
+                threshold: int = DEFAULT_THRESHOLD) -> dict[str, Any]:
     acc = access(tx.conn, user, room)
     require_staff_or_moderator(user, acc)
     if len({o.casefold() for o in options}) != len(options):
@@ -133,8 +152,10 @@ def create_poll(tx: Tx, user: User, room: str, question: str, options: list[str]
     assert row is not None
     audit.record(tx, user.id, "poll.create", group_id=acc.group_id, subject=f"poll {poll_id}",
                  question=question)
-    tx.emit(acc.room_id, acc.slug, "poll.created", poll_data(row, breakdown(tx.conn, row),
-                                                             visible=results == "live"))
+    counted = breakdown(tx.conn, row)
+    tx.emit(acc.room_id, acc.slug, "poll.created",
+            poll_data(row, counted, visible=_shown_to_all(row, counted, threshold),
+                      threshold=threshold))
     return {"poll": {"id": poll_id}}
 
 
@@ -158,19 +179,20 @@ def _open_poll(tx: Tx, user: User, poll_id: int) -> tuple[sqlite3.Row, Access]:
     return row, acc
 
 
-def vote(tx: Tx, user: User, poll_id: int, choices: list[int]) -> dict[str, Any]:
+def vote(tx: Tx, user: User, poll_id: int, choices: list[int], *,
+         threshold: int = DEFAULT_THRESHOLD) -> dict[str, Any]:
     row, acc = _open_poll(tx, user, poll_id)
     chosen = _check_choices(row, choices)
     _store_vote(tx, row, user.id, chosen, None)
-    counted = _emit_tally(tx, acc, row)
+    counted = _emit_tally(tx, acc, row, threshold)
     reply: dict[str, Any] = {"poll": poll_id, "voted": True, "voters": counted["voters"]}
-    if results_visible(row, True):
+    if results_visible(row, True, counted["voters"], threshold):
         reply.update(counted)
     return reply
 
 
-def vote_for(tx: Tx, user: User, poll_id: int, member_id: int, choices: list[int],
-             ) -> dict[str, Any]:
+def vote_for(tx: Tx, user: User, poll_id: int, member_id: int, choices: list[int], *,
+             threshold: int = DEFAULT_THRESHOLD) -> dict[str, Any]:
     """A facilitator records the vote of a named member who phoned in (audited)."""
     row, acc = _open_poll(tx, user, poll_id)
     require_staff_or_moderator(user, acc)
@@ -188,14 +210,15 @@ def vote_for(tx: Tx, user: User, poll_id: int, member_id: int, choices: list[int
         detail["choices"] = chosen
     audit.record(tx, user.id, "poll.vote_for", group_id=acc.group_id,
                  subject=f"poll {poll_id}", **detail)
-    counted = _emit_tally(tx, acc, row)
+    counted = _emit_tally(tx, acc, row, threshold)
     reply: dict[str, Any] = {"poll": poll_id, "voters": counted["voters"]}
-    if row["results"] == "live":
+    if _shown_to_all(row, counted, threshold):
         reply.update(counted)
     return reply
 
 
-def count_in_room(tx: Tx, user: User, poll_id: int, counts: list[int]) -> dict[str, Any]:
+def count_in_room(tx: Tx, user: User, poll_id: int, counts: list[int], *,
+                  threshold: int = DEFAULT_THRESHOLD) -> dict[str, Any]:
     """A facilitator enters a show of hands: one count per option, replacing the last one."""
     row, acc = _open_poll(tx, user, poll_id)
     require_staff_or_moderator(user, acc)
@@ -210,9 +233,9 @@ def count_in_room(tx: Tx, user: User, poll_id: int, counts: list[int]) -> dict[s
                  in_room=counts, previous=previous)
     row = _poll_row(tx.conn, poll_id)
     assert row is not None
-    counted = _emit_tally(tx, acc, row)
+    counted = _emit_tally(tx, acc, row, threshold)
     reply: dict[str, Any] = {"poll": poll_id, "voters": counted["voters"]}
-    if row["results"] == "live":
+    if _shown_to_all(row, counted, threshold):
         reply.update(counted)
     return reply
 
@@ -262,8 +285,9 @@ def close(tx: Tx, user: User, poll_id: int) -> dict[str, Any]:
 
 def poll_data(row: sqlite3.Row, counted: dict[str, Any], *, visible: bool,
               voted: bool | None = None, named: list[dict[str, Any]] | None = None,
-              ) -> dict[str, Any]:
-    """A poll as events and reads show it; counts only when this reader may see them."""
+              threshold: int = DEFAULT_THRESHOLD) -> dict[str, Any]:
+    """A poll as events and reads show it; counts only when this reader may see them.
+    An anonymous poll also says from how many voters its counts are shown while open."""
     data: dict[str, Any] = {
         "id": row["id"], "poll": row["id"], "question": row["question"],
         "options": json.loads(row["options"]), "kind": row["kind"],
@@ -273,6 +297,8 @@ def poll_data(row: sqlite3.Row, counted: dict[str, Any], *, visible: bool,
         "closed_at": row["closed_at"], "voters": counted["voters"],
         "results_visible": visible,
     }
+    if row["anonymous"]:
+        data["privacy_threshold"] = threshold
     if visible:
         data.update(counted)
     if voted is not None:
@@ -304,41 +330,57 @@ def _named_votes(conn: sqlite3.Connection, row: sqlite3.Row) -> list[dict[str, A
     return list(people.values())
 
 
-def view(conn: sqlite3.Connection, user: User, row: sqlite3.Row) -> dict[str, Any]:
+def view(conn: sqlite3.Connection, user: User, row: sqlite3.Row, *,
+         threshold: int = DEFAULT_THRESHOLD) -> dict[str, Any]:
     """One poll as this user may see it."""
     voted = _has_voted(conn, row["id"], user)
-    visible = results_visible(row, voted)
+    counted = breakdown(conn, row)
+    visible = results_visible(row, voted, counted["voters"], threshold)
     named = _named_votes(conn, row) if visible and not row["anonymous"] else None
-    return poll_data(row, breakdown(conn, row), visible=visible, voted=voted, named=named)
+    return poll_data(row, counted, visible=visible, voted=voted, named=named,
+                     threshold=threshold)
 
 
-def get_poll(conn: sqlite3.Connection, user: User, poll_id: int) -> dict[str, Any]:
+def get_poll(conn: sqlite3.Connection, user: User, poll_id: int, *,
+             threshold: int = DEFAULT_THRESHOLD) -> dict[str, Any]:
     row, _ = _poll_for(conn, user, poll_id)
-    return {"poll": view(conn, user, row)}
+    return {"poll": view(conn, user, row, threshold=threshold)}
 
 
-def list_polls(conn: sqlite3.Connection, user: User, room: str) -> dict[str, Any]:
+def list_polls(conn: sqlite3.Connection, user: User, room: str, *,
+               threshold: int = DEFAULT_THRESHOLD) -> dict[str, Any]:
     """A group's polls, open ones first, newest first."""
     acc = access(conn, user, room)
-    return {"polls": group_polls(conn, user, acc)}
+    return {"polls": group_polls(conn, user, acc, threshold=threshold)}
 
 
-def group_polls(conn: sqlite3.Connection, user: User, acc: Access) -> list[dict[str, Any]]:
+def group_polls(conn: sqlite3.Connection, user: User, acc: Access, *,
+                threshold: int = DEFAULT_THRESHOLD) -> list[dict[str, Any]]:
     rows = conn.execute(
         f"SELECT {_POLL_COLUMNS} FROM polls p LEFT JOIN users u ON u.id = p.created_by"
         " WHERE p.group_id = ? ORDER BY p.closed_at IS NOT NULL, p.id DESC", (acc.group_id,),
     ).fetchall()
-    return [view(conn, user, r) for r in rows]
+    return [view(conn, user, r, threshold=threshold) for r in rows]
 
 
-def poll_in_group(conn: sqlite3.Connection, user: User, room: str, poll_id: int,
-                  ) -> tuple[Access, dict[str, Any]]:
+def poll_in_group(conn: sqlite3.Connection, user: User, room: str, poll_id: int, *,
+                  threshold: int = DEFAULT_THRESHOLD) -> tuple[Access, dict[str, Any]]:
     """For pages: the poll only if it belongs to that group, else not_found."""
     acc = access(conn, user, room)
     row = _poll_row(conn, poll_id)
     if row is None or row["group_id"] != acc.group_id:
         raise NotFound("There is no such poll.")
-    return acc, view(conn, user, row)
+    return acc, view(conn, user, row, threshold=threshold)
+
+
+def room_counts(conn: sqlite3.Connection, user: User, poll_id: int) -> list[int]:
+    """The show of hands as last entered, for the facilitator's form to show and correct:
+    she entered them, so she sees them whatever members may see (else a correction of one
+    box would save the others as 0)."""
+    row, acc = _poll_for(conn, user, poll_id)
+    require_staff_or_moderator(user, acc)
+    n = len(json.loads(row["options"]))
+    return json.loads(row["room_counts"]) if row["room_counts"] else [0] * n
 
 
 def group_members(conn: sqlite3.Connection, user: User, room: str) -> list[dict[str, Any]]:

@@ -86,8 +86,16 @@ def export_user(conn: sqlite3.Connection, email: str) -> dict[str, Any]:
             conn, "SELECT v.poll_id AS poll, p.question, v.choice FROM poll_votes v"
             " JOIN polls p ON p.id = v.poll_id WHERE v.user_id = ? AND p.anonymous = 0"
             " ORDER BY v.poll_id, v.choice", (uid,))
+    if "poll_voters" in tables:
+        # Polls they took part in, or entered a vote in for someone who phoned. An anonymous
+        # poll's vote time is left out: it matches the live tally whose counts moved then.
+        out["poll_voters"] = _rows(
+            conn, "SELECT w.poll_id, w.user_id, w.entered_by, CASE WHEN p.anonymous THEN NULL"
+            " ELSE w.voted_at END AS voted_at FROM poll_voters w JOIN polls p ON p.id ="
+            " w.poll_id WHERE w.user_id = ? OR w.entered_by = ? ORDER BY w.poll_id, w.user_id",
+            (uid, uid))
     covered = {"users", "memberships", "sessions", "api_tokens", "threads", "messages",
-               "poll_votes", "audit_log"}
+               "poll_votes", "poll_voters", "audit_log"}
     for table, columns in _user_columns(conn).items():
         if table in covered:
             continue

@@ -56,6 +56,7 @@ def test_facilitator_runs_a_live_poll_and_everyone_sees_the_tally_move(
     alice.get_by_text("Start a new poll").click()
     alice.get_by_label("Question").fill("What should we talk about next time?")
     alice.get_by_label("Answers", exact=True).fill("Falls response\nNew leaflet\nStation visits")
+    alice.get_by_label("Yes, named").check()  # anonymous would hide counts below 5 voters
     alice.get_by_label("Yes, named").check()
     alice.get_by_role("button", name="Open the poll").click()
     expect(alice.locator("#room-poll-new .form-status")).to_have_text(
@@ -101,6 +102,7 @@ def test_after_vote_results_show_only_to_members_who_voted(
     alice.get_by_label("Question").fill("Is the new leaflet clear?")
     alice.get_by_label("Answers", exact=True).fill("Yes\nNo")
     alice.get_by_label("After they have voted").check()
+    alice.get_by_label("Yes, named").check()
     alice.get_by_role("button", name="Open the poll").click()
     expect(alice.locator("#room-poll-new .form-status")).to_contain_text("open")
     poll_id = site.rows("SELECT id FROM polls ORDER BY id DESC LIMIT 1")[0]["id"]
@@ -112,6 +114,28 @@ def test_after_vote_results_show_only_to_members_who_voted(
            ).to_have_text("1 vote, 100%")
     expect(dave_card.locator(".poll-hidden")).to_contain_text("1 member voted so far")
     expect(dave_card.locator(".bar-chart")).to_have_count(0)
+
+
+def test_an_anonymous_poll_shows_only_the_turnout_to_three_voters(
+        site: Site, new_context: Contexts, members: list[str]) -> None:
+    alice = open_room(new_context(), site, "alice@cfn.example")
+    bob = open_room(new_context(), site, "bob@cfn.example")
+    alice.get_by_text("Start a new poll").click()
+    expect(alice.locator("#poll-anon-hint")).to_contain_text("until 5 members have voted")
+    alice.get_by_label("Question").fill("Should the group meet online?")
+    alice.get_by_label("Answers", exact=True).fill("Yes\nNo")
+    alice.get_by_role("button", name="Open the poll").click()
+    expect(alice.locator("#room-poll-new .form-status")).to_contain_text("open")
+    poll_id = site.rows("SELECT id FROM polls ORDER BY id DESC LIMIT 1")[0]["id"]
+    card = bob.locator(f"#room-poll-{poll_id}")
+    card.get_by_label("Yes").check()
+    card.get_by_role("button", name="Vote").click()
+    expect(card.locator(".form-status")).to_contain_text("Your vote is saved")
+    expect(card.locator(".poll-hidden")).to_contain_text(
+        "1 member voted so far. The results are shown once 5 members have voted")
+    expect(alice.locator(f"#room-poll-{poll_id} .poll-hidden")).to_contain_text(
+        "1 member voted so far")
+    expect(card.locator(".bar-chart")).to_have_count(0)
 
 
 def test_an_idea_is_supported_and_moved_along_while_a_third_member_watches(

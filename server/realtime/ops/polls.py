@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from server.domain import ideas, polls
@@ -15,25 +17,33 @@ def joined(conn: Connection, room: str) -> None:
         raise NotJoined(f"Join the room '{room[:64]}' first.")
 
 
+def _counted(conn: Connection, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` with the voters an open anonymous poll needs before its counts are shown."""
+    return partial(fn, threshold=conn.services.settings.privacy_threshold)
+
+
 async def poll_create(conn: Connection, args: dict[str, Any]) -> dict[str, Any]:
     joined(conn, args["room"])
     return await conn.services.db.write(
-        polls.create_poll, conn.user, args["room"], args["question"], args["options"],
-        args["kind"], args.get("anonymous", False), args.get("results", "live"))
+        _counted(conn, polls.create_poll), conn.user, args["room"], args["question"],
+        args["options"], args["kind"], args.get("anonymous", False),
+        args.get("results", "live"))
 
 
 async def poll_vote(conn: Connection, args: dict[str, Any]) -> dict[str, Any]:
-    return await conn.services.db.write(polls.vote, conn.user, args["poll"], args["choices"])
+    return await conn.services.db.write(
+        _counted(conn, polls.vote), conn.user, args["poll"], args["choices"])
 
 
 async def poll_vote_for(conn: Connection, args: dict[str, Any]) -> dict[str, Any]:
     return await conn.services.db.write(
-        polls.vote_for, conn.user, args["poll"], args["member"], args["choices"])
+        _counted(conn, polls.vote_for), conn.user, args["poll"], args["member"],
+        args["choices"])
 
 
 async def poll_count(conn: Connection, args: dict[str, Any]) -> dict[str, Any]:
     return await conn.services.db.write(
-        polls.count_in_room, conn.user, args["poll"], args["counts"])
+        _counted(conn, polls.count_in_room), conn.user, args["poll"], args["counts"])
 
 
 async def poll_close(conn: Connection, args: dict[str, Any]) -> dict[str, Any]:
@@ -41,11 +51,13 @@ async def poll_close(conn: Connection, args: dict[str, Any]) -> dict[str, Any]:
 
 
 async def poll_get(conn: Connection, args: dict[str, Any]) -> dict[str, Any]:
-    return await conn.services.db.read(polls.get_poll, conn.user, args["poll"])
+    return await conn.services.db.read(
+        _counted(conn, polls.get_poll), conn.user, args["poll"])
 
 
 async def poll_list(conn: Connection, args: dict[str, Any]) -> dict[str, Any]:
-    return await conn.services.db.read(polls.list_polls, conn.user, args["room"])
+    return await conn.services.db.read(
+        _counted(conn, polls.list_polls), conn.user, args["room"])
 
 
 async def idea_create(conn: Connection, args: dict[str, Any]) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import io
 import secrets
 import sqlite3
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -97,6 +98,11 @@ def _csv(rows: list[list[Any]], filename: str) -> Response:
     return no_store(response)
 
 
+def _counted(request: Request, fn: Any) -> Any:
+    """A poll write that shows counts, told the voters an anonymous poll needs first."""
+    return partial(fn, threshold=_threshold(request))
+
+
 def _path_id(request: Request, name: str) -> int:
     value = request.path_params[name]
     if value >= 2**62:
@@ -128,9 +134,10 @@ def _back(request: Request, default: str) -> str:
 # --- polls: reads -------------------------------------------------------------------------
 
 
-def _polls_read(conn: sqlite3.Connection, user: User, slug: str) -> dict[str, Any]:
+def _polls_read(conn: sqlite3.Connection, user: User, slug: str, threshold: int,
+                ) -> dict[str, Any]:
     acc = outsider_safe(access, conn, user, slug)
-    found = polls.group_polls(conn, user, acc)
+    found = polls.group_polls(conn, user, acc, threshold=threshold)
     run = can_run(user, acc)
     members = polls.group_members(conn, user, slug) if run else []
     return {"group": acc, "polls": found, "can_run": run, "members": members,
@@ -138,11 +145,18 @@ def _polls_read(conn: sqlite3.Connection, user: User, slug: str) -> dict[str, An
 
 
 def _poll_read(conn: sqlite3.Connection, user: User, slug: str, poll_id: int,
-               ) -> dict[str, Any]:
-    acc, poll = outsider_safe(polls.poll_in_group, conn, user, slug, poll_id)
-    run = can_run(user, acc)
-    members = polls.group_members(conn, user, slug) if run and not poll["closed"] else []
-    return {"group": acc, "poll": poll, "can_run": run, "members": members}
+               threshold: int) -> dict[str, Any]:
+    acc, poll = outsider_safe(partial(polls.poll_in_group, threshold=threshold), conn, user,
+                              slug, poll_id)
+    run = can_run(user, acc) and not poll["closed"]
+    return {"group": acc, "poll": poll, "can_run": can_run(user, acc),
+            "members": polls.group_members(conn, user, slug) if run else [],
+            "room_counts": polls.room_counts(conn, user, poll_id) if run else []}
+
+
+def _threshold(request: Request) -> int:
+    """Voters an open anonymous poll needs before its counts are shown (one setting)."""
+    return services_of(request).settings.privacy_threshold
 
 
 def _seq(conn: sqlite3.Connection, acc: Access) -> int:
@@ -154,13 +168,14 @@ def _context(request: Request, found: Session) -> dict[str, Any]:
     s = services_of(request).settings
     return {"epoch": services_of(request).db.epoch, "csrf": found.csrf,
             "max_title": s.max_title, "max_body": s.max_body,
+            "privacy_threshold": s.privacy_threshold,
             "form_cid": secrets.token_urlsafe(12), "source_words": SOURCE_WORDS}
 
 
 @member_page
 async def polls_page(request: Request, found: Session) -> Response:
     data = await services_of(request).db.read(_polls_read, found.user,
-                                              request.path_params["slug"])
+                                              request.path_params["slug"], _threshold(request))
     return no_store(page(request, "polls.html", title=f"Polls – {data['group'].name}",
                           section="polls", **data, **_context(request, found)))
 
@@ -169,7 +184,7 @@ async def polls_page(request: Request, found: Session) -> Response:
 async def poll_page(request: Request, found: Session) -> Response:
     data = await services_of(request).db.read(_poll_read, found.user,
                                               request.path_params["slug"],
-                                              _path_id(request, "poll"))
+                                              _path_id(request, "poll"), _threshold(request))
     return no_store(page(request, "poll.html", title=data["poll"]["question"],
                           section="polls", **data, **_context(request, found)))
 
@@ -178,49 +193,66 @@ async def poll_page(request: Request, found: Session) -> Response:
 async def poll_print(request: Request, found: Session) -> Response:
     data = await services_of(request).db.read(_poll_read, found.user,
                                               request.path_params["slug"],
-                                              _path_id(request, "poll"))
+                                              _path_id(request, "poll"), _threshold(request))
     return no_store(page(request, "poll_print.html", title=data["poll"]["question"],
                           printed=_when(int(datetime.now(UTC).timestamp() * 1000)), **data,
                           **_context(request, found)))
 
 
+CSV_HEADER = ["Group", "Poll", "Status", "Votes are", "Members who voted", "Answer", "Total",
+              "Percent", "Online", "By phone (entered for them)", "In the room",
+              "Chosen by (named polls)", "Note"]
+
+
+def hidden_words(poll: dict[str, Any]) -> str:
+    """Why a poll's counts are not shown yet, in the words the pages use."""
+    if poll["anonymous"] and not poll["closed"] and poll["voters"] < poll.get(
+            "privacy_threshold", 0):
+        return (f"The results are shown once {poll['privacy_threshold']} members have voted,"
+                " so no one can work out how someone voted.")
+    if poll["results"] == "after_vote":
+        return "You will see the results after you vote."
+    return "The results are shown when the poll closes."
+
+
+templates.globals["poll_hidden_words"] = hidden_words
+
+
 def _poll_rows(poll: dict[str, Any], group_name: str) -> list[list[Any]]:
-    head = [group_name, poll["question"],
-            "closed " + _when(poll["closed_at"]) if poll["closed"] else "open",
-            "anonymous" if poll["anonymous"] else "named"]
+    """One poll's rows under CSV_HEADER: one per answer, so all polls read as one table."""
+    about = [group_name, poll["question"],
+             "closed " + _when(poll["closed_at"]) if poll["closed"] else "open",
+             "anonymous" if poll["anonymous"] else "named", poll["voters"]]
     if not poll["results_visible"]:
-        return [head, ["Results are shown when the poll closes."]]
-    rows = [head, ["Option", "Total", "Percent", "Online", "By phone (entered for them)",
-                   "In the room"]]
-    for r in chart(poll):
-        rows.append([r["label"], r["count"], f"{r['pct']}%", r["online"], r["on_behalf"],
-                     r["in_room"]])
-    rows.append(["Members who voted", poll["voters"]])
-    if poll.get("named"):
-        rows.append(["Member", "Chose", "Entered by"])
-        for n in poll["named"]:
-            rows.append([n["member"]["name"],
-                         "; ".join(poll["options"][c] for c in n["choices"]),
-                         n["entered_by"]["name"] if n["entered_by"] else ""])
-    return rows
+        return [[*about, label, "", "", "", "", "", "", hidden_words(poll)]
+                for label in poll["options"]]
+    chosen: list[list[str]] = [[] for _ in poll["options"]]
+    for n in poll.get("named") or []:
+        who = n["member"]["name"]
+        if n["entered_by"]:
+            who += f" (entered by {n['entered_by']['name']})"
+        for c in n["choices"]:
+            chosen[c].append(who)
+    return [[*about, r["label"], r["count"], f"{r['pct']}%", r["online"], r["on_behalf"],
+             r["in_room"], "; ".join(chosen[r["index"]]), ""] for r in chart(poll)]
 
 
 @member_page
 async def poll_csv(request: Request, found: Session) -> Response:
     data = await services_of(request).db.read(_poll_read, found.user,
                                               request.path_params["slug"],
-                                              _path_id(request, "poll"))
-    rows = _poll_rows(data["poll"], data["group"].name)
+                                              _path_id(request, "poll"), _threshold(request))
+    rows = [CSV_HEADER, *_poll_rows(data["poll"], data["group"].name)]
     return _csv(rows, f"{data['group'].slug}-poll-{data['poll']['id']}.csv")
 
 
 @member_page
 async def polls_csv(request: Request, found: Session) -> Response:
     data = await services_of(request).db.read(_polls_read, found.user,
-                                              request.path_params["slug"])
-    rows: list[list[Any]] = []
+                                              request.path_params["slug"], _threshold(request))
+    rows: list[list[Any]] = [CSV_HEADER]
     for poll in data["polls"]:
-        rows += [*_poll_rows(poll, data["group"].name), []]
+        rows += _poll_rows(poll, data["group"].name)
     return _csv(rows, f"{data['group'].slug}-polls.csv")
 
 
@@ -259,8 +291,8 @@ async def create_poll(request: Request, found: Session, form: Any) -> Response:
     results = str(form.get("results", "live"))
     if results not in POLL_RESULTS:
         results = "live"
-    made = await _write(request, polls.create_poll, found.user, slug, question, options, kind,
-                        form.get("anonymous") == "yes", results)
+    made = await _write(request, _counted(request, polls.create_poll), found.user, slug,
+                        question, options, kind, form.get("anonymous") == "yes", results)
     return RedirectResponse(_back(request, f"/g/{slug}/polls#poll-{made['poll']['id']}"),
                             status_code=303)
 
@@ -268,7 +300,7 @@ async def create_poll(request: Request, found: Session, form: Any) -> Response:
 @member_form
 async def vote(request: Request, found: Session, form: Any) -> Response:
     slug, poll_id = request.path_params["slug"], _path_id(request, "poll")
-    await _write(request, polls.vote, found.user, poll_id, _choices(form))
+    await _write(request, _counted(request, polls.vote), found.user, poll_id, _choices(form))
     return RedirectResponse(_back(request, f"/g/{slug}/polls/{poll_id}?voted=1"),
                             status_code=303)
 
@@ -277,9 +309,11 @@ async def vote(request: Request, found: Session, form: Any) -> Response:
 async def vote_for(request: Request, found: Session, form: Any) -> Response:
     slug, poll_id = request.path_params["slug"], _path_id(request, "poll")
     member = str(form.get("member", ""))
-    if not member.isdigit() or len(member) > 18:
-        raise BadRequest("Please choose the member you are voting for.")
-    await _write(request, polls.vote_for, found.user, poll_id, int(member), _choices(form))
+    if not member.isdigit() or len(member) > 18:  # "Choose a member…" sends ""
+        raise BadRequest("Please choose the member you are voting for from the list,"
+                         " then save their vote again. No vote was saved.")
+    await _write(request, _counted(request, polls.vote_for), found.user, poll_id, int(member),
+                 _choices(form))
     return RedirectResponse(f"/g/{slug}/polls/{poll_id}?entered=1", status_code=303)
 
 
@@ -295,7 +329,7 @@ async def count(request: Request, found: Session, form: Any) -> Response:
         if not raw.isdigit() or len(raw) > 6:
             raise BadRequest("Each count must be a whole number, such as 0 or 12.")
         counts.append(int(raw))
-    await _write(request, polls.count_in_room, found.user, poll_id, counts)
+    await _write(request, _counted(request, polls.count_in_room), found.user, poll_id, counts)
     return RedirectResponse(f"/g/{slug}/polls/{poll_id}?counted=1", status_code=303)
 
 

@@ -60,7 +60,8 @@ def _live_context(request: Request, found: Session, acc: Access) -> dict[str, An
     services = services_of(request)
     return {"group": acc, "epoch": services.db.epoch,
             "max_body": services.settings.max_body, "max_title": services.settings.max_title,
-            "csrf": found.csrf, "form_cid": secrets.token_urlsafe(12)}
+            "privacy_threshold": services.settings.privacy_threshold, "csrf": found.csrf,
+            "form_cid": secrets.token_urlsafe(12)}
 
 
 # --- reads ----------------------------------------------------------------------------------
