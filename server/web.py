@@ -83,10 +83,22 @@ def page(request: Request, name: str, status: int = 200, **context: Any) -> HTML
 
 
 def error_page(request: Request, status: int, message: str) -> HTMLResponse:
-    titles = {403: "Sorry, that cannot be done", 404: "Page not found", 429: "Please wait",
-              500: "Something went wrong"}
+    """An error in plain words, inside the usual header so "My groups" and "Log out" stay."""
+    titles = {400: "Please check what you sent", 403: "Sorry, that cannot be done",
+              404: "Page not found", 429: "Please wait", 500: "Something went wrong"}
     return page(request, "error.html", status=status, title=titles.get(status, "Sorry"),
-                message=message, session=None, error_status=status)
+                message=message, error_status=status)
+
+
+async def error_page_for(request: Request, status: int, message: str) -> HTMLResponse:
+    """The error page, after finding who is asking when the route never did (no route
+    matched, or the failure came first); a broken session lookup only drops the header."""
+    if not hasattr(request.state, "session"):
+        try:
+            await current_session(request)
+        except Exception:  # the page must still answer: an anonymous header is enough
+            request.state.session = None
+    return error_page(request, status, message)
 
 
 async def current_session(request: Request) -> Session | None:
