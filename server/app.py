@@ -105,16 +105,17 @@ def create_app(settings: Settings) -> Starlette:
 
 async def _error_page(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, CFNError)
-    return web.error_page(request, exc.status, exc.message)
+    return await web.error_page_for(request, exc.status, exc.message)
 
 
 async def _http_error_page(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 404:
-        return web.error_page(request, 404, NotFound.default_message)
-    return web.error_page(request, exc.status_code, "That request could not be handled.")
+        return await web.error_page_for(request, 404, NotFound.default_message)
+    return await web.error_page_for(request, exc.status_code,
+                                    "That request could not be handled.")
 
 
 async def _crash_page(request: Request, exc: Exception) -> Response:
     log.error("page %s failed", request.url.path, exc_info=exc)
-    return web.error_page(request, 500, CFNError.default_message)
+    return await web.error_page_for(request, 500, CFNError.default_message)

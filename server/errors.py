@@ -13,8 +13,9 @@ class CFNError(Exception):
     status = 500
     default_message = "Something went wrong on the server. Nothing you sent was lost."
 
-    def __init__(self, message: str | None = None) -> None:
+    def __init__(self, message: str | None = None, field: str | None = None) -> None:
         self.message = message or self.default_message
+        self.field = field  # the form field to fix, so a page can say so next to it
         super().__init__(self.message)
 
 

@@ -131,7 +131,8 @@ def set_status(tx: Tx, user: User, idea_id: int, status: str, note: str = "",
         raise BadRequest("That is not an idea status.")
     note = (note or "").strip()
     if status == "not_taken_forward" and not note:
-        raise BadRequest("Say why the idea is not being taken forward: a note is needed.")
+        raise BadRequest("Say why the idea is not being taken forward: a note is needed.",
+                         field="note")
     if status == row["status"] and not note:
         raise Conflict(f"The idea is already '{STATUS_LABELS[status]}'.")
     tx.execute("UPDATE ideas SET status = ?, status_at = ? WHERE id = ?",
@@ -152,7 +153,7 @@ def merge(tx: Tx, user: User, idea_id: int, into_id: int) -> dict[str, Any]:
     row, acc = _live_idea(tx, user, idea_id)
     require_staff_or_moderator(user, acc)
     if into_id == idea_id:
-        raise BadRequest("An idea cannot be merged into itself.")
+        raise BadRequest("An idea cannot be merged into itself.", field="into")
     kept = _idea_row(tx.conn, into_id)
     if kept is None or kept["group_id"] != row["group_id"]:
         raise NotFound("There is no such idea in this group to merge into.")

@@ -47,14 +47,15 @@ def _poll_for(conn: sqlite3.Connection, user: User, poll_id: int) -> tuple[sqlit
 def _check_choices(row: sqlite3.Row, choices: list[int]) -> list[int]:
     options = json.loads(row["options"])
     if any(c >= len(options) for c in choices):
-        raise BadRequest(f"Each choice must be an option number from 0 to {len(options) - 1}.")
+        raise BadRequest(f"Each choice must be an option number from 0 to {len(options) - 1}.",
+                         field="choice")
     unique = sorted(set(choices))
     if len(unique) != len(choices):
-        raise BadRequest("Each option can be chosen only once.")
+        raise BadRequest("Each option can be chosen only once.", field="choice")
     if row["kind"] == "single" and len(unique) != 1:
-        raise BadRequest("This poll takes exactly one choice.")
+        raise BadRequest("This poll takes exactly one choice.", field="choice")
     if not unique:
-        raise BadRequest("Choose at least one option.")
+        raise BadRequest("Choose at least one option.", field="choice")
     return unique
 
 
@@ -140,7 +141,7 @@ def create_poll(tx: Tx, user: User, room: str, question: str, options: list[str]
     acc = access(tx.conn, user, room)
     require_staff_or_moderator(user, acc)
     if len({o.casefold() for o in options}) != len(options):
-        raise BadRequest("Each answer must be different.")
+        raise BadRequest("Each answer must be different.", field="options")
     cur = tx.execute(
         "INSERT INTO polls(group_id, question, options, kind, anonymous, results, created_by,"
         " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -226,7 +227,7 @@ def count_in_room(tx: Tx, user: User, poll_id: int, counts: list[int], *,
     if len(counts) != n:
         raise BadRequest(f"Give one count for each of the {n} options.")
     if any(c > 100_000 for c in counts):
-        raise BadRequest("That count is too large for a show of hands.")
+        raise BadRequest("That count is too large for a show of hands.", field="counts")
     previous = json.loads(row["room_counts"]) if row["room_counts"] else [0] * n
     tx.execute("UPDATE polls SET room_counts = ? WHERE id = ?", (json.dumps(counts), poll_id))
     audit.record(tx, user.id, "poll.count", group_id=acc.group_id, subject=f"poll {poll_id}",

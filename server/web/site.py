@@ -11,20 +11,22 @@ import math
 import secrets
 import sqlite3
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Match, Route
 
 from server.auth import SESSION_COOKIE, session
 from server.domain import accounts, reads
 from server.domain.accounts import Session
-from server.errors import Forbidden, NotFound
+from server.errors import BadRequest, CFNError, Conflict, Forbidden, NotFound, PollClosed, TooLarge
 from server.services import Services
 from server.web.render import markdown
 from server.web.throttle import for_app as login_throttle
@@ -76,17 +78,79 @@ def no_store(response: Response) -> Response:
     return response
 
 
+MAX_NUMBER_DIGITS = 18  # fits SQLite's 64-bit integers with room to spare
+
+
+def whole_number(value: Any, message: str, field: str | None = None) -> int:
+    """The one way a number from a URL or a form is read: ASCII digits only (``str.isdigit``
+    takes '²' and '٣', which ``int`` then refuses), anything else a plain 400 naming the field."""
+    text = value.strip() if isinstance(value, str) else ""
+    if not (text.isascii() and text.isdigit()) or len(text) > MAX_NUMBER_DIGITS:
+        raise BadRequest(message, field=field)
+    return int(text)
+
+
+FORM_MISTAKES = (BadRequest, TooLarge, Conflict, PollClosed)
+"""Errors that mean "change what you typed": the form is shown again, never an error page."""
+
+
+@dataclass
+class FormError:
+    """One mistake on one form of a page, with everything that was typed into that form."""
+
+    form: str  # which form on the page, e.g. "new-thread" or "vote-12"
+    field: str | None  # the field to change; None for the form as a whole
+    message: str
+    values: dict[str, list[str]]
+    status: int = 400
+
+    @property
+    def anchor(self) -> str:
+        """The id of the sentence next to the field (the error summary links to it)."""
+        return f"{self.form}-{self.field or 'form'}-error"
+
+    def on(self, form: str, field: str | None = None) -> bool:
+        return self.form == form and self.field == field
+
+    def typed(self, form: str, name: str, default: Any = "") -> Any:
+        """What was typed into a field of this form, else the page's usual value."""
+        if self.form != form:
+            return default
+        return self.values.get(name, [""])[0]
+
+    def chosen(self, form: str, name: str, value: Any, default: bool = False) -> bool:
+        """Whether a radio, checkbox or option was chosen when the form was sent."""
+        if self.form != form:
+            return default
+        return str(value) in self.values.get(name, [])
+
+
 def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
     context.setdefault("session", getattr(request.state, "session", None))
+    form_error = context.setdefault("form_error", getattr(request.state, "form_error", None))
+    if form_error is not None and status == 200:
+        status = form_error.status
     html = templates.get_template(name).render(request=request, **context)
     return HTMLResponse(html, status_code=status)
 
 
 def error_page(request: Request, status: int, message: str) -> HTMLResponse:
-    titles = {403: "Sorry, that cannot be done", 404: "Page not found", 429: "Please wait",
-              500: "Something went wrong"}
+    """An error in plain words, inside the usual header so "My groups" and "Log out" stay."""
+    titles = {400: "Please check what you sent", 403: "Sorry, that cannot be done",
+              404: "Page not found", 429: "Please wait", 500: "Something went wrong"}
     return page(request, "error.html", status=status, title=titles.get(status, "Sorry"),
-                message=message, session=None, error_status=status)
+                message=message, error_status=status, form_error=None)
+
+
+async def error_page_for(request: Request, status: int, message: str) -> HTMLResponse:
+    """The error page, after finding who is asking when the route never did (no route
+    matched, or the failure came first); a broken session lookup only drops the header."""
+    if not hasattr(request.state, "session"):
+        try:
+            await current_session(request)
+        except Exception:  # the page must still answer: an anonymous header is enough
+            request.state.session = None
+    return error_page(request, status, message)
 
 
 async def current_session(request: Request) -> Session | None:
@@ -120,8 +184,24 @@ def member_page(handler: MemberPage) -> Endpoint:
     return endpoint
 
 
-def member_form(handler: MemberForm) -> Endpoint:
-    """A form post from someone logged in, its CSRF token checked before anything else."""
+@overload
+def member_form(handler: MemberForm) -> Endpoint: ...
+
+
+@overload
+def member_form(*, again: str, name: str) -> Callable[[MemberForm], Endpoint]: ...
+
+
+def member_form(handler: MemberForm | None = None, *, again: str | None = None,
+                name: str = "form") -> Endpoint | Callable[[MemberForm], Endpoint]:
+    """A form post from someone logged in, its CSRF token checked before anything else.
+
+    With ``again`` (the form's page, e.g. "/g/{slug}/polls/{poll}", or a safe ``?back=`` page
+    in the same group), a mistake shows that page again with the form as it was typed and
+    the sentence saying what to change, instead of an error page. ``name`` tells the page
+    which of its forms it was ("vote-{poll}")."""
+    if handler is None:
+        return lambda inner: member_form(inner, again=again or "", name=name)
 
     @functools.wraps(handler)
     async def endpoint(request: Request) -> Response:
@@ -130,9 +210,45 @@ def member_form(handler: MemberForm) -> Endpoint:
             return found
         form = await request.form()
         await check_csrf(request, form, found.csrf)
-        return await handler(request, found, form)
+        try:
+            return await handler(request, found, form)
+        except FORM_MISTAKES as exc:
+            if not again:
+                raise
+            return await show_form_again(request, exc, form, again, name)
 
     return endpoint
+
+
+def safe_back(request: Request) -> str | None:
+    """The ``?back=`` page a form came from, if it is a page of the same group."""
+    target = request.query_params.get("back", "")
+    slug = request.path_params.get("slug", "")
+    if (target.startswith(f"/g/{slug}/") or target == f"/g/{slug}") and "//" not in target \
+            and "\\" not in target:
+        return target
+    return None
+
+
+async def show_form_again(request: Request, exc: CFNError, form: Any, again: str,
+                          name: str) -> Response:
+    """Render the page the form lives on, as a GET of that page would, with the mistake and
+    every typed value in ``request.state.form_error`` for its template."""
+    params = {k: str(v) for k, v in request.path_params.items()}
+    request.state.form_error = FormError(
+        form=name.format(**params), field=exc.field, message=exc.message,
+        values={k: [v for v in form.getlist(k) if isinstance(v, str)]
+                for k in form if k != "csrf"},
+        status=exc.status)
+    target = urlsplit(safe_back(request) or again.format(**params))
+    scope = {**request.scope, "method": "GET", "path": target.path,
+             "raw_path": target.path.encode(), "query_string": target.query.encode()}
+    for route in request.app.router.routes:
+        if isinstance(route, Route):
+            match, child = route.matches(scope)
+            if match == Match.FULL:
+                return await route.endpoint(Request({**scope, **child}, request.receive))
+    raise exc
 
 
 async def check_csrf(request: Request, form: Any, expected: str | None) -> None:

@@ -98,7 +98,7 @@ async def edit_form(request: Request, found: Session) -> Response:
                          **data))
 
 
-@member_form
+@member_form(again="/g/{slug}/t/{thread}/m/{message}/edit", name="edit")
 async def edit(request: Request, found: Session, form: Any) -> Response:
     slug = request.path_params["slug"]
     thread_id, message_id = _path_ids(request, "thread", "message")

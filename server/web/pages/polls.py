@@ -30,8 +30,10 @@ from server.web.site import (
     no_store,
     outsider_safe,
     page,
+    safe_back,
     services_of,
     templates,
+    whole_number,
 )
 
 _LONDON = ZoneInfo("Europe/London")
@@ -124,11 +126,7 @@ async def _write(request: Request, fn: Any, *args: Any) -> Any:
 
 def _back(request: Request, default: str) -> str:
     """Where a form returns to: its own page (room or polls page), never another site."""
-    target = request.query_params.get("back", "")
-    slug = request.path_params.get("slug", "")
-    if target.startswith(f"/g/{slug}") and "//" not in target and "\\" not in target:
-        return target
-    return default
+    return safe_back(request) or default
 
 
 # --- polls: reads -------------------------------------------------------------------------
@@ -262,31 +260,30 @@ async def polls_csv(request: Request, found: Session) -> Response:
 def _text(form: Any, name: str, label: str, limit: int) -> str:
     value = form.get(name, "")
     if not isinstance(value, str) or not value.strip():
-        raise BadRequest(f"Please fill in the {label}. Go back to try again.")
+        raise BadRequest(f"Please fill in the {label}.", field=name)
     if len(value) > limit:
-        raise TooLarge(f"The {label} is too long: at most {limit:,} characters.")
+        raise TooLarge(f"The {label} is too long: at most {limit:,} characters.", field=name)
     return value.strip()
 
 
 def _choices(form: Any) -> list[int]:
     raw = form.getlist("choice")
     if not raw:
-        raise BadRequest("Please choose an answer first. Go back to try again.")
-    if not all(isinstance(c, str) and c.isdigit() and len(c) < 3 for c in raw):
-        raise BadRequest("That answer is not one of the options.")
-    return [int(c) for c in raw]
+        raise BadRequest("Please choose an answer first.", field="choice")
+    return [whole_number(c, "That answer is not one of the answers to choose from.", "choice")
+            for c in raw]
 
 
-@member_form
+@member_form(again="/g/{slug}/polls", name="new-poll")
 async def create_poll(request: Request, found: Session, form: Any) -> Response:
     slug = request.path_params["slug"]
     limit = services_of(request).settings.max_title
     question = _text(form, "question", "question", limit)
     options = [o.strip() for o in str(form.get("options", "")).splitlines() if o.strip()]
     if not 2 <= len(options) <= 20:
-        raise BadRequest("A poll needs 2 to 20 answers, one on each line. Go back to try again.")
+        raise BadRequest("A poll needs 2 to 20 answers, one on each line.", field="options")
     if any(len(o) > limit for o in options):
-        raise TooLarge(f"Each answer can be at most {limit} characters.")
+        raise TooLarge(f"Each answer can be at most {limit} characters.", field="options")
     kind = "multi" if form.get("kind") == "multi" else "single"
     results = str(form.get("results", "live"))
     if results not in POLL_RESULTS:
@@ -297,7 +294,7 @@ async def create_poll(request: Request, found: Session, form: Any) -> Response:
                             status_code=303)
 
 
-@member_form
+@member_form(again="/g/{slug}/polls/{poll}", name="vote-{poll}")
 async def vote(request: Request, found: Session, form: Any) -> Response:
     slug, poll_id = request.path_params["slug"], _path_id(request, "poll")
     await _write(request, _counted(request, polls.vote), found.user, poll_id, _choices(form))
@@ -305,19 +302,18 @@ async def vote(request: Request, found: Session, form: Any) -> Response:
                             status_code=303)
 
 
-@member_form
+@member_form(again="/g/{slug}/polls/{poll}", name="vote-for")
 async def vote_for(request: Request, found: Session, form: Any) -> Response:
     slug, poll_id = request.path_params["slug"], _path_id(request, "poll")
-    member = str(form.get("member", ""))
-    if not member.isdigit() or len(member) > 18:  # "Choose a member…" sends ""
-        raise BadRequest("Please choose the member you are voting for from the list,"
-                         " then save their vote again. No vote was saved.")
-    await _write(request, _counted(request, polls.vote_for), found.user, poll_id, int(member),
+    member = whole_number(form.get("member"),  # "Choose a member…" sends ""
+                          "Please choose the member you are voting for from the list,"
+                          " then save their vote again. No vote was saved.", "member")
+    await _write(request, _counted(request, polls.vote_for), found.user, poll_id, member,
                  _choices(form))
     return RedirectResponse(f"/g/{slug}/polls/{poll_id}?entered=1", status_code=303)
 
 
-@member_form
+@member_form(again="/g/{slug}/polls/{poll}", name="count")
 async def count(request: Request, found: Session, form: Any) -> Response:
     slug, poll_id = request.path_params["slug"], _path_id(request, "poll")
     counts = []
@@ -325,15 +321,14 @@ async def count(request: Request, found: Session, form: Any) -> Response:
         raw = form.get(f"count-{i}")
         if raw is None:
             break
-        raw = str(raw).strip() or "0"
-        if not raw.isdigit() or len(raw) > 6:
-            raise BadRequest("Each count must be a whole number, such as 0 or 12.")
-        counts.append(int(raw))
+        counts.append(whole_number(str(raw).strip() or "0",
+                                   "Each count must be a whole number, such as 0 or 12.",
+                                   "counts"))
     await _write(request, _counted(request, polls.count_in_room), found.user, poll_id, counts)
     return RedirectResponse(f"/g/{slug}/polls/{poll_id}?counted=1", status_code=303)
 
 
-@member_form
+@member_form(again="/g/{slug}/polls/{poll}", name="close-{poll}")
 async def close_poll(request: Request, found: Session, _: Any) -> Response:
     slug, poll_id = request.path_params["slug"], _path_id(request, "poll")
     await _write(request, polls.close, found.user, poll_id)
@@ -384,7 +379,7 @@ async def idea_page(request: Request, found: Session) -> Response:
                           labels=ideas.STATUS_LABELS, **data, **_context(request, found)))
 
 
-@member_form
+@member_form(again="/g/{slug}/ideas", name="new-idea")
 async def create_idea(request: Request, found: Session, form: Any) -> Response:
     slug = request.path_params["slug"]
     s = services_of(request).settings
@@ -395,33 +390,32 @@ async def create_idea(request: Request, found: Session, form: Any) -> Response:
     return RedirectResponse(f"/g/{slug}/ideas/{made['idea']['id']}", status_code=303)
 
 
-@member_form
+@member_form(again="/g/{slug}/ideas/{idea}", name="support-{idea}")
 async def support(request: Request, found: Session, form: Any) -> Response:
     slug, idea_id = request.path_params["slug"], _path_id(request, "idea")
     await _write(request, ideas.support, found.user, idea_id, form.get("action") != "withdraw")
     return RedirectResponse(_back(request, f"/g/{slug}/ideas/{idea_id}"), status_code=303)
 
 
-@member_form
+@member_form(again="/g/{slug}/ideas/{idea}", name="status")
 async def set_status(request: Request, found: Session, form: Any) -> Response:
     slug, idea_id = request.path_params["slug"], _path_id(request, "idea")
     status = str(form.get("status", ""))
     if status not in IDEA_STATUSES:
-        raise BadRequest("Please choose a status.")
+        raise BadRequest("Please choose a status.", field="status")
     note = str(form.get("note", ""))
-    if len(note) > services_of(request).settings.max_body:
-        raise TooLarge("The note is too long.")
+    limit = services_of(request).settings.max_body
+    if len(note) > limit:
+        raise TooLarge(f"The note is too long: at most {limit:,} characters.", field="note")
     await _write(request, ideas.set_status, found.user, idea_id, status, note)
     return RedirectResponse(f"/g/{slug}/ideas/{idea_id}", status_code=303)
 
 
-@member_form
+@member_form(again="/g/{slug}/ideas/{idea}", name="merge")
 async def merge(request: Request, found: Session, form: Any) -> Response:
     slug, idea_id = request.path_params["slug"], _path_id(request, "idea")
-    into = str(form.get("into", ""))
-    if not into.isdigit() or len(into) > 18:
-        raise BadRequest("Please choose the idea to merge into.")
-    await _write(request, ideas.merge, found.user, idea_id, int(into))
+    into = whole_number(form.get("into"), "Please choose the idea to merge into.", "into")
+    await _write(request, ideas.merge, found.user, idea_id, into)
     return RedirectResponse(f"/g/{slug}/ideas/{idea_id}", status_code=303)
 
 

@@ -27,6 +27,7 @@ from server.web.site import (
     outsider_safe,
     page,
     services_of,
+    whole_number,
 )
 
 PAGE_SIZE = 30  # messages per history page: light enough for an old phone
@@ -37,14 +38,16 @@ def _member_access(conn: sqlite3.Connection, user: User, slug: str) -> Access:
     return outsider_safe(access, conn, user, slug)
 
 
+LAST_PAGE = 1_000_000  # beyond any thread: the page shown is its last
+
+
 def _page_number(request: Request) -> int | None:
-    raw = request.query_params.get("page", "")
-    return int(raw) if raw.isdigit() and 0 < int(raw) < 1_000_000 else None
-
-
-def _int(value: Any) -> int | None:
-    text = str(value or "")
-    return int(text) if text.isdigit() and 0 < len(text) < 19 else None
+    """``?page=`` if given: a whole number (a plain 400 otherwise), at least 1."""
+    raw = request.query_params.get("page")
+    if raw is None or raw == "":
+        return None
+    number = whole_number(raw, "The page number must be a whole number, such as 2.")
+    return min(max(number, 1), LAST_PAGE)
 
 
 def _path_ids(request: Request, *names: str) -> list[int]:
@@ -176,7 +179,9 @@ async def room(request: Request, found: Session) -> Response:
 async def thread(request: Request, found: Session) -> Response:
     slug, (thread_id,) = request.path_params["slug"], _path_ids(request, "thread")
     db = services_of(request).db
-    data = await db.read(_thread_read, found.user, slug, thread_id, _page_number(request))
+    # a reply shown again after a mistake is on the last page, where the reply form is
+    page_no = LAST_PAGE if getattr(request.state, "form_error", None) else _page_number(request)
+    data = await db.read(_thread_read, found.user, slug, thread_id, page_no)
     acc: Access = data["acc"]
     if data["messages"]:
         await db.write(reads.move_mark, found.user, acc.group_id, thread_id,
@@ -210,10 +215,10 @@ DONE_WORDS = {"removed": "The message has been removed.",
 def _text_field(form: Any, name: str, label: str, limit: int) -> str:
     value = form.get(name, "")
     if not isinstance(value, str) or not value.strip():
-        raise BadRequest(f"Please write a {label} first. Go back to try again.")
+        raise BadRequest(f"Please write a {label} first.", field=name)
     if len(value) > limit:
-        raise TooLarge(f"The {label} is too long: at most {limit:,} characters. "
-                       "Go back to shorten it.")
+        raise TooLarge(f"The {label} is too long: at most {limit:,} characters. Please "
+                       f"shorten it by {len(value) - limit:,}.", field=name)
     return value
 
 
@@ -223,7 +228,7 @@ def _form_cid(form: Any) -> str:
     return "form-" + (cid or secrets.token_urlsafe(12))
 
 
-@member_form
+@member_form(again="/g/{slug}", name="new-thread")
 async def new_thread(request: Request, found: Session, form: Any) -> Response:
     slug = request.path_params["slug"]
     settings = services_of(request).settings
@@ -237,7 +242,7 @@ async def new_thread(request: Request, found: Session, form: Any) -> Response:
     return RedirectResponse(f"/g/{slug}/t/{result['thread']['id']}", status_code=303)
 
 
-@member_form
+@member_form(again="/g/{slug}/t/{thread}", name="reply")
 async def new_message(request: Request, found: Session, form: Any) -> Response:
     slug, (thread_id,) = request.path_params["slug"], _path_ids(request, "thread")
     body = _text_field(form, "body", "message", services_of(request).settings.max_body)
@@ -257,9 +262,9 @@ async def seen(request: Request) -> Response:
         return Response(status_code=401)
     form = await request.form()
     await check_csrf(request, form, found.csrf)
-    thread_id, message_id = _int(form.get("thread")), _int(form.get("message"))
-    if thread_id is None or message_id is None:
-        raise BadRequest("Say which thread and message were seen.")
+    said = "Say which thread and message were seen."
+    thread_id = whole_number(form.get("thread"), said)
+    message_id = whole_number(form.get("message"), said)
     db = services_of(request).db
     acc = await db.read(_member_access, found.user, request.path_params["slug"])
     await db.write(reads.seen, found.user, acc.group_id, thread_id, message_id)
