@@ -90,14 +90,16 @@ async def test_invalid_utf8_over_a_live_msgpack_socket_is_bad_request_with_its_r
 async def test_an_oversize_frame_closes_with_1009_every_time(
         proc: tuple[ServerProcess, str]) -> None:
     server, token = proc
-    codes = []
+    codes, resets = [], 0
     for i in range(30):
         client = await server.connect(token, JSON if i % 2 else MSGPACK)
-        await client.send_raw(client.encode({"op": "ping", "ref": 1, "pad": "x" * 300_000}))
-        with pytest.raises(ConnectionClosed):
+        with pytest.raises(ConnectionClosed) as closed:  # while sending, or reading after
+            await client.send_raw(client.encode({"op": "ping", "ref": 1, "pad": "x" * 4_000_000}))
             for _ in range(10):
                 await client._read_one(10)
         codes.append(client.ws.close_code)
+        resets += isinstance(closed.value.__cause__, ConnectionResetError)
+    assert resets == 0, f"{resets} of 30 connections were reset, not closed"
     assert codes == [1009] * 30, codes
     assert_no_traceback(server)
 
