@@ -83,7 +83,8 @@ def page(request: Request, name: str, status: int = 200, **context: Any) -> HTML
 
 
 def error_page(request: Request, status: int, message: str) -> HTMLResponse:
-    titles = {403: "Sorry, that cannot be done", 404: "Page not found", 429: "Please wait",
+    titles = {403: "Sorry, that cannot be done", 404: "Page not found",
+              413: "That was too much to send", 429: "Please wait",
               500: "Something went wrong"}
     return page(request, "error.html", status=status, title=titles.get(status, "Sorry"),
                 message=message, session=None, error_status=status)

@@ -136,3 +136,91 @@ async def test_a_text_frame_with_invalid_utf8_closes_with_1007_and_logs_no_trace
     await asyncio.sleep(0.3)
     assert_no_traceback(server)
     assert "Invalid UTF-8" in log_of(server)  # one plain line says what happened
+
+
+# --- item 16: request bodies and headers are capped before they are read whole -------------
+
+
+def rss_mb(server: ServerProcess) -> float:
+    assert server.proc is not None
+    status = Path(f"/proc/{server.proc.pid}/status").read_text()
+    return int(next(ln.split()[1] for ln in status.splitlines() if ln.startswith("VmRSS"))) / 1024
+
+
+async def raw_post(port: int, path: str, size: int, *, chunked: bool = False) -> bytes:
+    """POST ``size`` bytes the way a hostile client would, reading the answer as it sends;
+    returns the response's first bytes (the status line and headers)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    length = b"transfer-encoding: chunked" if chunked else b"content-length: %d" % size
+    writer.write(b"POST %s HTTP/1.1\r\nhost: x\r\ncontent-type: application/x-www-form-urlencoded"
+                 b"\r\n%s\r\n\r\n" % (path.encode(), length))
+
+    async def pour() -> None:
+        chunk, sent = b"a" * 65_536, 0
+        while sent < size:
+            writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk)
+            await writer.drain()
+            sent += len(chunk)
+
+    pouring = asyncio.create_task(pour())
+    try:
+        answer = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 20)
+    finally:
+        pouring.cancel()
+        await asyncio.gather(pouring, return_exceptions=True)
+        writer.close()
+    return answer
+
+
+async def test_huge_form_bodies_get_413_quickly_without_the_server_growing(
+        proc: tuple[ServerProcess, str]) -> None:
+    server, _ = proc
+    before = rss_mb(server)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    answers = await asyncio.gather(*(raw_post(server.port, "/login", 64 << 20, chunked=i % 2)
+                                     for i in range(4)))
+    took = loop.time() - started
+    grew = rss_mb(server) - before
+    print(f"4 x 64 MiB posts: 413 in {took:.2f} s, server RSS grew {grew:.1f} MB")
+    assert all(a.startswith(b"HTTP/1.1 413") for a in answers), answers
+    assert took < 10 and grew < 25
+    import httpx
+
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}") as http:
+        page = await http.get("/login")  # ordinary pages still work
+        assert page.status_code == 200
+        big = await http.post("/login", data={"email": "a", "note": "x" * 70_000})
+        assert big.status_code == 413 and "too much to send" in big.text
+        small = await http.post("/login", data={"email": "a", "note": "x" * 60_000})
+        assert small.status_code == 403  # read, then refused for its missing CSRF token
+    assert_no_traceback(server)
+
+
+async def test_a_huge_request_header_gets_431_and_ordinary_headers_pass(
+        proc: tuple[ServerProcess, str]) -> None:
+    server, _ = proc
+    before = rss_mb(server)
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(b"GET /login HTTP/1.1\r\nhost: x\r\nx-big: ")
+
+    async def pour() -> None:
+        for _ in range(256):  # 16 MiB
+            writer.write(b"b" * 65_536)
+            await writer.drain()
+
+    pouring = asyncio.create_task(pour())
+    try:
+        answer = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 20)
+    finally:
+        pouring.cancel()
+        await asyncio.gather(pouring, return_exceptions=True)
+        writer.close()
+    assert answer.startswith(b"HTTP/1.1 431"), answer
+    assert rss_mb(server) - before < 10
+    import httpx
+
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}") as http:
+        page = await http.get("/login", headers={"x-fine": "c" * 8_000})
+        assert page.status_code == 200
+    assert_no_traceback(server)
