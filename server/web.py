@@ -142,6 +142,13 @@ async def check_csrf(request: Request, form: Any, expected: str | None) -> None:
         raise Forbidden("This form has expired. Please go back, reload the page and try again.")
 
 
+def secure_cookies(request: Request) -> bool:
+    """Cookies get ``Secure`` when members reach us over https: the public origin says so,
+    or the request came over https (directly, or as a trusted proxy's X-Forwarded-Proto)."""
+    origin = services_of(request).settings.origin
+    return origin.lower().startswith("https://") or request.url.scheme == "https"
+
+
 def _safe_next(value: str | None) -> str:
     if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
         return value
@@ -155,7 +162,7 @@ async def login_form(request: Request) -> Response:
     response = page(request, "login.html", csrf=token, email="", error=None,
                     next=_safe_next(request.query_params.get("next")))
     response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="lax",
-                        secure=request.url.scheme == "https", path="/login")
+                        secure=secure_cookies(request), path="/login")
     return response
 
 
@@ -189,7 +196,7 @@ async def login(request: Request) -> Response:
                                        services.settings.session_days)
     response = RedirectResponse(next_url, status_code=303)
     response.set_cookie(SESSION_COOKIE, token, max_age=services.settings.session_days * 86400,
-                        httponly=True, samesite="lax", secure=request.url.scheme == "https")
+                        httponly=True, samesite="lax", secure=secure_cookies(request))
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
     return response
 
