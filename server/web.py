@@ -28,6 +28,7 @@ from server.errors import Forbidden, NotFound
 from server.render import markdown
 from server.services import Services
 from server.throttle import for_app as login_throttle
+from server.throttle import hash_gate
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 LOGIN_CSRF_COOKIE = "cfn_login_csrf"
@@ -174,23 +175,28 @@ async def login(request: Request) -> Response:
     services = services_of(request)
     throttle = login_throttle(request.app.state)
     address = request.client.host if request.client else ""
-    if (wait := throttle.wait(email, address)) > 0:
+    if (wait := throttle.begin(email, address)) > 0:  # refused before any hashing
         response = page(request, "login.html", status=429, csrf=request.cookies.get(
             LOGIN_CSRF_COOKIE), email=email, next=next_url,
             error=f"Too many tries. Please wait {math.ceil(wait)} seconds, then try again.")
         response.headers["Retry-After"] = str(math.ceil(wait))
         return response
     user = None
-    if email:  # the slow hash check runs on its own thread, not a database reader's
-        found, stored = await services.db.read(accounts.password_record, email)
-        if await asyncio.to_thread(accounts.password_matches, stored, password):
-            user = found
+    try:
+        if email:  # the slow hash check runs on its own thread, a core at a time, in turn
+            found, stored = await services.db.read(accounts.password_record, email)
+            async with hash_gate(request.app.state).slot(address):
+                if await asyncio.to_thread(accounts.password_matches, stored, password):
+                    user = found
+    finally:
+        if user is None:
+            throttle.failed(email, address)
+        else:
+            throttle.succeeded(email, address)
     if user is None:
-        throttle.failed(email, address)
         return page(request, "login.html", status=400, csrf=request.cookies.get(
             LOGIN_CSRF_COOKIE), email=email, next=next_url,
             error="That email and password do not match our records. Please try again.")
-    throttle.succeeded(email, address)
     old = request.cookies.get(SESSION_COOKIE)
     token, _ = await services.db.write(_rotate_session, user.id, old,
                                        services.settings.session_days)
