@@ -156,8 +156,10 @@ async def raw_post(port: int, path: str, size: int, *, chunked: bool = False) ->
                  b"\r\n%s\r\n\r\n" % (path.encode(), length))
 
     async def pour() -> None:
-        chunk, sent = b"a" * 65_536, 0
+        # 128 KiB fields: each within the form parser's own per-field limit, 512 of them
+        chunks, sent = [b"a" * 65_536, b"a" * 65_532 + b"&f=a"], 0
         while sent < size:
+            chunk = chunks[sent // 65_536 % 2]
             writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk)
             await writer.drain()
             sent += len(chunk)
