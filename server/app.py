@@ -16,7 +16,7 @@ from starlette.routing import Mount, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from server.errors import CFNError, NotFound
+from server.errors import CFNError, NotFound, TooLarge
 from server.pubsub.hub import Hub, InProcessBackplane
 from server.realtime.endpoint import websocket_endpoint
 from server.realtime.watcher import watch
@@ -63,6 +63,46 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+class BodyLimit:
+    """Refuses request bodies over their route's limit with 413 before they are read whole:
+    a declared Content-Length is checked up front, a chunked body as its bytes stream in.
+
+    The refusal is raised from ``receive``, so the handler's usual error page answers it and
+    nothing of the request is acted on; uvicorn discards the rest as it arrives."""
+
+    def __init__(self, app: ASGIApp, default: int, per_prefix: dict[str, int] | None = None
+                 ) -> None:
+        self.app, self.default = app, default
+        self.per_prefix = per_prefix or {}  # uploads, when they come, get their own limit
+
+    def limit_for(self, path: str) -> int:
+        return next((n for prefix, n in self.per_prefix.items() if path.startswith(prefix)),
+                    self.default)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_for(scope["path"])
+        declared = next((v for k, v in scope["headers"] if k == b"content-length"), b"0")
+        received = 0
+        refusal = TooLarge(f"That is too much to send at once (at most {limit // 1024} KiB)."
+                           " Please shorten it and try again.")
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            if not declared.isdigit() or int(declared) > limit:
+                raise refusal
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise refusal
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+
 def create_app(settings: Settings) -> Starlette:
     """A server for one database; its resources open and close with the lifespan."""
 
@@ -99,6 +139,7 @@ def create_app(settings: Settings) -> Starlette:
             Exception: _crash_page,
         },
     )
+    app.add_middleware(BodyLimit, default=settings.max_form)
     app.add_middleware(SecurityHeaders)
     return app
 

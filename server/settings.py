@@ -49,6 +49,16 @@ class Settings:
     origin: str = _setting(
         "", "Public origin (https://host) when behind a proxy; empty means taken from Host."
     )
+    trusted_proxies: str = _setting(
+        "", "Addresses of reverse proxies whose X-Forwarded-Proto/For are believed (comma"
+        " separated, or *); empty believes none."
+    )
+    max_form: int = _setting(
+        65_536, "Largest request body of a form post in bytes; larger gets 413 unread."
+    )
+    max_header: int = _setting(
+        32_768, "Largest request line plus headers in bytes; larger gets 431 unread."
+    )
     max_connections: int = _setting(5_000 * 4, "WebSocket connections the server holds at most.")
     max_connections_per_user: int = _setting(20, "WebSocket connections one member holds at most.")
     handshake_timeout: float = _setting(
@@ -79,7 +89,7 @@ class Settings:
         if self.synchronous.upper() not in {"NORMAL", "FULL"}:
             raise ValueError("CFN_SYNCHRONOUS must be NORMAL or FULL")
         for name in ("max_frame", "max_body", "max_title", "send_queue", "group_commit",
-                     "privacy_threshold"):
+                     "privacy_threshold", "max_form", "max_header"):
             if getattr(self, name) < 1:
                 raise ValueError(f"CFN_{name.upper()} must be at least 1")
         if self.rate_limit < 0 or self.replay_limit < 0:

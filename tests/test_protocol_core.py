@@ -306,3 +306,59 @@ def test_the_worked_examples_in_docs_protocol_md_are_true() -> None:
                 decode(line[3:], JSON)
             checked += 1
     assert checked >= 12
+
+
+# --- text that cannot be stored ---------------------------------------------------------------
+
+TEXT_KINDS = {"str", "slug", "cid", "title", "body", "note", "options"}
+TEXT_SAMPLE = {"slug": "north", "id": 1, "uint": 0, "str": "x", "title": "T", "body": "B",
+               "note": "", "cid": "c", "limit": 5, "bool": True, "options": ["a", "b"],
+               "choices": [0], "counts": [1, 2], "poll_kind": "single",
+               "poll_results": "live", "idea_status": "discussing"}
+TEXT_ARGS = [(op, name, kind) for op, schema in protocol.SCHEMAS.items()
+             for name, kind, _ in schema if kind in TEXT_KINDS]
+PLACEHOLDER = "zq\u00e9zq"  # 6 UTF-8 bytes, swapped for invalid UTF-8 in the packed frame
+
+
+def _with_bad_text(op: str, name: str, kind: str, bad: str) -> dict[str, Any]:
+    raw: dict[str, Any] = {"op": op, "ref": 77}
+    raw.update({n: TEXT_SAMPLE[k] for n, k, required in protocol.SCHEMAS[op] if required})
+    raw[name] = ["fine", bad] if kind == "options" else bad
+    return raw
+
+
+@pytest.mark.parametrize(("op", "name", "kind"), TEXT_ARGS,
+                         ids=[f"{op}-{name}" for op, name, _ in TEXT_ARGS])
+def test_a_lone_surrogate_in_any_text_argument_is_bad_request_with_ref(
+        op: str, name: str, kind: str) -> None:
+    err = refused(json.dumps(_with_bad_text(op, name, kind, "x\udcff")), JSON)
+    assert (err.code, err.ref) == ("bad_request", 77)
+    assert "not valid text" in err.message
+
+
+@pytest.mark.parametrize(("op", "name", "kind"), TEXT_ARGS,
+                         ids=[f"{op}-{name}" for op, name, _ in TEXT_ARGS])
+def test_invalid_utf8_in_any_msgpack_text_argument_is_bad_request_with_ref(
+        op: str, name: str, kind: str) -> None:
+    packed = msgpack.packb(_with_bad_text(op, name, kind, PLACEHOLDER), use_bin_type=True)
+    good = PLACEHOLDER.encode()
+    assert packed.count(good) == 1
+    err = refused(packed.replace(good, b"zq\xff\xfezq"), MSGPACK)
+    assert (err.code, err.ref) == ("bad_request", 77)
+
+
+@SP
+def test_an_op_name_that_is_not_valid_text_is_bad_request_not_echoed_back(sp: str) -> None:
+    if sp == JSON:
+        data: bytes | str = json.dumps({"op": "ping\udcff", "ref": 5})
+    else:
+        data = msgpack.packb({"op": PLACEHOLDER, "ref": 5}).replace(
+            PLACEHOLDER.encode(), b"zq\xff\xfezq")
+    err = refused(data, sp)
+    assert (err.code, err.ref) == ("bad_request", 5)
+    encode(protocol.reply_error(err.ref, err.code, err.message), sp)  # the reply is sendable
+
+
+def test_invalid_utf8_bytes_in_a_json_binary_frame_are_bad_request() -> None:
+    err = refused(b'{"op": "hello", "ref": 6, "client": "x\xff"}', JSON)
+    assert (err.code, err.ref) == ("bad_request", 6)

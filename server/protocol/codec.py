@@ -111,9 +111,27 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _text(name: str, value: Any, limit: int, *, allow_empty: bool) -> str:
+def _storable(value: str) -> bool:
+    """Text that UTF-8 can carry: a lone surrogate ("\\udcff" in JSON, or invalid UTF-8 in
+    MessagePack, decoded with surrogateescape) can be neither stored nor sent back."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _string(name: str, value: Any, message: str | None = None) -> str:
+    """Every text argument passes here, so no op can carry unstorable text further."""
     if not isinstance(value, str):
-        raise BadRequest(f"'{name}' must be text.")
+        raise BadRequest(message or f"'{name}' must be text.")
+    if not _storable(value):
+        raise BadRequest(f"'{name}' holds characters that are not valid text (UTF-8).")
+    return value
+
+
+def _text(name: str, value: Any, limit: int, *, allow_empty: bool) -> str:
+    _string(name, value)
     if len(value) > limit:
         raise TooLarge(f"'{name}' is too long: at most {limit} characters.")
     if not allow_empty and not value.strip():
@@ -125,11 +143,13 @@ def _check_value(name: str, kind: str, value: Any, limits: Limits) -> Any:  # no
     if kind == "str":
         return _text(name, value, 200, allow_empty=True)
     if kind == "slug":
-        if not isinstance(value, str) or not value or len(value) > 64:
+        _string(name, value, f"'{name}' must be a room name such as 'north-yorkshire'.")
+        if not value or len(value) > 64:
             raise BadRequest(f"'{name}' must be a room name such as 'north-yorkshire'.")
         return value
     if kind == "cid":
-        if not isinstance(value, str) or not value:
+        _string(name, value, "'cid' must be a non-empty text id chosen by the client.")
+        if not value:
             raise BadRequest("'cid' must be a non-empty text id chosen by the client.")
         if len(value) > limits.max_cid:
             raise TooLarge(f"'cid' is too long: at most {limits.max_cid} characters.")
@@ -185,6 +205,9 @@ def _check_value(name: str, kind: str, value: Any, limits: Limits) -> Any:  # no
 
 def validate(op: str, ref: int, raw: dict[str, Any], limits: Limits) -> Command:
     """Check one command's arguments against its schema; unknown extra fields are ignored."""
+    if not _storable(op):
+        raise FrameError(BadRequest("'op' holds characters that are not valid text (UTF-8)."),
+                         ref)
     schema = SCHEMAS.get(op)
     if schema is None:
         raise FrameError(UnknownOp(f"There is no operation called '{op[:40]}'."), ref)
@@ -208,9 +231,12 @@ def _load(data: Frame, subprotocol: str) -> Any:
     if subprotocol == MSGPACK:
         if isinstance(data, str):
             raise BadRequest("This connection speaks MessagePack: send binary frames.")
-        return msgpack.unpackb(data, raw=False, strict_map_key=False, use_list=True)
+        # Invalid UTF-8 in a string becomes lone surrogates, refused with the ref echoed by
+        # the same check as JSON's "\udcff" escapes (see _string).
+        return msgpack.unpackb(data, raw=False, strict_map_key=False, use_list=True,
+                               unicode_errors="surrogateescape")
     if isinstance(data, bytes):
-        data = data.decode("utf-8")
+        data = data.decode("utf-8", "surrogateescape")
     return json.loads(data, parse_constant=_no_constant)
 
 

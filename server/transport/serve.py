@@ -41,6 +41,11 @@ class Server(uvicorn.Server):
             await asyncio.sleep(0.02)
 
 
+def trusted_proxies(settings: Settings) -> list[str]:
+    """The proxy addresses from CFN_TRUSTED_PROXIES (comma separated; empty: none)."""
+    return [a.strip() for a in settings.trusted_proxies.split(",") if a.strip()]
+
+
 def make_server(settings: Settings, *, log_level: str = "info") -> Server:
     app = create_app(settings)
     config = uvicorn.Config(
@@ -48,7 +53,7 @@ def make_server(settings: Settings, *, log_level: str = "info") -> Server:
         host=settings.host,
         port=settings.port,
         ws=CoalescingWebSocketProtocol,  # websockets-sansio, writes coalesced per loop turn
-        http=protocol_with_timeout(settings.handshake_timeout),
+        http=protocol_with_timeout(settings.handshake_timeout, settings.max_header),
         ws_max_size=settings.max_frame,
         ws_ping_interval=settings.ping_interval,
         ws_ping_timeout=settings.ping_timeout,
@@ -58,7 +63,10 @@ def make_server(settings: Settings, *, log_level: str = "info") -> Server:
         access_log=False,
         timeout_graceful_shutdown=15,
         server_header=False,
-        proxy_headers=False,
+        # X-Forwarded-Proto/For are believed only from CFN_TRUSTED_PROXIES: uvicorn then sets
+        # the request's scheme (Secure cookies) and client address (login throttle) from them.
+        proxy_headers=bool(trusted_proxies(settings)),
+        forwarded_allow_ips=trusted_proxies(settings) or None,
     )
     return Server(config, app)
 

@@ -86,6 +86,11 @@ class CoalescingTransport:
         self.flush()  # a close frame written just before must still go out
         self._transport.close()
 
+    def write_eof(self) -> None:
+        self.flush()  # the close frame goes out before the FIN
+        if not self._transport.is_closing() and self._transport.can_write_eof():
+            self._transport.write_eof()
+
     def abort(self) -> None:
         self._pending.clear()
         self._size = 0
@@ -115,6 +120,46 @@ class CoalescingWebSocketProtocol(WebSocketsSansIOProtocol):
         # takes the bytes still buffered, and asyncio's close() waits for them forever,
         # holding the buffer; after a grace period, drop it.
         self.loop.call_later(self.close_timeout, self._abort_if_stuck)
+
+    async def send(self, message: Any) -> None:
+        await super().send(message)
+        if message["type"] == "websocket.http.response.body" and not message.get("more_body"):
+            # A refused upgrade (400, 403, 429, 503) is complete once its response is out;
+            # uvicorn would otherwise log "returned without completing handshake" at ERROR.
+            self.handshake_complete = True
+
+    def handle_parser_exception(self) -> None:
+        """A frame we refuse (too big: 1009; bad UTF-8: 1007) while the client may still be
+        sending it. Closing the socket now, with its bytes unread, resets the connection and
+        the client sees 1006; so send the close frame, shut our side (FIN), and read and
+        discard until the client closes too (or close_timeout passes)."""
+        if self.close_sent:
+            return  # later data after our close: websockets discards it
+        assert self.conn.close_sent is not None
+        code, reason = self.conn.close_sent.code, self.conn.close_sent.reason
+        self.logger.info('%s - "WebSocket /ws" closed %d: %s',
+                         self.client[0] if self.client else "-", code, reason)
+        self.queue.put_nowait({"type": "websocket.disconnect", "code": code, "reason": reason})
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        self.close_sent = True
+        self.transport.write_eof()
+        if self.read_paused:
+            self.read_paused = False
+            self.transport.resume_reading()
+        if self.close_timer is None:
+            self.close_timer = self.loop.call_later(self.close_timeout, self.transport.close)
+
+    def send_receive_event_to_app(self) -> None:
+        if self.curr_msg_data_type == "text" and not self.close_sent:
+            data = self.frames[0] if len(self.frames) == 1 else b"".join(self.frames)
+            try:
+                data.decode()
+            except UnicodeDecodeError:  # a client fault, not ours: one line, no traceback
+                self.frames = []
+                self.conn.fail(1007, "Invalid UTF-8 in a text frame.")
+                self.handle_parser_exception()
+                return
+        super().send_receive_event_to_app()
 
     def _abort_if_stuck(self) -> None:
         if not self.disconnected:

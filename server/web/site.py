@@ -30,6 +30,7 @@ from server.errors import BadRequest, CFNError, Conflict, Forbidden, NotFound, P
 from server.services import Services
 from server.web.render import markdown
 from server.web.throttle import for_app as login_throttle
+from server.web.throttle import hash_gate
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 LOGIN_CSRF_COOKIE = "cfn_login_csrf"
@@ -137,7 +138,8 @@ def page(request: Request, name: str, status: int = 200, **context: Any) -> HTML
 def error_page(request: Request, status: int, message: str) -> HTMLResponse:
     """An error in plain words, inside the usual header so "My groups" and "Log out" stay."""
     titles = {400: "Please check what you sent", 403: "Sorry, that cannot be done",
-              404: "Page not found", 429: "Please wait", 500: "Something went wrong"}
+              404: "Page not found", 413: "That was too much to send", 429: "Please wait",
+              500: "Something went wrong"}
     return page(request, "error.html", status=status, title=titles.get(status, "Sorry"),
                 message=message, error_status=status, form_error=None)
 
@@ -257,6 +259,13 @@ async def check_csrf(request: Request, form: Any, expected: str | None) -> None:
         raise Forbidden("This form has expired. Please go back, reload the page and try again.")
 
 
+def secure_cookies(request: Request) -> bool:
+    """Cookies get ``Secure`` when members reach us over https: the public origin says so,
+    or the request came over https (directly, or as a trusted proxy's X-Forwarded-Proto)."""
+    origin = services_of(request).settings.origin
+    return origin.lower().startswith("https://") or request.url.scheme == "https"
+
+
 def _safe_next(value: str | None) -> str:
     if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
         return value
@@ -270,7 +279,7 @@ async def login_form(request: Request) -> Response:
     response = page(request, "login.html", csrf=token, email="", error=None,
                     next=_safe_next(request.query_params.get("next")))
     response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="lax",
-                        secure=request.url.scheme == "https", path="/login")
+                        secure=secure_cookies(request), path="/login")
     return response
 
 
@@ -282,29 +291,34 @@ async def login(request: Request) -> Response:
     services = services_of(request)
     throttle = login_throttle(request.app.state)
     address = request.client.host if request.client else ""
-    if (wait := throttle.wait(email, address)) > 0:
+    if (wait := throttle.begin(email, address)) > 0:  # refused before any hashing
         response = page(request, "login.html", status=429, csrf=request.cookies.get(
             LOGIN_CSRF_COOKIE), email=email, next=next_url,
             error=f"Too many tries. Please wait {math.ceil(wait)} seconds, then try again.")
         response.headers["Retry-After"] = str(math.ceil(wait))
         return response
     user = None
-    if email:  # the slow hash check runs on its own thread, not a database reader's
-        found, stored = await services.db.read(accounts.password_record, email)
-        if await asyncio.to_thread(accounts.password_matches, stored, password):
-            user = found
+    try:
+        if email:  # the slow hash check runs on its own thread, a core at a time, in turn
+            found, stored = await services.db.read(accounts.password_record, email)
+            async with hash_gate(request.app.state).slot(address):
+                if await asyncio.to_thread(accounts.password_matches, stored, password):
+                    user = found
+    finally:
+        if user is None:
+            throttle.failed(email, address)
+        else:
+            throttle.succeeded(email, address)
     if user is None:
-        throttle.failed(email, address)
         return page(request, "login.html", status=400, csrf=request.cookies.get(
             LOGIN_CSRF_COOKIE), email=email, next=next_url,
             error="That email and password do not match our records. Please try again.")
-    throttle.succeeded(email, address)
     old = request.cookies.get(SESSION_COOKIE)
     token, _ = await services.db.write(_rotate_session, user.id, old,
                                        services.settings.session_days)
     response = RedirectResponse(next_url, status_code=303)
     response.set_cookie(SESSION_COOKIE, token, max_age=services.settings.session_days * 86400,
-                        httponly=True, samesite="lax", secure=request.url.scheme == "https")
+                        httponly=True, samesite="lax", secure=secure_cookies(request))
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
     return response
 
