@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from server import accounts, ideas, polls
+from server import accounts, discussions, ideas, polls
 from server.database import write_sync
 from tests.harness import Running
 
@@ -223,3 +223,25 @@ async def test_csv_cells_cannot_run_as_spreadsheet_formulas(server: Running,
                       "=HYPERLINK(\"x\")", ["+1", "-2"], "single")["poll"]["id"]
     text = (await site("bob").get(f"/g/{ROOM}/polls/{poll}/results.csv")).text
     assert "'=HYPERLINK" in text and "\n'+1," in text.replace("\r\n", "\n")
+
+
+async def test_every_group_page_has_the_same_header_in_the_same_order(
+        server: Running, site: Any) -> None:
+    """Group name (a link home to the group), then the group's tabs, then the page heading."""
+    fay_user = user(server, "fay")
+    poll = write_sync(server.db, polls.create_poll, fay_user, ROOM, "Q", ["a", "b"],
+                      "single")["poll"]["id"]
+    idea = write_sync(server.db, ideas.create_idea, fay_user, ROOM, "T", "B", "h")["idea"]["id"]
+    made = write_sync(server.db, discussions.create_thread, fay_user, ROOM, "Th", "Body", "h1")
+    thread, message = made["thread"]["id"], made["message"]["id"]
+    fay = site("fay")
+    pages = [f"/g/{ROOM}", f"/g/{ROOM}/t/{thread}", f"/g/{ROOM}/t/{thread}/m/{message}/edit",
+             f"/g/{ROOM}/t/{thread}/m/{message}/remove", f"/g/{ROOM}/polls",
+             f"/g/{ROOM}/polls/{poll}", f"/g/{ROOM}/ideas", f"/g/{ROOM}/ideas/{idea}"]
+    for path in pages:
+        html = (await fay.get(path)).text
+        main = html[html.index('<main'):]
+        name = main.find(f'<p class="group-name"><a href="/g/{ROOM}"')
+        tabs, heading = main.find('<nav class="group-nav"'), main.find("<h1")
+        assert 0 <= name < tabs < heading, path
+        assert main.count("<h1") == 1 and main.count('class="group-name"') == 1, path
