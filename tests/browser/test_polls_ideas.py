@@ -12,7 +12,14 @@ from playwright.sync_api import BrowserContext, Page, expect
 
 from server import accounts, ideas, polls
 from server.database import open_sync, write_sync
-from tests.browser.conftest import PASSWORD, Site, log_in, screenshot, wait_connected
+from tests.browser.conftest import (
+    PASSWORD,
+    Site,
+    check_text_at_200_percent,
+    log_in,
+    screenshot,
+    wait_connected,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -164,6 +171,7 @@ def _axe(page: Page, name: str, axe: Axe) -> None:
         assert results.violations_count == 0, f"{name} at {width}px:\n{results.generate_report()}"
         overflow = page.evaluate("document.documentElement.scrollWidth")
         assert overflow <= width, f"{name} scrolls sideways at {width}px ({overflow})"
+    check_text_at_200_percent(page, name)
     page.set_viewport_size({"width": 390, "height": 844})
     screenshot(page, name)
 

@@ -11,7 +11,13 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.browser.conftest import Site, log_in, screenshot, wait_connected
+from tests.browser.conftest import (
+    Site,
+    check_text_at_200_percent,
+    log_in,
+    screenshot,
+    wait_connected,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -239,6 +245,7 @@ def _check_page(page: Page, name: str, axe: Axe) -> None:
         assert results.violations_count == 0, f"{name} at {width}px:\n{results.generate_report()}"
         overflow = page.evaluate("document.documentElement.scrollWidth")
         assert overflow <= width, f"{name} scrolls sideways at {width}px ({overflow})"
+    check_text_at_200_percent(page, name)
     page.set_viewport_size({"width": 390, "height": 844})
     screenshot(page, name)
 
