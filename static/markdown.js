@@ -1,9 +1,27 @@
 // Light Markdown for live messages, built with DOM nodes only (never innerHTML), so no
 // text from a member can become markup. Mirrors server/render.py: paragraphs, line
-// breaks, **bold**, *italics*, `code`, [links](https://…), <https://…>, lists.
+// breaks, **bold**, *italics*, `code`, [links](https://…), <https://…>, lists, and bare
+// http:// and https:// addresses (as linkify-it does there: trailing punctuation and
+// unmatched closing brackets are left out; a host that is not plain ASCII stays text).
 
 const INLINE =
-  /(`[^`\n]+`)|(\*\*[^*\n]+\*\*|__[^_\n]+__)|(\*[^*\s][^*\n]*\*|_[^_\s][^_\n]*_)|\[([^\]\n]+)\]\(([^)\s]+)\)|<((?:https?:\/\/|mailto:)[^>\s]+)>/g;
+  /(`[^`\n]+`)|(\*\*[^*\n]+\*\*|__[^_\n]+__)|(\*[^*\s][^*\n]*\*|_[^_\s][^_\n]*_)|\[([^\]\n]+)\]\(([^)\s]+)\)|<((?:https?:\/\/|mailto:)[^>\s]+)>|(?<![\p{L}\p{N}])([hH][tT][tT][pP][sS]?:\/\/[^\s<>"]+)/gu;
+const TRAILING = /[.,;:!?'"*]$/;
+const PAIRS = { ')': '(', ']': '[', '}': '{' };
+
+/** The part of a bare address that linkify-it would link ('' when none). */
+function bareUrl(candidate) {
+  let url = candidate;
+  for (;;) {
+    const last = url.slice(-1);
+    const open = PAIRS[last];
+    if (TRAILING.test(url)) url = url.slice(0, -1);
+    else if (open && url.split(open).length <= url.split(last).length - 1) url = url.slice(0, -1);
+    else break;
+  }
+  const host = url.replace(/^https?:\/\//i, '').split(/[/?#]/)[0].replace(/^.*@/, '').replace(/:\d*$/, '');
+  return host && /^[A-Za-z0-9.-]+$/.test(host) && !/(^|\.)xn--/i.test(host) ? url : '';
+}
 const SAFE_URL = /^(https?:\/\/|mailto:)/i;
 const BULLET = /^\s*[-*+]\s+(.*)$/;
 const NUMBERED = /^\s*\d{1,9}[.)]\s+(.*)$/;
@@ -15,7 +33,7 @@ function link(parent, href, label) {
   }
   const a = document.createElement('a');
   a.href = href;
-  a.rel = 'nofollow noopener noreferrer';
+  a.rel = 'noopener nofollow ugc';
   a.textContent = label;
   parent.append(a);
 }
@@ -40,6 +58,11 @@ function inline(parent, text) {
       link(parent, m[5], m[4]);
     } else if (m[6]) {
       link(parent, m[6], m[6]);
+    } else if (m[7]) {
+      const url = bareUrl(m[7]);
+      if (url) link(parent, url, url);
+      last = m.index + url.length;
+      continue;
     }
     last = m.index + m[0].length;
   }

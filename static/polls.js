@@ -301,9 +301,10 @@ document.addEventListener('cfn:event', (e) => {
   if (ev.room !== room || !ev.type.startsWith('poll.') || (!list && !onPollsPage)) return;
   const id = ev.data.poll;
   if (ev.type === 'poll.created') {
-    announce(list ? `New poll: ${ev.data.question}`
-      : `A new poll has opened: ${ev.data.question}. Reload the page to see it.`);
-    if (list) refresh(id, false, 0);
+    // Elsewhere room.js shows a notice with a link to the new poll and announces it.
+    if (!list) return;
+    announce(`New poll: ${ev.data.question}`);
+    refresh(id, false, 0);
   } else if (ev.type === 'poll.closed') {
     refresh(id, true, 0);
   } else if (ev.type === 'poll.tally') {

@@ -480,6 +480,25 @@ function failed(item, err) {
   setStatus(`Not sent: ${err.message}`);
 }
 
+// --- a poll opened elsewhere in the group ---------------------------------------------------------
+
+/** A poll just opened: say so, with a link, on every group page that has no poll panel. */
+function pollOpened(data) {
+  if (document.getElementById('room-polls') || !data.poll) return;
+  let box = document.getElementById('poll-opened');
+  if (!box) {
+    box = el('div', 'notice poll-opened');
+    box.id = 'poll-opened';
+    live.after(box);
+  }
+  const note = el('p');
+  const a = el('a', '', data.question);
+  a.href = `/g/${room}/polls/${data.poll}`;
+  note.append('A new poll has opened: ', a);
+  box.append(note);
+  announce(`A new poll has opened: ${short(data.question)}. The link to it is at the top of the page.`);
+}
+
 function handle(ev) {
   document.dispatchEvent(new CustomEvent('cfn:event', { detail: ev }));
   if (ev.room !== room) return;
@@ -495,6 +514,9 @@ function handle(ev) {
       break;
     case 'thread.created':
       threadCreated(data);
+      break;
+    case 'poll.created':
+      pollOpened(data);
       break;
     case 'presence.join':
       online.set(data.id, data.name);

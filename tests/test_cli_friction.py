@@ -37,9 +37,19 @@ def test_backup_onto_the_live_database_is_refused_and_leaves_it_alone(db: str) -
     assert _epoch(db) == epoch, "the live database was not replaced"
 
 
-def test_backup_into_a_missing_folder_names_the_folder(db: str, tmp_path: Path) -> None:
-    line = one_line_failure(cli("backup", str(tmp_path / "nowhere" / "b.db"), "--db", db))
-    assert "folder" in line and "nowhere" in line
+def test_backup_into_a_missing_folder_creates_it(db: str, tmp_path: Path) -> None:
+    """`backup backups/cfn.db`, as the README shows it, works on a first run."""
+    ok(cli("backup", "backups/cfn.db", "--db", db, cwd=tmp_path))
+    copy = sqlite3.connect(tmp_path / "backups" / "cfn.db")
+    assert copy.execute("SELECT count(*) FROM users").fetchone()[0] == 1
+    copy.close()
+
+
+def test_backup_into_a_folder_that_cannot_be_made_names_the_folder(db: str,
+                                                                    tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    line = one_line_failure(cli("backup", str(tmp_path / "a-file" / "b.db"), "--db", db))
+    assert "folder" in line and "a-file" in line
 
 
 def test_export_to_an_unwritable_place_says_which_file_and_why(db: str, tmp_path: Path) -> None:

@@ -200,3 +200,33 @@ def test_demo_has_an_open_poll_and_ideas_at_different_statuses_with_notes(tmp_pa
     notes = [r[0] for r in conn.execute("SELECT note FROM idea_status_log WHERE note != ''")]
     assert any("peer-support" in n or "peer support" in n for n in notes)
     conn.close()
+
+
+def test_demo_history_is_spread_over_the_past_weeks(tmp_path: Any) -> None:
+    """Threads, replies and idea steps happen on different days, all in the past, in order."""
+    import time
+
+    from server.cli.demo import load_demo
+    from server.storage.sqlite.database import migrate, open_sync
+
+    conn = open_sync(str(tmp_path / "demo.db"))
+    migrate(conn)
+    load_demo(conn)
+    now, day = time.time() * 1000, 86_400_000
+    last = [r[0] for r in conn.execute("SELECT last_activity_at FROM threads")]
+    assert len({int(t // day) for t in last}) == len(last), "each thread on its own day"
+    for (idea,) in conn.execute("SELECT id FROM ideas"):
+        steps = [r[0] for r in conn.execute("SELECT at FROM idea_status_log WHERE idea_id = ?",
+                                            (idea,))]
+        assert len({int(t // day) for t in steps}) == len(steps), "a timeline over days"
+    every = [r[0] for r in conn.execute("SELECT at FROM events ORDER BY room_id, seq")]
+    for (room_id,) in conn.execute("SELECT id FROM rooms"):
+        times = [r[0] for r in conn.execute("SELECT at FROM events WHERE room_id = ?"
+                                            " ORDER BY seq", (room_id,))]
+        assert times == sorted(times), "each room's history reads in order"
+    assert max(every) < now
+    assert now - min(every) > 21 * day and now - max(every) < 7 * day
+    before = conn.execute("SELECT count(*) FROM events").fetchone()[0]
+    load_demo(conn)  # a second run on the same database changes nothing
+    assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == before
+    conn.close()

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from server.domain import accounts, ideas, polls
+from server.domain import accounts, discussions, ideas, polls
 from server.storage.sqlite.database import write_sync
 from tests.harness import Running
 
@@ -328,3 +328,25 @@ async def test_an_anonymous_poll_shows_only_the_turnout_on_pages_until_five_have
         write_sync(server.db, polls.vote, user(server, who), poll, [n % 2])
     text = (await site("eve").get(f"/g/{ROOM}/polls/{poll}")).text
     assert "<strong>5</strong> members voted" in text and "%</strong>" in text
+
+
+async def test_every_group_page_has_the_same_header_in_the_same_order(
+        server: Running, site: Any) -> None:
+    """Group name (a link home to the group), then the group's tabs, then the page heading."""
+    fay_user = user(server, "fay")
+    poll = write_sync(server.db, polls.create_poll, fay_user, ROOM, "Q", ["a", "b"],
+                      "single")["poll"]["id"]
+    idea = write_sync(server.db, ideas.create_idea, fay_user, ROOM, "T", "B", "h")["idea"]["id"]
+    made = write_sync(server.db, discussions.create_thread, fay_user, ROOM, "Th", "Body", "h1")
+    thread, message = made["thread"]["id"], made["message"]["id"]
+    fay = site("fay")
+    pages = [f"/g/{ROOM}", f"/g/{ROOM}/t/{thread}", f"/g/{ROOM}/t/{thread}/m/{message}/edit",
+             f"/g/{ROOM}/t/{thread}/m/{message}/remove", f"/g/{ROOM}/polls",
+             f"/g/{ROOM}/polls/{poll}", f"/g/{ROOM}/ideas", f"/g/{ROOM}/ideas/{idea}"]
+    for path in pages:
+        html = (await fay.get(path)).text
+        main = html[html.index('<main'):]
+        name = main.find(f'<p class="group-name"><a href="/g/{ROOM}"')
+        tabs, heading = main.find('<nav class="group-nav"'), main.find("<h1")
+        assert 0 <= name < tabs < heading, path
+        assert main.count("<h1") == 1 and main.count('class="group-name"') == 1, path

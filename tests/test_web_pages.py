@@ -101,7 +101,7 @@ async def test_member_text_is_shown_as_safe_markdown_never_raw_html(server: Runn
     html = (await bob.http.get(f"/g/north/t/{tid}")).text
     assert "<strong>bold</strong>" in html and "<em>soft</em>" in html
     assert "<li>one</li>" in html
-    assert re.search(r'<a href="https://example.org" rel="[^"]*nofollow[^"]*noopener', html)
+    assert re.search(r'<a href="https://example.org" rel="noopener nofollow ugc"', html)
     assert "<script>alert" not in html and "<img" not in html
     assert 'href="javascript' not in html
     assert "&lt;script&gt;" in html and "&lt;b&gt;Title&lt;/b&gt;" in html
@@ -209,3 +209,59 @@ async def test_the_room_page_with_its_js_and_css_weighs_under_150_kb(server: Run
                          re.findall(r"""(?:from|import)\s*['"]([^'"]+\.js)['"]""", asset.text)]
         assert {"/static/room.js", "/static/socket.js", "/static/site.css"} <= seen
         assert total < 150_000, f"{path} weighs {total} bytes"
+
+
+async def test_the_thread_list_keeps_its_new_badges_until_each_thread_is_read(
+        server: Running, room: str, member) -> None:
+    bob = await member("bob@cfn.example")
+    first = post(server, "alice@cfn.example", room, None, "One", "First")["thread"]["id"]
+    post(server, "alice@cfn.example", room, first, "Two")
+    second = post(server, "alice@cfn.example", room, None, "Other", "Second")["thread"]["id"]
+    for _ in range(2):  # looking at the list twice clears nothing
+        page = (await bob.http.get("/g/north")).text
+        assert '<span class="badge">2 new</span>' in page
+        assert '<span class="badge">1 new</span>' in page
+    await bob.http.get(f"/g/north/t/{first}")  # reading one thread clears only its badge
+    page = (await bob.http.get("/g/north")).text
+    assert '<span class="badge">2 new</span>' not in page
+    assert '<span class="badge">1 new</span>' in page
+    assert "New since your last visit" in (await bob.http.get(f"/g/north/t/{second}")).text
+
+
+async def test_mark_all_read_clears_every_badge_of_the_group_without_javascript(
+        server: Running, room: str, member) -> None:
+    bob = await member("bob@cfn.example")
+    tid = post(server, "alice@cfn.example", room, None, "One", "First")["thread"]["id"]
+    post(server, "alice@cfn.example", room, tid, "Two")
+    other = post(server, "alice@cfn.example", room, None, "Other", "Second")["thread"]["id"]
+    page = (await bob.http.get("/g/north")).text
+    assert re.search(r'<form[^>]*action="/g/north/read"', page)
+    refused = await bob.http.post("/g/north/read", data={"csrf": "wrong"})
+    assert refused.status_code == 403
+    assert '<span class="badge">' in (await bob.http.get("/g/north")).text
+    done = await bob.http.post("/g/north/read", data={"csrf": bob.csrf})
+    assert done.status_code == 303 and done.headers["location"].startswith("/g/north")
+    page = (await bob.http.get(done.headers["location"])).text
+    assert '<span class="badge">' not in page and "marked as read" in page
+    assert "New since your last visit" not in (await bob.http.get(f"/g/north/t/{other}")).text
+    assert "No new messages" in (await bob.http.get("/")).text
+
+
+async def test_bare_web_addresses_become_safe_links_and_lookalikes_stay_text(
+        server: Running, room: str, member) -> None:
+    body = ("See https://example.org/a?b=1. Or (http://nhs.example/x_(y)), fine!\n"
+            "javascript:alert(1) JAVASCRIPT:alert(1) data:text/html,hi hxxp://evil.example "
+            "https:/evil.example www.evil.example a@evil.example xhttps://evil.example "
+            "ftp://evil.example //evil.example https://аpple.example/login")
+    tid = post(server, "alice@cfn.example", room, None, body)["thread"]["id"]
+    bob = await member("bob@cfn.example")
+    html = (await bob.http.get(f"/g/north/t/{tid}")).text
+    shown = html.split('id="messages"')[1]
+    links = re.findall(r'<a href="([^"]+)" rel="([^"]+)">([^<]+)</a>', shown)
+    assert [(h, t) for h, _, t in links if "example" in h] == [
+        ("https://example.org/a?b=1", "https://example.org/a?b=1"),
+        ("http://nhs.example/x_(y)", "http://nhs.example/x_(y)")]
+    assert {rel for _, rel, _ in links} == {"noopener nofollow ugc"}
+    assert "evil" not in "".join(h for h, _, _ in links)
+    assert not re.search(r'href="(?:javascript|data)', shown, re.IGNORECASE)
+    assert "https://аpple.example/login" in html  # shown, as text

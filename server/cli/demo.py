@@ -7,12 +7,30 @@ log, seqs and history are exactly what real use would leave behind.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable
 
 from server.cli.demo_polls import add_polls_and_ideas
 from server.domain import accounts, discussions
 from server.domain.accounts import User
 from server.storage.sqlite.database import write_sync
+
+HOUR = 3_600_000
+DAY = 24 * HOUR
+
+
+class DemoClock:
+    """Fictional times for the demo's writes: from four weeks ago, always moving forward
+    (so every group's history reads in order), and never later than an hour ago."""
+
+    def __init__(self, now_ms: int | None = None) -> None:
+        self.now = int(time.time() * 1000) if now_ms is None else now_ms
+        self.at = self.now - 28 * DAY
+
+    def after(self, hours: float) -> int:
+        self.at = min(self.at + int(hours * HOUR), self.now - HOUR)
+        return self.at
+
 
 DEMO_PASSWORD = "critical-friends-demo"
 DOMAIN = "cfn.example"
@@ -84,21 +102,25 @@ def load_demo(conn: sqlite3.Connection,
     logins = [(_email(local), _describe(role, groups)) for local, _, role, groups in PEOPLE]
     if accounts.user_by_email(conn, _email("admin")) is not None:
         return logins
+    clock = DemoClock()
     for slug, name, kind in GROUPS:
-        write_sync(conn, accounts.add_group, slug, name, kind)
+        write_sync(conn, accounts.add_group, slug, name, kind, at=clock.after(0))
     users: dict[str, User] = {}
     for local, name, role, groups in PEOPLE:
         users[local] = write_sync(conn, accounts.add_user, _email(local), name, role,
-                                  DEMO_PASSWORD)
+                                  DEMO_PASSWORD, at=clock.after(0.1))
         for slug, group_role in groups:
-            write_sync(conn, accounts.add_member, slug, _email(local), group_role)
+            write_sync(conn, accounts.add_member, slug, _email(local), group_role,
+                       at=clock.after(0.1))
     for n, (slug, author, title, body, replies) in enumerate(THREADS):
         created = write_sync(conn, discussions.create_thread, users[author], slug, title, body,
-                             f"demo-{n}")
+                             f"demo-{n}", at=clock.after(30 + 7 * n))  # a thread every day or two
         for m, (who, text) in enumerate(replies):
             write_sync(conn, discussions.post_message, users[who], slug,
-                       created["thread"]["id"], text, f"demo-{n}-{m}")
-    for extra in [add_polls_and_ideas, *(extras or [])]:
+                       created["thread"]["id"], text, f"demo-{n}-{m}",
+                       at=clock.after(2 + 5 * m))  # replies over the hours after
+    add_polls_and_ideas(conn, users, clock)
+    for extra in extras or []:
         extra(conn, users)
     return logins
 

@@ -6,10 +6,17 @@ Written through the same domain functions the server uses (see server/demo.py).
 from __future__ import annotations
 
 import sqlite3
+from typing import Protocol
 
 from server.domain import ideas, polls
 from server.domain.accounts import User
 from server.storage.sqlite.database import write_sync
+
+
+class Clock(Protocol):
+    """server.demo.DemoClock: the next fictional time, some hours on."""
+
+    def after(self, hours: float) -> int: ...
 
 # (group, author, title, description, supporters, [(status, note, by)])
 IDEAS = [
@@ -44,27 +51,28 @@ IDEAS = [
 ]
 
 
-def add_polls_and_ideas(conn: sqlite3.Connection, users: dict[str, User]) -> None:
-    """The open poll, a closed one, and the ideas above (run once by load_demo)."""
+def add_polls_and_ideas(conn: sqlite3.Connection, users: dict[str, User], clock: Clock) -> None:
+    """The closed poll, the ideas above over the weeks, then the open poll (run once)."""
+    closed = write_sync(conn, polls.create_poll, users["nadia"], "renal-transport",
+                        "Which times suit a short evening call?",
+                        ["Monday 6pm", "Wednesday 7pm", "Thursday 6pm"], "multi", False,
+                        "live", at=clock.after(20))["poll"]["id"]
+    write_sync(conn, polls.vote, users["yusuf"], closed, [1, 2], at=clock.after(3))
+    write_sync(conn, polls.vote, users["sam"], closed, [1], at=clock.after(4))
+    write_sync(conn, polls.count_in_room, users["nadia"], closed, [1, 2, 0], at=clock.after(20))
+    write_sync(conn, polls.close, users["nadia"], closed, at=clock.after(1))
+    for n, (slug, author, title, body, supporters, steps) in enumerate(IDEAS):
+        idea = write_sync(conn, ideas.create_idea, users[author], slug, title, body,
+                          f"demo-idea-{n}", at=clock.after(10))["idea"]["id"]
+        for who in supporters:
+            write_sync(conn, ideas.support, users[who], idea, True, at=clock.after(3))
+        for status, note, by in steps:  # each step of an idea's timeline on its own day
+            write_sync(conn, ideas.set_status, users[by], idea, status, note,
+                       at=clock.after(26))
     poll = write_sync(conn, polls.create_poll, users["priya"], "north-yorkshire",
                       "What should the next meeting focus on?",
                       ["Falls response times", "The new patient leaflet",
                        "Visits to ambulance stations", "Training for new members"],
-                      "single", True, "live")["poll"]["id"]
+                      "single", True, "live", at=clock.after(6))["poll"]["id"]
     for who, choice in (("margaret", 0), ("dot", 1), ("nadia", 0)):
-        write_sync(conn, polls.vote, users[who], poll, [choice])
-    closed = write_sync(conn, polls.create_poll, users["nadia"], "renal-transport",
-                        "Which times suit a short evening call?",
-                        ["Monday 6pm", "Wednesday 7pm", "Thursday 6pm"], "multi", False,
-                        "live")["poll"]["id"]
-    write_sync(conn, polls.vote, users["yusuf"], closed, [1, 2])
-    write_sync(conn, polls.vote, users["sam"], closed, [1])
-    write_sync(conn, polls.count_in_room, users["nadia"], closed, [1, 2, 0])
-    write_sync(conn, polls.close, users["nadia"], closed)
-    for n, (slug, author, title, body, supporters, steps) in enumerate(IDEAS):
-        idea = write_sync(conn, ideas.create_idea, users[author], slug, title, body,
-                          f"demo-idea-{n}")["idea"]["id"]
-        for who in supporters:
-            write_sync(conn, ideas.support, users[who], idea, True)
-        for status, note, by in steps:
-            write_sync(conn, ideas.set_status, users[by], idea, status, note)
+        write_sync(conn, polls.vote, users[who], poll, [choice], at=clock.after(2))

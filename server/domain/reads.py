@@ -1,8 +1,10 @@
 """How far each member has read: per room (thread 0) and per thread.
 
 A room visit moves the room mark (home's unread count starts again from zero); reading a
-thread moves that thread's mark (its "new since your last visit" marker moves on). A
-message counts as unread when it is newer than both marks and someone else wrote it.
+thread moves that thread's mark (its "new since your last visit" marker and its badge in
+the thread list move on). Home counts a message as unread when it is newer than both marks
+and someone else wrote it; a thread's badge looks at the thread's mark alone, so glancing
+at the list does not clear it. "Mark all read" moves every mark of the group.
 """
 
 from __future__ import annotations
@@ -41,6 +43,18 @@ def visit_room(tx: Tx, user: User, group_id: int) -> int:
     latest = tx.one("SELECT coalesce(max(id), 0) FROM messages WHERE group_id = ?",
                     (group_id,))[0]
     return move_mark(tx, user, group_id, ROOM, latest)
+
+
+def read_all(tx: Tx, user: User, group_id: int) -> None:
+    """ "Mark all read": every thread's mark, and the room's, up to its latest message."""
+    tx.execute(
+        "INSERT INTO reads(user_id, group_id, thread_id, last_read, seen_at)"
+        " SELECT ?, group_id, thread_id, max(id), ? FROM messages WHERE group_id = ?"
+        " GROUP BY thread_id ON CONFLICT(user_id, group_id, thread_id) DO UPDATE SET"
+        " last_read = max(last_read, excluded.last_read), seen_at = excluded.seen_at",
+        (user.id, tx.now, group_id),
+    )
+    visit_room(tx, user, group_id)
 
 
 def seen(tx: Tx, user: User, group_id: int, thread_id: int, message_id: int) -> None:

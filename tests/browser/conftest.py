@@ -188,3 +188,23 @@ def screenshot(page: Page, name: str) -> None:
         page.screenshot(path=str(SHOTS / f"{name}-{width}x{height}.png"), full_page=True)
     if original:
         page.set_viewport_size(original)
+
+
+def check_text_at_200_percent(page: Page, name: str) -> None:
+    """WCAG 1.4.4/1.4.10: on a 390 px phone with text at twice its size, the page reflows
+    with no sideways scrolling. Leaves a screenshot to look at, and the page as it was."""
+    original = page.viewport_size
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.evaluate("() => { const r = document.documentElement; r.style.fontSize = "
+                  "`${parseFloat(getComputedStyle(r).fontSize) * 2}px`; }")
+    page.wait_for_timeout(50)
+    wide = page.evaluate("document.scrollingElement.scrollWidth")
+    culprits = page.evaluate("""() => [...document.querySelectorAll('body *')]
+        .filter((e) => e.getBoundingClientRect().right > innerWidth + 1)
+        .slice(0, 5).map((e) => `${e.tagName.toLowerCase()}.${e.className}`)""")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}-390-text200.png"), full_page=True)
+    page.evaluate("() => { document.documentElement.style.fontSize = ''; }")
+    if original:
+        page.set_viewport_size(original)
+    assert wide <= 390, f"{name} scrolls sideways at 390px with 200% text ({wide}): {culprits}"

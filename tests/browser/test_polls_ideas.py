@@ -12,7 +12,14 @@ from playwright.sync_api import BrowserContext, Page, expect
 
 from server.domain import accounts, ideas, polls
 from server.storage.sqlite.database import open_sync, write_sync
-from tests.browser.conftest import PASSWORD, Site, log_in, screenshot, wait_connected
+from tests.browser.conftest import (
+    PASSWORD,
+    Site,
+    check_text_at_200_percent,
+    log_in,
+    screenshot,
+    wait_connected,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -188,6 +195,7 @@ def _axe(page: Page, name: str, axe: Axe) -> None:
         assert results.violations_count == 0, f"{name} at {width}px:\n{results.generate_report()}"
         overflow = page.evaluate("document.documentElement.scrollWidth")
         assert overflow <= width, f"{name} scrolls sideways at {width}px ({overflow})"
+    check_text_at_200_percent(page, name)
     page.set_viewport_size({"width": 390, "height": 844})
     screenshot(page, name)
 
@@ -228,3 +236,33 @@ def test_axe_finds_no_violations_on_the_poll_and_idea_pages(
     member = log_in(new_context(), site, "bob@cfn.example")
     member.goto(site.base + "/g/north/polls")
     _axe(member, "polls-member", axe)
+
+
+def test_a_poll_opened_is_announced_with_its_link_on_the_thread_and_ideas_pages(
+        site: Site, new_context: Contexts) -> None:
+    thread_id = site.thread("north", "alice@cfn.example", "Meeting notes", "Notes here.")
+    alice = open_room(new_context(), site, "alice@cfn.example")
+    bob_context = new_context()
+    bob = log_in(bob_context, site, "bob@cfn.example")
+    bob.goto(f"{site.base}/g/north/t/{thread_id}")
+    wait_connected(bob)
+    bob_ideas = bob_context.new_page()
+    bob_ideas.goto(site.base + "/g/north/ideas")
+    wait_connected(bob_ideas)
+
+    alice.get_by_text("Start a new poll").click()
+    alice.get_by_label("Question").fill("Shall we meet in June?")
+    alice.get_by_label("Answers", exact=True).fill("Yes\nNo")
+    alice.get_by_role("button", name="Open the poll").click()
+    poll_id = None
+    for page in (bob, bob_ideas):
+        notice = page.locator("#poll-opened")
+        expect(notice).to_contain_text("A new poll has opened: Shall we meet in June?")
+        expect(page.locator("#announcer")).to_contain_text(
+            "A new poll has opened: Shall we meet in June?")
+        poll_id = poll_id or site.rows("SELECT id FROM polls ORDER BY id DESC LIMIT 1")[0]["id"]
+        expect(notice.get_by_role("link", name="Shall we meet in June?")).to_have_attribute(
+            "href", f"/g/north/polls/{poll_id}")
+    screenshot(bob, "thread-poll-opened")
+    bob.locator("#poll-opened").get_by_role("link").click()
+    expect(bob.get_by_role("heading", level=1)).to_contain_text("Shall we meet in June?")

@@ -11,7 +11,13 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.browser.conftest import Site, log_in, screenshot, wait_connected
+from tests.browser.conftest import (
+    Site,
+    check_text_at_200_percent,
+    log_in,
+    screenshot,
+    wait_connected,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -239,6 +245,7 @@ def _check_page(page: Page, name: str, axe: Axe) -> None:
         assert results.violations_count == 0, f"{name} at {width}px:\n{results.generate_report()}"
         overflow = page.evaluate("document.documentElement.scrollWidth")
         assert overflow <= width, f"{name} scrolls sideways at {width}px ({overflow})"
+    check_text_at_200_percent(page, name)
     page.set_viewport_size({"width": 390, "height": 844})
     screenshot(page, name)
 
@@ -322,7 +329,7 @@ def test_live_messages_show_light_markdown_and_never_raw_html(site: Site,
         expect(item.locator("li")).to_have_count(2)
         expect(item.locator("img")).to_have_count(0)
         expect(item.locator("a[href='https://example.org']")).to_have_attribute(
-            "rel", re.compile("nofollow noopener"))
+            "rel", "noopener nofollow ugc")
         expect(item.locator("a[href^='javascript']")).to_have_count(0)
         expect(item).to_contain_text("<img src=x")  # shown as the text it is
     assert bob.title() != "owned"
@@ -331,3 +338,43 @@ def test_live_messages_show_light_markdown_and_never_raw_html(site: Site,
     expect(saved.locator("strong")).to_have_text("Bold")
     expect(saved.locator("li")).to_have_count(2)
     expect(saved.locator("img")).to_have_count(0)
+
+
+LINK_SAMPLES = (
+    "See https://example.org/a?b=1. Thanks",
+    "(https://nhs.example/x_(y)) and http://example.org, then https://example.com/path!",
+    "**https://bold.example/x** and https://a.example/x_y_z and <https://angle.example>",
+    "javascript:alert(1) JAVASCRIPT:alert(1) data:text/html,hi hxxp://evil.example",
+    "https:/evil.example www.evil.example a@evil.example xhttps://evil.example",
+    "ftp://evil.example //evil.example https://аpple.example/login [x](https://ok.example)",
+)
+
+
+def _links(item: Any) -> list[tuple[str, str, str]]:
+    return item.evaluate("(li) => [...li.querySelectorAll('.body a')]"
+                         ".map((a) => [a.textContent, a.href, a.rel])")
+
+
+def test_bare_addresses_link_the_same_live_and_after_a_reload(site: Site,
+                                                               new_context: Contexts) -> None:
+    thread_id = site.thread("north", "alice@cfn.example", "Useful links", "Add yours.")
+    alice = log_in(new_context(), site, "alice@cfn.example")
+    bob = log_in(new_context(), site, "bob@cfn.example")
+    open_thread(alice, site, thread_id)
+    open_thread(bob, site, thread_id)
+    for n, text in enumerate(LINK_SAMPLES):
+        alice.get_by_label("Message").fill(f"Sample {n}: {text}")
+        alice.get_by_role("button", name="Send").click()
+        expect(message_items(bob, f"Sample {n}:")).to_have_count(1)
+    live = [(_links(message_items(bob, f"Sample {n}:")),
+             message_items(bob, f"Sample {n}:").locator(".body").inner_text())
+            for n in range(len(LINK_SAMPLES))]
+    assert [text for text, _, _ in live[0][0]] == ["https://example.org/a?b=1"]
+    assert live[3][0] == [] and live[4][0] == []
+    assert [text for text, _, _ in live[5][0]] == ["x"]
+    assert {rel for links, _ in live for _, _, rel in links} == {"noopener nofollow ugc"}
+    bob.reload()
+    saved = [(_links(message_items(bob, f"Sample {n}:")),
+              message_items(bob, f"Sample {n}:").locator(".body").inner_text())
+             for n in range(len(LINK_SAMPLES))]
+    assert saved == live

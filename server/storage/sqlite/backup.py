@@ -23,8 +23,11 @@ def backup(source: sqlite3.Connection, target: str) -> dict[str, int | str]:
         raise ValueError(f"{target} is the live database: back up to a different file, "
                          "such as backups/cfn-DATE.db")
     folder = os.path.dirname(os.path.abspath(target))
-    if not os.path.isdir(folder):
-        raise ValueError(f"The folder for the backup does not exist: {folder}")
+    try:  # a first `backup backups/cfn.db` should just work
+        os.makedirs(folder, exist_ok=True)
+    except OSError as e:
+        raise ValueError(f"The folder for the backup could not be made: {folder}"
+                         f" ({e.strerror})") from None
     partial = target + ".partial"
     for leftover in (partial, partial + "-wal", partial + "-shm"):
         if os.path.exists(leftover):

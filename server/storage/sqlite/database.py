@@ -420,15 +420,17 @@ def unpack(data: bytes) -> dict[str, Any]:
     return msgpack.unpackb(data, raw=False, strict_map_key=False)
 
 
-def write_sync(conn: sqlite3.Connection, fn: Callable[..., T], *args: Any) -> T:
+def write_sync(conn: sqlite3.Connection, fn: Callable[..., T], *args: Any,
+               at: int | None = None) -> T:
     """Run one write function in its own transaction, synchronously (CLI, demo, tools).
 
     Events it emits are stored with their seq like any other; a running server's clients
-    pick them up on their next join or history load.
+    pick them up on their next join or history load. ``at`` (ms) backdates the write: the
+    demo uses it so its history is spread over past weeks.
     """
     conn.execute("BEGIN IMMEDIATE")
     try:
-        result = fn(Tx(conn, int(time.time() * 1000)), *args)
+        result = fn(Tx(conn, int(time.time() * 1000) if at is None else at), *args)
         conn.execute("COMMIT")
         return result
     except BaseException:

@@ -78,7 +78,6 @@ _MINE = (" AND (t.author_id = :me OR EXISTS (SELECT 1 FROM messages mm"
 def _room_read(conn: sqlite3.Connection, user: User, slug: str, page_no: int | None,
                mine: bool = False) -> dict[str, Any]:
     acc = outsider_safe(access, conn, user, slug)
-    room_mark = reads.mark(conn, user, acc.group_id)
     only = _MINE if mine else ""
     total = conn.execute(f"SELECT count(*) FROM threads t WHERE t.group_id = :g{only}",
                          {"g": acc.group_id, "me": user.id}).fetchone()[0]
@@ -87,14 +86,16 @@ def _room_read(conn: sqlite3.Connection, user: User, slug: str, page_no: int | N
     rows = conn.execute(
         "SELECT t.id, t.title, t.created_at, t.last_activity_at, t.message_count,"
         " coalesce(u.name, :former) AS author, t.author_id,"
+        # Only reading the thread itself (or "mark all read") clears its badge, so the
+        # badge agrees with the thread's own "new since your last visit" marker.
         " (SELECT count(*) FROM messages m WHERE m.thread_id = t.id"
-        "   AND m.id > max(coalesce(r.last_read, 0), :mark) AND m.deleted_at IS NULL"
+        "   AND m.id > coalesce(r.last_read, 0) AND m.deleted_at IS NULL"
         "   AND coalesce(m.author_id, 0) != :me) AS unread"
         " FROM threads t LEFT JOIN users u ON u.id = t.author_id AND u.erased_at IS NULL"
         " LEFT JOIN reads r ON r.user_id = :me AND r.group_id = t.group_id AND r.thread_id = t.id"
         f" WHERE t.group_id = :g{only} ORDER BY t.last_activity_at DESC, t.id DESC"
         " LIMIT :limit OFFSET :offset",
-        {"former": discussions.FORMER_MEMBER, "mark": room_mark, "me": user.id,
+        {"former": discussions.FORMER_MEMBER, "me": user.id,
          "g": acc.group_id, "limit": THREADS_PER_PAGE,
          "offset": (current - 1) * THREADS_PER_PAGE},
     ).fetchall()
@@ -172,6 +173,7 @@ async def room(request: Request, found: Session) -> Response:
     acc: Access = data["acc"]
     await db.write(reads.visit_room, found.user, acc.group_id)
     return no_store(page(request, "room.html", title=acc.name, section="discussion",
+                          done=DONE_WORDS.get(request.query_params.get("done", "")),
                           **data, **_live_context(request, found, acc)))
 
 
@@ -206,7 +208,8 @@ async def permalink(request: Request, found: Session) -> Response:
 
 # What the thread page says, as a status message, after a no-JavaScript change.
 DONE_WORDS = {"removed": "The message has been removed.",
-              "changed": "Your changes have been saved."}
+              "changed": "Your changes have been saved.",
+              "read": "Every thread in this group is now marked as read."}
 
 
 # --- forms (the no-JavaScript path; the live client sends the same over the socket) ---------
@@ -255,6 +258,16 @@ async def new_message(request: Request, found: Session, form: Any) -> Response:
                             status_code=303)
 
 
+@member_form
+async def mark_all_read(request: Request, found: Session, form: Any) -> Response:
+    """The member says they have caught up: clear every "new" badge of the group."""
+    slug = request.path_params["slug"]
+    db = services_of(request).db
+    acc = await db.read(_member_access, found.user, slug)
+    await db.write(reads.read_all, found.user, acc.group_id)
+    return RedirectResponse(f"/g/{slug}?done=read", status_code=303)
+
+
 async def seen(request: Request) -> Response:
     """The live client saw messages arrive in a thread: move the member's read mark."""
     found = await current_session(request)
@@ -276,6 +289,7 @@ def routes() -> list[BaseRoute]:
         Route("/g/{slug}", room, methods=["GET"], name="room"),
         Route("/g/{slug}/threads", new_thread, methods=["POST"], name="new_thread"),
         Route("/g/{slug}/seen", seen, methods=["POST"], name="seen"),
+        Route("/g/{slug}/read", mark_all_read, methods=["POST"], name="mark_all_read"),
         Route("/g/{slug}/t/{thread:int}", thread, methods=["GET"], name="thread"),
         Route("/g/{slug}/t/{thread:int}/messages", new_message, methods=["POST"],
               name="new_message"),
