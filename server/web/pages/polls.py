@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import secrets
-import sqlite3
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -24,6 +23,7 @@ from server.domain import discussions, ideas, polls
 from server.domain.accounts import Access, Session, User, access, require_staff_or_moderator
 from server.errors import BadRequest, Forbidden, NotFound, TooLarge
 from server.protocol.codec import IDEA_STATUSES, POLL_RESULTS
+from server.storage import Conn
 from server.web.site import (
     member_form,
     member_page,
@@ -83,7 +83,7 @@ def can_run(user: User, acc: Access) -> bool:
     return True
 
 
-def _group_access(conn: sqlite3.Connection, user: User, slug: str) -> Access:
+def _group_access(conn: Conn, user: User, slug: str) -> Access:
     return outsider_safe(access, conn, user, slug)
 
 
@@ -132,7 +132,7 @@ def _back(request: Request, default: str) -> str:
 # --- polls: reads -------------------------------------------------------------------------
 
 
-def _polls_read(conn: sqlite3.Connection, user: User, slug: str, threshold: int,
+def _polls_read(conn: Conn, user: User, slug: str, threshold: int,
                 ) -> dict[str, Any]:
     acc = outsider_safe(access, conn, user, slug)
     found = polls.group_polls(conn, user, acc, threshold=threshold)
@@ -142,7 +142,7 @@ def _polls_read(conn: sqlite3.Connection, user: User, slug: str, threshold: int,
             "seq": _seq(conn, acc)}
 
 
-def _poll_read(conn: sqlite3.Connection, user: User, slug: str, poll_id: int,
+def _poll_read(conn: Conn, user: User, slug: str, poll_id: int,
                threshold: int) -> dict[str, Any]:
     acc, poll = outsider_safe(partial(polls.poll_in_group, threshold=threshold), conn, user,
                               slug, poll_id)
@@ -157,7 +157,7 @@ def _threshold(request: Request) -> int:
     return services_of(request).settings.privacy_threshold
 
 
-def _seq(conn: sqlite3.Connection, acc: Access) -> int:
+def _seq(conn: Conn, acc: Access) -> int:
     """The room's latest seq in the page's snapshot: the live client resumes after it."""
     return discussions.room_seq(conn, acc)
 
@@ -340,7 +340,7 @@ async def close_poll(request: Request, found: Session, _: Any) -> Response:
 SORT_WORDS = {"support": "Most support", "newest": "Newest", "status": "Status"}
 
 
-def _ideas_read(conn: sqlite3.Connection, user: User, slug: str, sort: str, status: str | None,
+def _ideas_read(conn: Conn, user: User, slug: str, sort: str, status: str | None,
                 ) -> dict[str, Any]:
     acc = outsider_safe(access, conn, user, slug)
     return {"group": acc, "ideas": ideas.group_ideas(conn, user, acc, sort, status),
@@ -360,7 +360,7 @@ async def ideas_page(request: Request, found: Session) -> Response:
                           labels=ideas.STATUS_LABELS, **data, **_context(request, found)))
 
 
-def _idea_read(conn: sqlite3.Connection, user: User, slug: str, idea_id: int,
+def _idea_read(conn: Conn, user: User, slug: str, idea_id: int,
                ) -> dict[str, Any]:
     acc, idea, messages = outsider_safe(ideas.idea_in_group, conn, user, slug, idea_id)
     run = can_run(user, acc)
