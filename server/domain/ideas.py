@@ -12,9 +12,9 @@ from typing import Any
 from server.domain import audit, discussions
 from server.domain.accounts import Access, User, access, access_by_id, require_staff_or_moderator
 from server.errors import BadRequest, Conflict, NotFound
-from server.protocol.codec import IDEA_STATUSES
 from server.storage import Conn, Row, Tx
 
+IDEA_STATUSES = ("proposed", "discussing", "adopted", "in_progress", "done", "not_taken_forward")
 STATUS_LABELS = {
     "proposed": "Proposed",
     "discussing": "Being discussed",
@@ -122,12 +122,18 @@ def support(tx: Tx, user: User, idea_id: int, on: bool) -> dict[str, Any]:
     return {"idea": idea_id, "count": count, "supported": on}
 
 
+def check_status(status: str) -> str:
+    """An idea status this server knows; bad_request for any other word."""
+    if status not in IDEA_STATUSES:
+        raise BadRequest("'status' must be one of: " + ", ".join(IDEA_STATUSES) + ".")
+    return status
+
+
 def set_status(tx: Tx, user: User, idea_id: int, status: str, note: str = "",
                ) -> dict[str, Any]:
+    check_status(status)  # first, as the wire protocol refused an unknown one before
     row, acc = _live_idea(tx, user, idea_id)
     require_staff_or_moderator(user, acc)
-    if status not in IDEA_STATUSES:
-        raise BadRequest("That is not an idea status.")
     note = (note or "").strip()
     if status == "not_taken_forward" and not note:
         raise BadRequest("Say why the idea is not being taken forward: a note is needed.",
@@ -228,6 +234,8 @@ def group_ideas(conn: Conn, user: User, acc: Access, sort: str = "support",
 
 def list_ideas(conn: Conn, user: User, room: str, sort: str = "support",
                status: str | None = None) -> dict[str, Any]:
+    if status is not None:
+        check_status(status)
     acc = access(conn, user, room)
     return {"ideas": group_ideas(conn, user, acc, sort, status)}
 

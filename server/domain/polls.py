@@ -20,6 +20,9 @@ from server.errors import BadRequest, NotFound, PollClosed
 from server.storage import Conn, Row, Tx, pack, unpack
 
 SOURCES = ("online", "on_behalf", "in_room")
+# When a poll's counts are shown: as they come in, to each member once they have voted,
+# or only when the poll closes.
+POLL_RESULTS = ("live", "after_vote", "closed")
 
 _POLL_COLUMNS = (
     "p.id, p.group_id, p.question, p.options, p.kind, p.anonymous, p.results, p.created_by,"
@@ -135,9 +138,17 @@ def _emit_tally(tx: Tx, acc: Access, row: Row, threshold: int) -> dict[str, Any]
 # --- writes -------------------------------------------------------------------------------
 
 
+def check_results(results: str) -> str:
+    """A results setting this server knows; bad_request for any other word."""
+    if results not in POLL_RESULTS:
+        raise BadRequest("'results' must be 'live', 'after_vote' or 'closed'.")
+    return results
+
+
 def create_poll(tx: Tx, user: User, room: str, question: str, options: list[str], kind: str,
                 anonymous: bool = False, results: str = "live", *,
                 threshold: int = DEFAULT_THRESHOLD) -> dict[str, Any]:
+    check_results(results)
     acc = access(tx, user, room)
     require_staff_or_moderator(user, acc)
     if len({o.casefold() for o in options}) != len(options):

@@ -22,7 +22,6 @@ from starlette.routing import BaseRoute, Route
 from server.domain import discussions, ideas, polls
 from server.domain.accounts import Access, Session, User, access, require_staff_or_moderator
 from server.errors import BadRequest, Forbidden, NotFound, TooLarge
-from server.protocol.codec import IDEA_STATUSES, POLL_RESULTS
 from server.storage import Conn
 from server.web.site import (
     member_form,
@@ -286,7 +285,7 @@ async def create_poll(request: Request, found: Session, form: Any) -> Response:
         raise TooLarge(f"Each answer can be at most {limit} characters.", field="options")
     kind = "multi" if form.get("kind") == "multi" else "single"
     results = str(form.get("results", "live"))
-    if results not in POLL_RESULTS:
+    if results not in polls.POLL_RESULTS:
         results = "live"
     made = await _write(request, _counted(request, polls.create_poll), found.user, slug,
                         question, options, kind, form.get("anonymous") == "yes", results)
@@ -352,7 +351,7 @@ async def ideas_page(request: Request, found: Session) -> Response:
     sort = request.query_params.get("sort", "support")
     sort = sort if sort in SORT_WORDS else "support"
     status = request.query_params.get("status") or None
-    status = status if status in IDEA_STATUSES else None
+    status = status if status in ideas.IDEA_STATUSES else None
     data = await services_of(request).db.read(_ideas_read, found.user,
                                               request.path_params["slug"], sort, status)
     return no_store(page(request, "ideas.html", title=f"Ideas – {data['group'].name}",
@@ -401,7 +400,7 @@ async def support(request: Request, found: Session, form: Any) -> Response:
 async def set_status(request: Request, found: Session, form: Any) -> Response:
     slug, idea_id = request.path_params["slug"], _path_id(request, "idea")
     status = str(form.get("status", ""))
-    if status not in IDEA_STATUSES:
+    if status not in ideas.IDEA_STATUSES:
         raise BadRequest("Please choose a status.", field="status")
     note = str(form.get("note", ""))
     limit = services_of(request).settings.max_body
