@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from server.pubsub.hub import Hub
 from server.settings import Settings
-from server.storage.sqlite.database import Database
+from server.storage import Store
 
 if TYPE_CHECKING:
     from server.realtime.connection import Connection
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 @dataclass
 class Services:
     settings: Settings
-    db: Database
+    db: Store
     hub: Hub
     connections: set[Connection] = field(default_factory=set)
     closing: bool = False

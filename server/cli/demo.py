@@ -6,14 +6,13 @@ log, seqs and history are exactly what real use would leave behind.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Callable
 
 from server.cli.demo_polls import add_polls_and_ideas
 from server.domain import accounts, discussions
 from server.domain.accounts import User
-from server.storage.sqlite.database import write_sync
+from server.storage.sqlite.database import SqliteConn, write_sync
 
 HOUR = 3_600_000
 DAY = 24 * HOUR
@@ -95,8 +94,8 @@ def _email(local: str) -> str:
     return f"{local}@{DOMAIN}"
 
 
-def load_demo(conn: sqlite3.Connection,
-              extras: list[Callable[[sqlite3.Connection, dict[str, User]], None]] | None = None,
+def load_demo(conn: SqliteConn,
+              extras: list[Callable[[SqliteConn, dict[str, User]], None]] | None = None,
               ) -> list[tuple[str, str]]:
     """Create the demo network once (a second run changes nothing); return the logins."""
     logins = [(_email(local), _describe(role, groups)) for local, _, role, groups in PEOPLE]

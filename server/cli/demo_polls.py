@@ -5,12 +5,11 @@ Written through the same domain functions the server uses (see server/demo.py).
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Protocol
 
 from server.domain import ideas, polls
 from server.domain.accounts import User
-from server.storage.sqlite.database import write_sync
+from server.storage.sqlite.database import SqliteConn, write_sync
 
 
 class Clock(Protocol):
@@ -51,7 +50,7 @@ IDEAS = [
 ]
 
 
-def add_polls_and_ideas(conn: sqlite3.Connection, users: dict[str, User], clock: Clock) -> None:
+def add_polls_and_ideas(conn: SqliteConn, users: dict[str, User], clock: Clock) -> None:
     """The closed poll, the ideas above over the weeks, then the open poll (run once)."""
     closed = write_sync(conn, polls.create_poll, users["nadia"], "renal-transport",
                         "Which times suit a short evening call?",

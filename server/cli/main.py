@@ -19,7 +19,7 @@ from server.cli import admin as admin_cli
 from server.domain import accounts, admin
 from server.errors import CFNError
 from server.settings import Settings
-from server.storage.sqlite.database import migrate, open_sync, write_sync
+from server.storage.sqlite.database import SqliteConn, migrate, open_sync, write_sync
 
 MIN_PASSWORD = 8
 
@@ -32,7 +32,7 @@ def _db_path(args: argparse.Namespace) -> str:
     return args.db or os.environ.get("CFN_DB") or "cfn.db"
 
 
-def connect(args: argparse.Namespace) -> sqlite3.Connection:
+def connect(args: argparse.Namespace) -> SqliteConn:
     """Open (creating and migrating if needed) the database named by --db / CFN_DB."""
     path = _db_path(args)
     folder = os.path.dirname(os.path.abspath(path))

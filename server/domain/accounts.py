@@ -1,7 +1,7 @@
 """People, groups, memberships, API tokens and login sessions.
 
 Functions taking a ``Tx`` run inside the writer's transaction; functions taking a
-``sqlite3.Connection`` are reads. Secrets (passwords, tokens, session ids) are stored only
+``Conn`` are reads. Secrets (passwords, tokens, session ids) are stored only
 as hashes: argon2id for passwords, SHA-256 for the long random tokens.
 """
 
@@ -11,14 +11,13 @@ import functools
 import hashlib
 import re
 import secrets
-import sqlite3
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from server.errors import BadRequest, Conflict, Forbidden, NotFound
-from server.storage.sqlite.database import Tx
+from server.storage import Conn, Row, Tx
 
 SITE_ROLES = ("member", "staff", "admin")
 GROUP_ROLES = ("member", "chair", "facilitator")
@@ -72,7 +71,7 @@ def hash_secret(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _user(row: sqlite3.Row | None) -> User | None:
+def _user(row: Row | None) -> User | None:
     return None if row is None else User(row["id"], row["email"], row["name"], row["role"])
 
 
@@ -91,28 +90,28 @@ def add_user(tx: Tx, email: str, name: str, role: str = "member", password: str 
     if tx.one("SELECT 1 FROM users WHERE email = ?", (email,)):
         raise Conflict(f"There is already a user with the email {email}.")
     pw_hash = _hasher.hash(password) if password else None
-    cur = tx.execute(
-        "INSERT INTO users(email, name, role, password_hash, created_at) VALUES (?, ?, ?, ?, ?)",
-        (email, name, role, pw_hash, tx.now),
+    user_id: int = tx.value(
+        "INSERT INTO users(email, name, role, password_hash, created_at) VALUES (?, ?, ?, ?, ?)"
+        " RETURNING id", (email, name, role, pw_hash, tx.now),
     )
-    return User(cur.lastrowid, email, name, role)
+    return User(user_id, email, name, role)
 
 
-def user_by_email(conn: sqlite3.Connection, email: str) -> User | None:
+def user_by_email(conn: Conn, email: str) -> User | None:
     return _user(conn.execute(
         "SELECT id, email, name, role FROM users WHERE email = ? AND erased_at IS NULL",
         (email.strip(),),
     ).fetchone())
 
 
-def require_user(conn: sqlite3.Connection, email: str) -> User:
+def require_user(conn: Conn, email: str) -> User:
     user = user_by_email(conn, email)
     if user is None:
         raise NotFound(f"There is no user with the email {email}.")
     return user
 
 
-def password_record(conn: sqlite3.Connection, email: str) -> tuple[User | None, str]:
+def password_record(conn: Conn, email: str) -> tuple[User | None, str]:
     """The user with a password (None otherwise) and the hash to verify against: a dummy
     one for an unknown email, so both cases cost the same time."""
     row = conn.execute(
@@ -132,7 +131,7 @@ def password_matches(stored: str, password: str) -> bool:
         return False
 
 
-def check_password(conn: sqlite3.Connection, email: str, password: str) -> User | None:
+def check_password(conn: Conn, email: str, password: str) -> User | None:
     """The user if the password matches; None otherwise, in about the same time either way."""
     user, stored = password_record(conn, email)
     return user if password_matches(stored, password) and user is not None else None
@@ -155,10 +154,10 @@ def add_group(tx: Tx, slug: str, name: str, kind: str = "regional") -> int:
         raise Conflict(f"There is already a group called {slug}.")
     if tx.one("SELECT 1 FROM rooms WHERE slug = ?", (slug,)):
         raise Conflict(f"There is already a room called {slug}.")
-    group_id = tx.one(
+    group_id: int = tx.value(
         "INSERT INTO groups(slug, name, kind, created_at) VALUES (?, ?, ?, ?) RETURNING id",
         (slug, name.strip(), kind, tx.now),
-    )[0]
+    )
     tx.execute("INSERT INTO rooms(group_id, slug, kind, created_at) VALUES (?, ?, 'main', ?)",
                (group_id, slug, tx.now))
     return group_id
@@ -170,7 +169,7 @@ def add_member(tx: Tx, slug: str, email: str, role: str = "member") -> None:
     group = tx.one("SELECT id FROM groups WHERE slug = ?", (slug,))
     if group is None:
         raise NotFound(f"There is no group called {slug}.")
-    user = require_user(tx.conn, email)
+    user = require_user(tx, email)
     tx.execute(
         "INSERT INTO memberships(group_id, user_id, role, joined_at) VALUES (?, ?, ?, ?)"
         " ON CONFLICT(group_id, user_id) DO UPDATE SET role = excluded.role",
@@ -178,7 +177,7 @@ def add_member(tx: Tx, slug: str, email: str, role: str = "member") -> None:
     )
 
 
-def access(conn: sqlite3.Connection, user: User, slug: str) -> Access:
+def access(conn: Conn, user: User, slug: str) -> Access:
     """The user's standing in a room; the same Forbidden for non-members and unknown rooms."""
     row = conn.execute(
         "SELECT g.id, r.slug, g.name, g.kind, m.role, r.id AS room_id FROM rooms r"
@@ -191,7 +190,7 @@ def access(conn: sqlite3.Connection, user: User, slug: str) -> Access:
     return Access(row["id"], row["slug"], row["name"], row["kind"], row["role"], row["room_id"])
 
 
-def access_by_id(conn: sqlite3.Connection, user: User, group_id: int) -> Access | None:
+def access_by_id(conn: Conn, user: User, group_id: int) -> Access | None:
     """Like access(), by group id; None when the user may not see the group."""
     row = conn.execute(
         "SELECT g.id, r.slug, g.name, g.kind, m.role, r.id AS room_id FROM groups g"
@@ -204,7 +203,7 @@ def access_by_id(conn: sqlite3.Connection, user: User, group_id: int) -> Access 
     return Access(row["id"], row["slug"], row["name"], row["kind"], row["role"], row["room_id"])
 
 
-def user_groups(conn: sqlite3.Connection, user: User) -> list[dict[str, str]]:
+def user_groups(conn: Conn, user: User) -> list[dict[str, str]]:
     """The groups a user belongs to (an admin sees every group), by name."""
     if user.is_admin:
         rows = conn.execute(
@@ -232,7 +231,7 @@ def require_staff_or_moderator(user: User, acc: Access) -> None:
 
 
 def create_token(tx: Tx, email: str) -> str:
-    user = require_user(tx.conn, email)
+    user = require_user(tx, email)
     token = "cfn_" + secrets.token_urlsafe(32)
     tx.execute(
         "INSERT INTO api_tokens(user_id, token_hash, created_at) VALUES (?, ?, ?)",
@@ -241,7 +240,7 @@ def create_token(tx: Tx, email: str) -> str:
     return token
 
 
-def user_for_token(conn: sqlite3.Connection, token: str) -> User | None:
+def user_for_token(conn: Conn, token: str) -> User | None:
     return _user(conn.execute(
         "SELECT u.id, u.email, u.name, u.role FROM api_tokens t JOIN users u ON u.id = t.user_id"
         " WHERE t.token_hash = ? AND t.revoked_at IS NULL AND u.erased_at IS NULL",
@@ -269,7 +268,7 @@ def create_session(tx: Tx, user_id: int, days: int) -> tuple[str, str]:
     return token, csrf
 
 
-def session_for(conn: sqlite3.Connection, token: str, now: int) -> Session | None:
+def session_for(conn: Conn, token: str, now: int) -> Session | None:
     row = conn.execute(
         "SELECT u.id, u.email, u.name, u.role, s.csrf FROM sessions s"
         " JOIN users u ON u.id = s.user_id"
@@ -285,3 +284,13 @@ def session_for(conn: sqlite3.Connection, token: str, now: int) -> Session | Non
 
 def end_session(tx: Tx, token: str) -> None:
     tx.execute("DELETE FROM sessions WHERE token_hash = ?", (hash_secret(token),))
+
+
+def group_ids(conn: Conn) -> dict[str, int]:
+    """Every group's id by its slug."""
+    return {r[0]: r[1] for r in conn.execute("SELECT slug, id FROM groups")}
+
+
+def ping(conn: Conn) -> None:
+    """The database answers a read (the health check)."""
+    conn.value("SELECT 1")

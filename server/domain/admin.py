@@ -9,7 +9,7 @@ from __future__ import annotations
 from server.domain import accounts, audit
 from server.domain.accounts import hash_secret, require_user
 from server.errors import BadRequest, NotFound
-from server.storage.sqlite.database import Tx
+from server.storage import Tx
 
 
 def revoke_token(tx: Tx, token: str, actor_id: int | None = None) -> int:
@@ -21,12 +21,13 @@ def revoke_token(tx: Tx, token: str, actor_id: int | None = None) -> int:
     tx.execute("UPDATE api_tokens SET revoked_at = ? WHERE id = ?", (tx.now, row["id"]))
     audit.record(tx, actor_id, "token.revoked", subject=f"user {row['user_id']}",
                  token=row["id"])
-    return row["user_id"]
+    owner: int = row["user_id"]
+    return owner
 
 
 def revoke_all_tokens(tx: Tx, email: str, actor_id: int | None = None) -> int:
     """Revoke every live API token of one member; returns how many."""
-    user = require_user(tx.conn, email)
+    user = require_user(tx, email)
     count = tx.execute("UPDATE api_tokens SET revoked_at = ? WHERE user_id = ?"
                        " AND revoked_at IS NULL", (tx.now, user.id)).rowcount
     audit.record(tx, actor_id, "token.revoked", subject=f"user {user.id}", all=True,
@@ -46,9 +47,9 @@ def set_member_role(tx: Tx, slug: str, email: str, role: str, actor_id: int | No
                     ) -> None:
     """Add a member to a group or change their role there (audited)."""
     accounts.add_member(tx, slug, email, role)
-    group = tx.one("SELECT id FROM groups WHERE slug = ?", (slug,))
-    user = require_user(tx.conn, email)
-    audit.record(tx, actor_id, "member.role", group_id=group["id"], subject=f"user {user.id}",
+    group_id: int = tx.value("SELECT id FROM groups WHERE slug = ?", (slug,))
+    user = require_user(tx, email)
+    audit.record(tx, actor_id, "member.role", group_id=group_id, subject=f"user {user.id}",
                  role=role)
 
 
@@ -57,7 +58,7 @@ def remove_member(tx: Tx, slug: str, email: str, actor_id: int | None = None) ->
     group = tx.one("SELECT id FROM groups WHERE slug = ?", (slug,))
     if group is None:
         raise NotFound(f"There is no group called {slug}.")
-    user = require_user(tx.conn, email)
+    user = require_user(tx, email)
     removed = tx.execute("DELETE FROM memberships WHERE group_id = ? AND user_id = ?",
                          (group["id"], user.id)).rowcount
     if not removed:
@@ -69,7 +70,7 @@ def set_site_role(tx: Tx, email: str, role: str, actor_id: int | None = None) ->
     """Change a person's site role (member, staff, admin), audited."""
     if role not in accounts.SITE_ROLES:
         raise BadRequest(f"Role must be one of {', '.join(accounts.SITE_ROLES)}, not '{role}'.")
-    user = require_user(tx.conn, email)
+    user = require_user(tx, email)
     tx.execute("UPDATE users SET role = ? WHERE id = ?", (role, user.id))
     audit.record(tx, actor_id, "user.role", subject=f"user {user.id}", role=role,
                  was=user.role)

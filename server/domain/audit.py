@@ -4,10 +4,9 @@ transaction so the record and the change commit together."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any
 
-from server.storage.sqlite.database import Tx
+from server.storage import Conn, Tx
 
 
 def record(tx: Tx, actor_id: int | None, action: str, *, group_id: int | None = None,
@@ -19,7 +18,7 @@ def record(tx: Tx, actor_id: int | None, action: str, *, group_id: int | None = 
     )
 
 
-def entries(conn: sqlite3.Connection, limit: int = 1000) -> list[dict[str, Any]]:
+def entries(conn: Conn, limit: int = 1000) -> list[dict[str, Any]]:
     rows = conn.execute(
         "SELECT a.id, a.at, a.action, a.subject, a.detail, u.name AS actor, g.slug AS room"
         " FROM audit_log a LEFT JOIN users u ON u.id = a.actor_id"

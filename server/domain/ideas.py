@@ -7,15 +7,14 @@ idea without counting anyone twice, and leaves the duplicate readable with a lin
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 from server.domain import audit, discussions
 from server.domain.accounts import Access, User, access, access_by_id, require_staff_or_moderator
 from server.errors import BadRequest, Conflict, NotFound
-from server.protocol.codec import IDEA_STATUSES
-from server.storage.sqlite.database import Tx
+from server.storage import Conn, Row, Tx
 
+IDEA_STATUSES = ("proposed", "discussing", "adopted", "in_progress", "done", "not_taken_forward")
 STATUS_LABELS = {
     "proposed": "Proposed",
     "discussing": "Being discussed",
@@ -46,7 +45,7 @@ def _person(user_id: int | None, name: str | None, erased: Any) -> dict[str, Any
     return {"id": user_id, "name": name}
 
 
-def idea_data(row: sqlite3.Row) -> dict[str, Any]:
+def idea_data(row: Row) -> dict[str, Any]:
     """The shape of an idea in events and reads."""
     return {
         "id": row["id"], "idea": row["id"], "title": row["title"], "body": row["body"],
@@ -58,12 +57,12 @@ def idea_data(row: sqlite3.Row) -> dict[str, Any]:
     }
 
 
-def _idea_row(conn: sqlite3.Connection, idea_id: int) -> sqlite3.Row | None:
+def _idea_row(conn: Conn, idea_id: int) -> Row | None:
     return conn.execute(f"SELECT {_IDEA_COLUMNS}{_IDEA_FROM} WHERE i.id = ?",
                         (idea_id,)).fetchone()
 
 
-def _idea_for(conn: sqlite3.Connection, user: User, idea_id: int) -> tuple[sqlite3.Row, Access]:
+def _idea_for(conn: Conn, user: User, idea_id: int) -> tuple[Row, Access]:
     row = _idea_row(conn, idea_id)
     acc = access_by_id(conn, user, row["group_id"]) if row is not None else None
     if row is None or acc is None:  # outsiders learn nothing about other groups' ideas
@@ -71,9 +70,10 @@ def _idea_for(conn: sqlite3.Connection, user: User, idea_id: int) -> tuple[sqlit
     return row, acc
 
 
-def _supporters(conn: sqlite3.Connection, idea_id: int) -> int:
-    return conn.execute("SELECT count(*) FROM idea_supporters WHERE idea_id = ?",
-                        (idea_id,)).fetchone()[0]
+def _supporters(conn: Conn, idea_id: int) -> int:
+    count: int = conn.value("SELECT count(*) FROM idea_supporters WHERE idea_id = ?",
+                            (idea_id,))
+    return count
 
 
 # --- writes -------------------------------------------------------------------------------
@@ -81,28 +81,27 @@ def _supporters(conn: sqlite3.Connection, idea_id: int) -> int:
 
 def create_idea(tx: Tx, user: User, room: str, title: str, body: str, cid: str,
                 ) -> dict[str, Any]:
-    acc = access(tx.conn, user, room)
+    acc = access(tx, user, room)
     existing = tx.one("SELECT id FROM ideas WHERE group_id = ? AND author_id = ? AND cid = ?",
                       (acc.group_id, user.id, cid))
     if existing is not None:  # a retry: the original id, nothing new
         return {"idea": {"id": existing["id"]}}
     made = discussions.create_thread(tx, user, room, f"Idea: {title}"[:200], body, f"idea:{cid}")
-    cur = tx.execute(
+    idea_id: int = tx.value(
         "INSERT INTO ideas(group_id, title, body, author_id, cid, status, thread_id, created_at,"
-        " status_at) VALUES (?, ?, ?, ?, ?, 'proposed', ?, ?, ?)",
+        " status_at) VALUES (?, ?, ?, ?, ?, 'proposed', ?, ?, ?) RETURNING id",
         (acc.group_id, title, body, user.id, cid, made["thread"]["id"], tx.now, tx.now),
     )
-    idea_id = cur.lastrowid
     tx.execute("INSERT INTO idea_status_log(idea_id, status, note, by_id, at)"
                " VALUES (?, 'proposed', '', ?, ?)", (idea_id, user.id, tx.now))
-    row = _idea_row(tx.conn, idea_id)
+    row = _idea_row(tx, idea_id)
     assert row is not None
     tx.emit(acc.room_id, acc.slug, "idea.created", idea_data(row))
     return {"idea": {"id": idea_id, "thread": made["thread"]["id"]}}
 
 
-def _live_idea(tx: Tx, user: User, idea_id: int) -> tuple[sqlite3.Row, Access]:
-    row, acc = _idea_for(tx.conn, user, idea_id)
+def _live_idea(tx: Tx, user: User, idea_id: int) -> tuple[Row, Access]:
+    row, acc = _idea_for(tx, user, idea_id)
     if row["merged_into"] is not None:
         raise Conflict("This idea was merged into another one; please support that one.")
     return row, acc
@@ -112,23 +111,29 @@ def support(tx: Tx, user: User, idea_id: int, on: bool) -> dict[str, Any]:
     """Support (or withdraw support for) an idea: one per member, repeats change nothing."""
     row, acc = _live_idea(tx, user, idea_id)
     if on:
-        cur = tx.execute("INSERT OR IGNORE INTO idea_supporters(idea_id, user_id, at)"
-                         " VALUES (?, ?, ?)", (idea_id, user.id, tx.now))
+        cur = tx.execute("INSERT INTO idea_supporters(idea_id, user_id, at)"
+                         " VALUES (?, ?, ?) ON CONFLICT DO NOTHING", (idea_id, user.id, tx.now))
     else:
         cur = tx.execute("DELETE FROM idea_supporters WHERE idea_id = ? AND user_id = ?",
                          (idea_id, user.id))
-    count = _supporters(tx.conn, idea_id)
+    count = _supporters(tx, idea_id)
     if cur.rowcount:
         tx.emit(acc.room_id, acc.slug, "idea.supporters", {"idea": idea_id, "count": count})
     return {"idea": idea_id, "count": count, "supported": on}
 
 
+def check_status(status: str) -> str:
+    """An idea status this server knows; bad_request for any other word."""
+    if status not in IDEA_STATUSES:
+        raise BadRequest("'status' must be one of: " + ", ".join(IDEA_STATUSES) + ".")
+    return status
+
+
 def set_status(tx: Tx, user: User, idea_id: int, status: str, note: str = "",
                ) -> dict[str, Any]:
+    check_status(status)  # first, as the wire protocol refused an unknown one before
     row, acc = _live_idea(tx, user, idea_id)
     require_staff_or_moderator(user, acc)
-    if status not in IDEA_STATUSES:
-        raise BadRequest("That is not an idea status.")
     note = (note or "").strip()
     if status == "not_taken_forward" and not note:
         raise BadRequest("Say why the idea is not being taken forward: a note is needed.",
@@ -154,14 +159,15 @@ def merge(tx: Tx, user: User, idea_id: int, into_id: int) -> dict[str, Any]:
     require_staff_or_moderator(user, acc)
     if into_id == idea_id:
         raise BadRequest("An idea cannot be merged into itself.", field="into")
-    kept = _idea_row(tx.conn, into_id)
+    kept = _idea_row(tx, into_id)
     if kept is None or kept["group_id"] != row["group_id"]:
         raise NotFound("There is no such idea in this group to merge into.")
     if kept["merged_into"] is not None:
         raise Conflict("That idea was itself merged; merge into the idea it points to.")
     tx.execute(
-        "INSERT OR IGNORE INTO idea_supporters(idea_id, user_id, at)"
-        " SELECT ?, user_id, at FROM idea_supporters WHERE idea_id = ?", (into_id, idea_id),
+        "INSERT INTO idea_supporters(idea_id, user_id, at)"
+        " SELECT ?, user_id, at FROM idea_supporters WHERE idea_id = ? ON CONFLICT DO NOTHING",
+        (into_id, idea_id),
     )
     tx.execute("UPDATE ideas SET merged_into = ?, status_at = ? WHERE id = ?",
                (into_id, tx.now, idea_id))
@@ -170,7 +176,7 @@ def merge(tx: Tx, user: User, idea_id: int, into_id: int) -> dict[str, Any]:
                " VALUES (?, ?, ?, ?, ?)", (idea_id, row["status"], note, user.id, tx.now))
     audit.record(tx, user.id, "idea.merge", group_id=acc.group_id, subject=f"idea {idea_id}",
                  into=into_id)
-    count = _supporters(tx.conn, into_id)
+    count = _supporters(tx, into_id)
     tx.emit(acc.room_id, acc.slug, "idea.merged", {
         "idea": idea_id, "into": into_id, "by": {"id": user.id, "name": user.name},
     })
@@ -181,7 +187,7 @@ def merge(tx: Tx, user: User, idea_id: int, into_id: int) -> dict[str, Any]:
 # --- reads --------------------------------------------------------------------------------
 
 
-def timeline(conn: sqlite3.Connection, idea_id: int) -> list[dict[str, Any]]:
+def timeline(conn: Conn, idea_id: int) -> list[dict[str, Any]]:
     rows = conn.execute(
         "SELECT l.status, l.note, l.at, l.by_id, u.name, u.erased_at FROM idea_status_log l"
         " LEFT JOIN users u ON u.id = l.by_id WHERE l.idea_id = ? ORDER BY l.id", (idea_id,),
@@ -190,7 +196,7 @@ def timeline(conn: sqlite3.Connection, idea_id: int) -> list[dict[str, Any]]:
              "at": r["at"], "by": _person(r["by_id"], r["name"], r["erased_at"])} for r in rows]
 
 
-def _supported_by(conn: sqlite3.Connection, user: User, idea_ids: list[int]) -> set[int]:
+def _supported_by(conn: Conn, user: User, idea_ids: list[int]) -> set[int]:
     if not idea_ids:
         return set()
     marks = ",".join("?" * len(idea_ids))
@@ -199,10 +205,11 @@ def _supported_by(conn: sqlite3.Connection, user: User, idea_ids: list[int]) -> 
         (user.id, *idea_ids))}
 
 
-def group_ideas(conn: sqlite3.Connection, user: User, acc: Access, sort: str = "support",
+def group_ideas(conn: Conn, user: User, acc: Access, sort: str = "support",
                 status: str | None = None) -> list[dict[str, Any]]:
     """A group's board: merged duplicates left out; sorted by support, newest or status."""
-    where, params = ["i.group_id = ?", "i.merged_into IS NULL"], [acc.group_id]
+    where = ["i.group_id = ?", "i.merged_into IS NULL"]
+    params: list[int | str] = [acc.group_id]
     if status:
         if status not in IDEA_STATUSES:
             raise BadRequest("That is not an idea status.")
@@ -225,13 +232,15 @@ def group_ideas(conn: sqlite3.Connection, user: User, acc: Access, sort: str = "
              "status_label": STATUS_LABELS[r["status"]]} for r in rows]
 
 
-def list_ideas(conn: sqlite3.Connection, user: User, room: str, sort: str = "support",
+def list_ideas(conn: Conn, user: User, room: str, sort: str = "support",
                status: str | None = None) -> dict[str, Any]:
+    if status is not None:
+        check_status(status)
     acc = access(conn, user, room)
     return {"ideas": group_ideas(conn, user, acc, sort, status)}
 
 
-def get_idea(conn: sqlite3.Connection, user: User, idea_id: int) -> dict[str, Any]:
+def get_idea(conn: Conn, user: User, idea_id: int) -> dict[str, Any]:
     row, acc = _idea_for(conn, user, idea_id)
     return {"idea": {**idea_data(row), "room": acc.slug,
                      "status_label": STATUS_LABELS[row["status"]],
@@ -239,7 +248,7 @@ def get_idea(conn: sqlite3.Connection, user: User, idea_id: int) -> dict[str, An
                      "timeline": timeline(conn, idea_id)}}
 
 
-def idea_in_group(conn: sqlite3.Connection, user: User, room: str, idea_id: int,
+def idea_in_group(conn: Conn, user: User, room: str, idea_id: int,
                   ) -> tuple[Access, dict[str, Any], list[dict[str, Any]]]:
     """For the idea page: the idea, its timeline and its discussion, if it is in that group."""
     acc = access(conn, user, room)
@@ -253,7 +262,7 @@ def idea_in_group(conn: sqlite3.Connection, user: User, room: str, idea_id: int,
     return acc, idea, messages
 
 
-def you_said_we_did(conn: sqlite3.Connection, user: User) -> list[dict[str, Any]]:
+def you_said_we_did(conn: Conn, user: User) -> list[dict[str, Any]]:
     """Every idea, in every group this user can see, whose status closed the loop."""
     marks = ",".join("?" * len(REPORTED))
     if user.is_admin:

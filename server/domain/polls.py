@@ -11,16 +11,18 @@ While an anonymous poll is open, its counts are shown only once enough members h
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any
 
 from server.domain import audit, suppression
 from server.domain.accounts import Access, User, access, access_by_id, require_staff_or_moderator
 from server.domain.suppression import DEFAULT_THRESHOLD
 from server.errors import BadRequest, NotFound, PollClosed
-from server.storage.sqlite.database import Tx, pack, unpack
+from server.storage import Conn, Row, Tx, pack, unpack
 
 SOURCES = ("online", "on_behalf", "in_room")
+# When a poll's counts are shown: as they come in, to each member once they have voted,
+# or only when the poll closes.
+POLL_RESULTS = ("live", "after_vote", "closed")
 
 _POLL_COLUMNS = (
     "p.id, p.group_id, p.question, p.options, p.kind, p.anonymous, p.results, p.created_by,"
@@ -28,14 +30,14 @@ _POLL_COLUMNS = (
 )
 
 
-def _poll_row(conn: sqlite3.Connection, poll_id: int) -> sqlite3.Row | None:
+def _poll_row(conn: Conn, poll_id: int) -> Row | None:
     return conn.execute(
         f"SELECT {_POLL_COLUMNS} FROM polls p LEFT JOIN users u ON u.id = p.created_by"
         " WHERE p.id = ?", (poll_id,),
     ).fetchone()
 
 
-def _poll_for(conn: sqlite3.Connection, user: User, poll_id: int) -> tuple[sqlite3.Row, Access]:
+def _poll_for(conn: Conn, user: User, poll_id: int) -> tuple[Row, Access]:
     """The poll and the user's standing in its group; outsiders learn nothing (not_found)."""
     row = _poll_row(conn, poll_id)
     acc = access_by_id(conn, user, row["group_id"]) if row is not None else None
@@ -44,7 +46,7 @@ def _poll_for(conn: sqlite3.Connection, user: User, poll_id: int) -> tuple[sqlit
     return row, acc
 
 
-def _check_choices(row: sqlite3.Row, choices: list[int]) -> list[int]:
+def _check_choices(row: Row, choices: list[int]) -> list[int]:
     options = json.loads(row["options"])
     if any(c >= len(options) for c in choices):
         raise BadRequest(f"Each choice must be an option number from 0 to {len(options) - 1}.",
@@ -62,10 +64,11 @@ def _check_choices(row: sqlite3.Row, choices: list[int]) -> list[int]:
 # --- counting -----------------------------------------------------------------------------
 
 
-def breakdown(conn: sqlite3.Connection, row: sqlite3.Row) -> dict[str, Any]:
+def breakdown(conn: Conn, row: Row) -> dict[str, Any]:
     """Counts per option by source, their totals and the number of members who voted."""
     if row["final"] is not None:  # closed: the counts frozen at close
-        return json.loads(row["final"])
+        final: dict[str, Any] = json.loads(row["final"])
+        return final
     n = len(json.loads(row["options"]))
     online, on_behalf = [0] * n, [0] * n
     for choice, behalf, count in conn.execute(
@@ -79,7 +82,7 @@ def breakdown(conn: sqlite3.Connection, row: sqlite3.Row) -> dict[str, Any]:
     in_room = json.loads(row["room_counts"]) if row["room_counts"] else [0] * n
     voters, behalf_voters = conn.execute(
         "SELECT count(*), count(entered_by) FROM poll_voters WHERE poll_id = ?", (row["id"],),
-    ).fetchone()
+    ).fetchall()[0]
     return {
         "counts": [a + b + c for a, b, c in zip(online, on_behalf, in_room, strict=True)],
         "voters": voters,
@@ -91,18 +94,18 @@ def breakdown(conn: sqlite3.Connection, row: sqlite3.Row) -> dict[str, Any]:
     }
 
 
-def _has_voted(conn: sqlite3.Connection, poll_id: int, user: User) -> bool:
+def _has_voted(conn: Conn, poll_id: int, user: User) -> bool:
     return conn.execute("SELECT 1 FROM poll_voters WHERE poll_id = ? AND user_id = ?",
                         (poll_id, user.id)).fetchone() is not None
 
 
-def few_voters(row: sqlite3.Row, voters: int, threshold: int) -> bool:
+def few_voters(row: Row, voters: int, threshold: int) -> bool:
     """An open anonymous poll with too few voters for its counts to hide any one of them."""
     return (bool(row["anonymous"]) and row["closed_at"] is None
             and not suppression.counts_shown(voters, threshold))
 
 
-def results_visible(row: sqlite3.Row, voted: bool, voters: int,
+def results_visible(row: Row, voted: bool, voters: int,
                     threshold: int = DEFAULT_THRESHOLD) -> bool:
     """Live: always; after_vote: once this member has voted; closed: only after close.
     An open anonymous poll shows no counts to anyone until ``threshold`` members voted."""
@@ -113,12 +116,12 @@ def results_visible(row: sqlite3.Row, voted: bool, voters: int,
     return row["results"] == "live" or (row["results"] == "after_vote" and voted)
 
 
-def _shown_to_all(row: sqlite3.Row, counted: dict[str, Any], threshold: int) -> bool:
+def _shown_to_all(row: Row, counted: dict[str, Any], threshold: int) -> bool:
     """Counts everyone in the room may see now: broadcasts and facilitators' replies."""
     return results_visible(row, False, counted["voters"], threshold)
 
 
-def _tally_data(row: sqlite3.Row, counted: dict[str, Any], threshold: int) -> dict[str, Any]:
+def _tally_data(row: Row, counted: dict[str, Any], threshold: int) -> dict[str, Any]:
     """What a broadcast tally carries: counts only when all may see them, else the turnout."""
     data: dict[str, Any] = {"poll": row["id"], "voters": counted["voters"]}
     if _shown_to_all(row, counted, threshold):
@@ -126,8 +129,8 @@ def _tally_data(row: sqlite3.Row, counted: dict[str, Any], threshold: int) -> di
     return data
 
 
-def _emit_tally(tx: Tx, acc: Access, row: sqlite3.Row, threshold: int) -> dict[str, Any]:
-    counted = breakdown(tx.conn, row)
+def _emit_tally(tx: Tx, acc: Access, row: Row, threshold: int) -> dict[str, Any]:
+    counted = breakdown(tx, row)
     tx.emit(acc.room_id, acc.slug, "poll.tally", _tally_data(row, counted, threshold))
     return counted
 
@@ -135,32 +138,39 @@ def _emit_tally(tx: Tx, acc: Access, row: sqlite3.Row, threshold: int) -> dict[s
 # --- writes -------------------------------------------------------------------------------
 
 
+def check_results(results: str) -> str:
+    """A results setting this server knows; bad_request for any other word."""
+    if results not in POLL_RESULTS:
+        raise BadRequest("'results' must be 'live', 'after_vote' or 'closed'.")
+    return results
+
+
 def create_poll(tx: Tx, user: User, room: str, question: str, options: list[str], kind: str,
                 anonymous: bool = False, results: str = "live", *,
                 threshold: int = DEFAULT_THRESHOLD) -> dict[str, Any]:
-    acc = access(tx.conn, user, room)
+    check_results(results)
+    acc = access(tx, user, room)
     require_staff_or_moderator(user, acc)
     if len({o.casefold() for o in options}) != len(options):
         raise BadRequest("Each answer must be different.", field="options")
-    cur = tx.execute(
+    poll_id: int = tx.value(
         "INSERT INTO polls(group_id, question, options, kind, anonymous, results, created_by,"
-        " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         (acc.group_id, question, json.dumps(options), kind, int(anonymous), results, user.id,
          tx.now),
     )
-    poll_id = cur.lastrowid
-    row = _poll_row(tx.conn, poll_id)
+    row = _poll_row(tx, poll_id)
     assert row is not None
     audit.record(tx, user.id, "poll.create", group_id=acc.group_id, subject=f"poll {poll_id}",
                  question=question)
-    counted = breakdown(tx.conn, row)
+    counted = breakdown(tx, row)
     tx.emit(acc.room_id, acc.slug, "poll.created",
             poll_data(row, counted, visible=_shown_to_all(row, counted, threshold),
                       threshold=threshold))
     return {"poll": {"id": poll_id}}
 
 
-def _store_vote(tx: Tx, row: sqlite3.Row, member_id: int, choices: list[int],
+def _store_vote(tx: Tx, row: Row, member_id: int, choices: list[int],
                 entered_by: int | None) -> None:
     """Replace the member's vote: one member, one vote."""
     tx.execute("DELETE FROM poll_votes WHERE poll_id = ? AND user_id = ?", (row["id"], member_id))
@@ -169,12 +179,12 @@ def _store_vote(tx: Tx, row: sqlite3.Row, member_id: int, choices: list[int],
         " ON CONFLICT(poll_id, user_id) DO UPDATE SET entered_by = excluded.entered_by,"
         " voted_at = excluded.voted_at", (row["id"], member_id, entered_by, tx.now),
     )
-    tx.conn.executemany("INSERT INTO poll_votes(poll_id, user_id, choice) VALUES (?, ?, ?)",
+    tx.executemany("INSERT INTO poll_votes(poll_id, user_id, choice) VALUES (?, ?, ?)",
                         [(row["id"], member_id, c) for c in choices])
 
 
-def _open_poll(tx: Tx, user: User, poll_id: int) -> tuple[sqlite3.Row, Access]:
-    row, acc = _poll_for(tx.conn, user, poll_id)
+def _open_poll(tx: Tx, user: User, poll_id: int) -> tuple[Row, Access]:
+    row, acc = _poll_for(tx, user, poll_id)
     if row["closed_at"] is not None:
         raise PollClosed("This poll has closed, so it takes no more votes.")
     return row, acc
@@ -232,26 +242,24 @@ def count_in_room(tx: Tx, user: User, poll_id: int, counts: list[int], *,
     tx.execute("UPDATE polls SET room_counts = ? WHERE id = ?", (json.dumps(counts), poll_id))
     audit.record(tx, user.id, "poll.count", group_id=acc.group_id, subject=f"poll {poll_id}",
                  in_room=counts, previous=previous)
-    row = _poll_row(tx.conn, poll_id)
-    assert row is not None
-    counted = _emit_tally(tx, acc, row, threshold)
+    now = _poll_row(tx, poll_id)
+    assert now is not None
+    counted = _emit_tally(tx, acc, now, threshold)
     reply: dict[str, Any] = {"poll": poll_id, "voters": counted["voters"]}
-    if _shown_to_all(row, counted, threshold):
+    if _shown_to_all(now, counted, threshold):
         reply.update(counted)
     return reply
 
 
-def _forget_who_chose_what(tx: Tx, row: sqlite3.Row) -> None:
+def _forget_who_chose_what(tx: Tx, row: Row) -> None:
     """An anonymous poll closes: keep the counts and who took part, nothing that links them.
 
     Besides the member-choice rows, the times would link them too (a voter's voted_at
     matches the stored tally whose counts moved then), so every voter's time becomes the
     close time and the poll's stored tallies keep only their turnout.
     """
-    was = tx.one("PRAGMA secure_delete")[0]
-    tx.execute("PRAGMA secure_delete = ON")  # overwrite the rows, not just unlink them
-    tx.execute("DELETE FROM poll_votes WHERE poll_id = ?", (row["id"],))
-    tx.execute(f"PRAGMA secure_delete = {int(was)}")
+    # overwrite the rows, not just unlink them
+    tx.erase_rows("DELETE FROM poll_votes WHERE poll_id = ?", (row["id"],))
     tx.execute("UPDATE poll_voters SET voted_at = ? WHERE poll_id = ?", (tx.now, row["id"]))
     for room_id, seq, data in tx.execute(
         "SELECT e.room_id, e.seq, e.data FROM events e JOIN rooms r ON r.id = e.room_id"
@@ -269,7 +277,7 @@ def close(tx: Tx, user: User, poll_id: int) -> dict[str, Any]:
     """Freeze the counts; for an anonymous poll, forget who chose what (keep who took part)."""
     row, acc = _open_poll(tx, user, poll_id)
     require_staff_or_moderator(user, acc)
-    counted = breakdown(tx.conn, row)
+    counted = breakdown(tx, row)
     tx.execute("UPDATE polls SET closed_at = ?, closed_by = ?, final = ? WHERE id = ?",
                (tx.now, user.id, json.dumps(counted), poll_id))
     if row["anonymous"]:
@@ -284,7 +292,7 @@ def close(tx: Tx, user: User, poll_id: int) -> dict[str, Any]:
 # --- reads --------------------------------------------------------------------------------
 
 
-def poll_data(row: sqlite3.Row, counted: dict[str, Any], *, visible: bool,
+def poll_data(row: Row, counted: dict[str, Any], *, visible: bool,
               voted: bool | None = None, named: list[dict[str, Any]] | None = None,
               threshold: int = DEFAULT_THRESHOLD) -> dict[str, Any]:
     """A poll as events and reads show it; counts only when this reader may see them.
@@ -309,7 +317,7 @@ def poll_data(row: sqlite3.Row, counted: dict[str, Any], *, visible: bool,
     return data
 
 
-def _named_votes(conn: sqlite3.Connection, row: sqlite3.Row) -> list[dict[str, Any]]:
+def _named_votes(conn: Conn, row: Row) -> list[dict[str, Any]]:
     """Who chose what, for a named poll only (anonymous polls never call this)."""
     assert not row["anonymous"]
     people: dict[int, dict[str, Any]] = {}
@@ -331,7 +339,7 @@ def _named_votes(conn: sqlite3.Connection, row: sqlite3.Row) -> list[dict[str, A
     return list(people.values())
 
 
-def view(conn: sqlite3.Connection, user: User, row: sqlite3.Row, *,
+def view(conn: Conn, user: User, row: Row, *,
          threshold: int = DEFAULT_THRESHOLD) -> dict[str, Any]:
     """One poll as this user may see it."""
     voted = _has_voted(conn, row["id"], user)
@@ -342,20 +350,20 @@ def view(conn: sqlite3.Connection, user: User, row: sqlite3.Row, *,
                      threshold=threshold)
 
 
-def get_poll(conn: sqlite3.Connection, user: User, poll_id: int, *,
+def get_poll(conn: Conn, user: User, poll_id: int, *,
              threshold: int = DEFAULT_THRESHOLD) -> dict[str, Any]:
     row, _ = _poll_for(conn, user, poll_id)
     return {"poll": view(conn, user, row, threshold=threshold)}
 
 
-def list_polls(conn: sqlite3.Connection, user: User, room: str, *,
+def list_polls(conn: Conn, user: User, room: str, *,
                threshold: int = DEFAULT_THRESHOLD) -> dict[str, Any]:
     """A group's polls, open ones first, newest first."""
     acc = access(conn, user, room)
     return {"polls": group_polls(conn, user, acc, threshold=threshold)}
 
 
-def group_polls(conn: sqlite3.Connection, user: User, acc: Access, *,
+def group_polls(conn: Conn, user: User, acc: Access, *,
                 threshold: int = DEFAULT_THRESHOLD) -> list[dict[str, Any]]:
     rows = conn.execute(
         f"SELECT {_POLL_COLUMNS} FROM polls p LEFT JOIN users u ON u.id = p.created_by"
@@ -364,7 +372,7 @@ def group_polls(conn: sqlite3.Connection, user: User, acc: Access, *,
     return [view(conn, user, r, threshold=threshold) for r in rows]
 
 
-def poll_in_group(conn: sqlite3.Connection, user: User, room: str, poll_id: int, *,
+def poll_in_group(conn: Conn, user: User, room: str, poll_id: int, *,
                   threshold: int = DEFAULT_THRESHOLD) -> tuple[Access, dict[str, Any]]:
     """For pages: the poll only if it belongs to that group, else not_found."""
     acc = access(conn, user, room)
@@ -374,7 +382,7 @@ def poll_in_group(conn: sqlite3.Connection, user: User, room: str, poll_id: int,
     return acc, view(conn, user, row, threshold=threshold)
 
 
-def room_counts(conn: sqlite3.Connection, user: User, poll_id: int) -> list[int]:
+def room_counts(conn: Conn, user: User, poll_id: int) -> list[int]:
     """The show of hands as last entered, for the facilitator's form to show and correct:
     she entered them, so she sees them whatever members may see (else a correction of one
     box would save the others as 0)."""
@@ -384,7 +392,7 @@ def room_counts(conn: sqlite3.Connection, user: User, poll_id: int) -> list[int]
     return json.loads(row["room_counts"]) if row["room_counts"] else [0] * n
 
 
-def group_members(conn: sqlite3.Connection, user: User, room: str) -> list[dict[str, Any]]:
+def group_members(conn: Conn, user: User, room: str) -> list[dict[str, Any]]:
     """Members a facilitator can record a vote for, by name."""
     acc = access(conn, user, room)
     require_staff_or_moderator(user, acc)

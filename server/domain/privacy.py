@@ -11,7 +11,6 @@ asks an admin to, before erasure. Other people's words that mention them are not
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from typing import Any
 
@@ -19,7 +18,7 @@ from server.domain import audit
 from server.domain.accounts import require_user
 from server.domain.discussions import FORMER_MEMBER
 from server.errors import NotFound
-from server.storage.sqlite.database import Tx, pack, unpack
+from server.storage import Conn, Tx, pack, unpack
 
 # Columns never exported: secrets stored as hashes are of no use to the member and would
 # only widen the leak if the export file went astray.
@@ -28,31 +27,18 @@ _SECRET_COLUMNS = {"password_hash", "token_hash", "csrf", "secret"}
 _PERSON_KEYS = {"by", "author_name", "name", "voter", "member_name", "actor"}
 
 
-def _rows(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
+def _rows(conn: Conn, sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
     return [dict(r) for r in conn.execute(sql, params).fetchall()]
 
 
-def _tables(conn: sqlite3.Connection) -> set[str]:
-    return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
 
 
-def _user_columns(conn: sqlite3.Connection) -> dict[str, list[str]]:
-    """Every table column that refers to users(id), found from the schema itself, so a
-    table added later is exported too without anyone remembering to list it here."""
-    found: dict[str, list[str]] = {}
-    for table in sorted(_tables(conn)):
-        for fk in conn.execute(f"PRAGMA foreign_key_list('{table}')").fetchall():
-            if fk[2] == "users":
-                found.setdefault(table, []).append(fk[3])
-    return found
-
-
-def export_user(conn: sqlite3.Connection, email: str) -> dict[str, Any]:
+def export_user(conn: Conn, email: str) -> dict[str, Any]:
     """Everything held about one member, as plain JSON-ready data."""
     user = require_user(conn, email)
     uid = user.id
     account = conn.execute("SELECT id, email, name, role, created_at, password_hash IS NOT NULL"
-                           " AS has_password FROM users WHERE id = ?", (uid,)).fetchone()
+                           " AS has_password FROM users WHERE id = ?", (uid,)).fetchall()[0]
     out: dict[str, Any] = {
         "exported_at": int(time.time() * 1000),
         "about": "Everything the Critical Friends hub holds about this member. Times are "
@@ -79,7 +65,7 @@ def export_user(conn: sqlite3.Connection, email: str) -> dict[str, Any]:
             " FROM audit_log a LEFT JOIN groups g ON g.id = a.group_id"
             " WHERE a.actor_id = ? OR a.subject = ? ORDER BY a.id", (uid, uid, f"user {uid}"))],
     }
-    tables = _tables(conn)
+    tables = conn.tables()
     if "poll_votes" in tables:
         # One member, one vote; an anonymous poll never reveals the choice, not even here.
         out["poll_choices"] = _rows(
@@ -96,7 +82,9 @@ def export_user(conn: sqlite3.Connection, email: str) -> dict[str, Any]:
             (uid, uid))
     covered = {"users", "memberships", "sessions", "api_tokens", "threads", "messages",
                "poll_votes", "poll_voters", "audit_log"}
-    for table, columns in _user_columns(conn).items():
+    # Every table column that refers to users(id), found from the schema itself, so a table
+    # added later is exported too without anyone remembering to list it here.
+    for table, columns in conn.columns_referencing("users").items():
         if table in covered:
             continue
         where = " OR ".join(f'"{c}" = ?' for c in columns)
@@ -106,7 +94,7 @@ def export_user(conn: sqlite3.Connection, email: str) -> dict[str, Any]:
     return out
 
 
-def export_json(conn: sqlite3.Connection, email: str) -> str:
+def export_json(conn: Conn, email: str) -> str:
     return json.dumps(export_user(conn, email), indent=2, ensure_ascii=False, sort_keys=True)
 
 
@@ -135,7 +123,7 @@ def erase_user(tx: Tx, email: str, actor_id: int | None = None) -> dict[str, int
         "api_tokens": tx.execute("DELETE FROM api_tokens WHERE user_id = ?", (uid,)).rowcount,
         "memberships": tx.execute("DELETE FROM memberships WHERE user_id = ?", (uid,)).rowcount,
     }
-    if tx.one("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'reads'"):
+    if "reads" in tx.tables():
         tx.execute("DELETE FROM reads WHERE user_id = ?", (uid,))  # what they read, and when
     tx.execute("UPDATE users SET name = ?, email = ?, password_hash = NULL, erased_at = ?"
                " WHERE id = ?", (FORMER_MEMBER, f"erased-{uid}@erased.invalid", tx.now, uid))
@@ -143,16 +131,14 @@ def erase_user(tx: Tx, email: str, actor_id: int | None = None) -> dict[str, int
     # replay after erasure never brings the name back.
     needle = name.encode()
     scrubbed = 0
-    for ev in tx.execute("SELECT room_id, seq, data FROM events WHERE instr(data, ?) > 0",
-                         (needle,)).fetchall():
+    for ev in tx.rows_containing("events", "data", needle, ("room_id", "seq", "data")):
         data = unpack(ev["data"])
         clean = scrub(data, uid, name)
         if clean != data:
             tx.execute("UPDATE events SET data = ? WHERE room_id = ? AND seq = ?",
                        (pack(clean), ev["room_id"], ev["seq"]))
             scrubbed += 1
-    for entry in tx.execute("SELECT id, detail FROM audit_log WHERE instr(detail, ?) > 0",
-                            (name,)).fetchall():
+    for entry in tx.rows_containing("audit_log", "detail", name, ("id", "detail")):
         detail = json.loads(entry["detail"])
         clean = scrub(detail, uid, name)
         if clean != detail:

@@ -9,15 +9,13 @@ at the list does not clear it. "Mark all read" moves every mark of the group.
 
 from __future__ import annotations
 
-import sqlite3
-
 from server.domain.accounts import User
-from server.storage.sqlite.database import Tx
+from server.storage import Conn, Tx
 
 ROOM = 0  # thread_id of a room-wide mark
 
 
-def mark(conn: sqlite3.Connection, user: User, group_id: int, thread_id: int = ROOM) -> int:
+def mark(conn: Conn, user: User, group_id: int, thread_id: int = ROOM) -> int:
     """The highest message id the member has seen (0: never)."""
     row = conn.execute(
         "SELECT last_read FROM reads WHERE user_id = ? AND group_id = ? AND thread_id = ?",
@@ -28,11 +26,12 @@ def mark(conn: sqlite3.Connection, user: User, group_id: int, thread_id: int = R
 
 def move_mark(tx: Tx, user: User, group_id: int, thread_id: int, message_id: int) -> int:
     """Raise a mark to ``message_id`` (never lowers it); returns the mark before."""
-    before = mark(tx.conn, user, group_id, thread_id)
+    before = mark(tx, user, group_id, thread_id)
     tx.execute(
         "INSERT INTO reads(user_id, group_id, thread_id, last_read, seen_at)"
         " VALUES (?, ?, ?, ?, ?) ON CONFLICT(user_id, group_id, thread_id) DO UPDATE SET"
-        " last_read = max(last_read, excluded.last_read), seen_at = excluded.seen_at",
+        " last_read = CASE WHEN excluded.last_read > reads.last_read THEN excluded.last_read"
+        " ELSE reads.last_read END, seen_at = excluded.seen_at",
         (user.id, group_id, thread_id, message_id, tx.now),
     )
     return before
@@ -40,8 +39,8 @@ def move_mark(tx: Tx, user: User, group_id: int, thread_id: int, message_id: int
 
 def visit_room(tx: Tx, user: User, group_id: int) -> int:
     """A room page was opened: everything in it so far is no longer "unread" on home."""
-    latest = tx.one("SELECT coalesce(max(id), 0) FROM messages WHERE group_id = ?",
-                    (group_id,))[0]
+    latest: int = tx.value("SELECT coalesce(max(id), 0) FROM messages WHERE group_id = ?",
+                           (group_id,))
     return move_mark(tx, user, group_id, ROOM, latest)
 
 
@@ -51,7 +50,8 @@ def read_all(tx: Tx, user: User, group_id: int) -> None:
         "INSERT INTO reads(user_id, group_id, thread_id, last_read, seen_at)"
         " SELECT ?, group_id, thread_id, max(id), ? FROM messages WHERE group_id = ?"
         " GROUP BY thread_id ON CONFLICT(user_id, group_id, thread_id) DO UPDATE SET"
-        " last_read = max(last_read, excluded.last_read), seen_at = excluded.seen_at",
+        " last_read = CASE WHEN excluded.last_read > reads.last_read THEN excluded.last_read"
+        " ELSE reads.last_read END, seen_at = excluded.seen_at",
         (user.id, tx.now, group_id),
     )
     visit_room(tx, user, group_id)
@@ -66,16 +66,16 @@ def seen(tx: Tx, user: User, group_id: int, thread_id: int, message_id: int) -> 
     move_mark(tx, user, group_id, thread_id, message_id)
 
 
-def unread_counts(conn: sqlite3.Connection, user: User, group_ids: list[int]) -> dict[int, int]:
+def unread_counts(conn: Conn, user: User, group_ids: list[int]) -> dict[int, int]:
     """Messages by others, not deleted, newer than both the room's and the thread's mark."""
     counts: dict[int, int] = {}
     for group_id in group_ids:
         room_mark = mark(conn, user, group_id)
-        counts[group_id] = conn.execute(
+        counts[group_id] = conn.value(
             "SELECT count(*) FROM messages m LEFT JOIN reads r ON r.user_id = ?"
             " AND r.group_id = m.group_id AND r.thread_id = m.thread_id"
             " WHERE m.group_id = ? AND m.id > ? AND m.id > coalesce(r.last_read, 0)"
             " AND m.deleted_at IS NULL AND coalesce(m.author_id, 0) != ?",
             (user.id, group_id, room_mark, user.id),
-        ).fetchone()[0]
+        )
     return counts

@@ -14,17 +14,13 @@ loader, say), so live clients see them in seq order with no gap.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import sqlite3
 import time
 from typing import TYPE_CHECKING
 
 from server.auth import websocket_user
-from server.domain import accounts
-from server.errors import CFNError
+from server.domain import access
 from server.protocol.codec import Event, now_ms
-from server.storage.sqlite.database import Tx
 
 if TYPE_CHECKING:
     from server.realtime.connection import Connection
@@ -42,35 +38,6 @@ PRUNE_EVERY = 7200  # rounds (an hour at 0.5 s): old rows have long been acted o
 SWEEP_EVERY = 120
 
 
-def _prune(tx: Tx) -> None:
-    tx.execute("DELETE FROM access_changes WHERE at < ?", (tx.now - 3_600_000,))
-
-
-def latest_change(conn: sqlite3.Connection) -> int:
-    return conn.execute("SELECT coalesce(max(id), 0) FROM access_changes").fetchone()[0]
-
-
-def changed_users(conn: sqlite3.Connection, after: int) -> tuple[int, set[int]]:
-    """The newest change id and the members whose access changed since ``after``."""
-    rows = conn.execute("SELECT id, user_id FROM access_changes WHERE id > ?",
-                        (after,)).fetchall()
-    return (max((r[0] for r in rows), default=after), {r[1] for r in rows})
-
-
-def _rooms_allowed(conn: sqlite3.Connection, user_id: int, rooms: list[str]) -> set[str]:
-    row = conn.execute("SELECT id, email, name, role FROM users WHERE id = ?",
-                       (user_id,)).fetchone()
-    if row is None:
-        return set()
-    user = accounts.User(row[0], row[1], row[2], row[3])
-    allowed = set()
-    for room in rooms:
-        with contextlib.suppress(CFNError):
-            accounts.access(conn, user, room)
-            allowed.add(room)
-    return allowed
-
-
 async def recheck(services: Services, connection: Connection) -> None:
     """Close the connection if its credential is gone; leave rooms it may no longer see."""
     user = await websocket_user(connection.ws, services)
@@ -81,7 +48,7 @@ async def recheck(services: Services, connection: Connection) -> None:
     # (joining any room) for as long as this socket stays open.
     connection.user, connection.user_name = user, user.name
     rooms = list(connection.rooms)
-    allowed = await services.db.read(_rooms_allowed, user.id, rooms)
+    allowed = await services.db.read(access.rooms_allowed, user.id, rooms)
     for room in rooms:
         if room not in allowed and connection.leave_room(room):
             connection.send_event(Event(room=room, seq=None, type="access.removed",
@@ -91,7 +58,7 @@ async def recheck(services: Services, connection: Connection) -> None:
 async def watch(services: Services, interval: float = POLL_SECONDS,
                 sweep_every: int = SWEEP_EVERY) -> None:
     """Run for the server's lifetime (a lifespan task)."""
-    seen = await services.db.read(latest_change)
+    seen = await services.db.read(access.latest_change)
     rounds = 0
     last_round: set[int] = set()
     while True:
@@ -99,9 +66,9 @@ async def watch(services: Services, interval: float = POLL_SECONDS,
         rounds += 1
         try:
             if rounds % PRUNE_EVERY == 0:
-                await services.db.write(_prune)
+                await services.db.write(access.prune_changes)
             await services.db.sync_external()  # events another process stored
-            seen, users = await services.db.read(changed_users, seen)
+            seen, users = await services.db.read(access.changed_users, seen)
             sweep = rounds % sweep_every == 0
             # Last round's members too: a handshake whose credential read began before the
             # change committed may have added its connection after that round looked.

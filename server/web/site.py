@@ -9,7 +9,6 @@ import functools
 import hmac
 import math
 import secrets
-import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,6 +27,7 @@ from server.domain import accounts, reads
 from server.domain.accounts import Session
 from server.errors import BadRequest, CFNError, Conflict, Forbidden, NotFound, PollClosed, TooLarge
 from server.services import Services
+from server.storage import Conn
 from server.web.render import markdown
 from server.web.throttle import for_app as login_throttle
 from server.web.throttle import hash_gate
@@ -350,10 +350,10 @@ async def home(request: Request, found: Session) -> Response:
     return response
 
 
-def _groups_with_unread(conn: sqlite3.Connection, user: accounts.User) -> list[dict[str, Any]]:
+def _groups_with_unread(conn: Conn, user: accounts.User) -> list[dict[str, Any]]:
     """My groups, each with the messages by others since my last visit."""
     groups: list[dict[str, Any]] = list(accounts.user_groups(conn, user))
-    ids = {r[0]: r[1] for r in conn.execute("SELECT slug, id FROM groups")}
+    ids = accounts.group_ids(conn)
     counts = reads.unread_counts(conn, user, [ids[g["slug"]] for g in groups])
     for g in groups:
         g["unread"] = counts[ids[g["slug"]]]
@@ -362,7 +362,7 @@ def _groups_with_unread(conn: sqlite3.Connection, user: accounts.User) -> list[d
 
 async def health(request: Request) -> Response:
     services = services_of(request)
-    await services.db.read(lambda c: c.execute("SELECT 1").fetchone())
+    await services.db.read(accounts.ping)
     return Response("ok\n", media_type="text/plain")
 
 

@@ -23,6 +23,7 @@ def _counted(conn: Connection, fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 async def poll_create(conn: Connection, args: dict[str, Any]) -> dict[str, Any]:
+    polls.check_results(args.get("results", "live"))  # an unknown word first, as ever
     joined(conn, args["room"])
     return await conn.services.db.write(
         _counted(conn, polls.create_poll), conn.user, args["room"], args["question"],

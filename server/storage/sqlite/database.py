@@ -1,7 +1,8 @@
 """The one Database object: hides SQLite's threads, runs migrations, commits writes in groups.
 
-Domain code is written as plain synchronous functions of a ``sqlite3.Connection`` (for
-reads) or a ``Tx`` (for writes). This object runs them on aiosqlite's worker threads, so
+Domain code is written as plain synchronous functions of a ``Conn`` (for reads) or a ``Tx``
+(for writes), the engine-neutral protocols of ``server.storage``; here they are a
+``SqliteConn`` and a ``SqliteTx``. This object runs them on aiosqlite's worker threads, so
 the event loop never blocks: reads on a small pool of reader connections, writes on the
 single writer, where writes that arrive together share one transaction (group commit) and
 each is acknowledged only after that commit. Events are published only after commit.
@@ -15,16 +16,21 @@ import re
 import secrets
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import aiosqlite
-import msgpack
 
 from server.errors import CFNError, Internal
 from server.protocol.codec import Event
+from server.storage import Conn, Params, Row, Store, Tx
+from server.storage.events import pack, stored_after, unpack
+from server.storage.sqlite.worker import on_thread
+
+__all__ = ["Database", "SqliteConn", "SqliteTx", "migrate", "open_sync", "pack", "unpack",
+           "write_sync"]
 
 log = logging.getLogger("cfn.db")
 
@@ -70,7 +76,8 @@ def migrate(conn: sqlite3.Connection) -> int:
         "CREATE TABLE IF NOT EXISTS schema_version ("
         " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)"
     )
-    current = conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
+    current: int = conn.execute(
+        "SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
     all_steps = migrations()
     now = int(time.time() * 1000)
     if current == 0:
@@ -125,10 +132,53 @@ def new_epoch() -> str:
     return secrets.token_hex(8)
 
 
-def open_sync(path: str, synchronous: str = "NORMAL") -> sqlite3.Connection:
-    """A configured, migrated synchronous connection (used by the CLI and the threads here)."""
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+class SqliteConn(sqlite3.Connection):
+    """A SQLite connection that is a ``storage.Conn``: what cannot be portable SQL is here.
+
+    Every connection this engine opens is one (``sqlite3.connect(factory=SqliteConn)``), so
+    a connection from ``open_sync`` can be handed to any domain read function.
+    """
+
+    def one(self, sql: str, params: Params = (), /) -> sqlite3.Row | None:
+        row: sqlite3.Row | None = self.execute(sql, params).fetchone()
+        return row
+
+    def value(self, sql: str, params: Params = (), /) -> Any:
+        rows = self.execute(sql, params).fetchall()
+        if not rows:
+            raise LookupError(f"no row for: {sql}")
+        return rows[0][0]
+
+    def tables(self) -> set[str]:
+        return {r[0] for r in self.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+
+    def columns_referencing(self, table: str) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        for name in sorted(self.tables()):
+            for fk in self.execute(f"PRAGMA foreign_key_list('{name}')").fetchall():
+                if fk[2] == table:
+                    found.setdefault(name, []).append(fk[3])
+        return found
+
+    def rows_containing(self, table: str, column: str, needle: str | bytes,
+                        columns: Sequence[str]) -> list[Row]:
+        rows: list[Row] = self.execute(
+            f"SELECT {', '.join(columns)} FROM {table} WHERE instr({column}, ?) > 0",
+            (needle,)).fetchall()
+        return rows
+
+
+def connect(path: str) -> SqliteConn:
+    """A new, unconfigured connection of this engine's kind (rows by name, autocommit off)."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
+                           factory=SqliteConn)
     conn.row_factory = sqlite3.Row
+    return conn
+
+
+def open_sync(path: str, synchronous: str = "NORMAL") -> SqliteConn:
+    """A configured, migrated synchronous connection (used by the CLI and the threads here)."""
+    conn = connect(path)
     configure(conn, synchronous)
     return conn
 
@@ -137,25 +187,51 @@ def open_sync(path: str, synchronous: str = "NORMAL") -> sqlite3.Connection:
 
 
 @dataclass
-class Tx:
+class SqliteTx:
     """A write in progress: the connection plus the events it emits, published after commit."""
 
-    conn: sqlite3.Connection
+    conn: SqliteConn
     now: int
     events: list[Event] = field(default_factory=list)
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+    def execute(self, sql: str, params: Params = (), /) -> sqlite3.Cursor:
         return self.conn.execute(sql, params)
 
-    def one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
-        return self.conn.execute(sql, params).fetchone()
+    def executemany(self, sql: str, rows: Iterable[Params], /) -> sqlite3.Cursor:
+        return self.conn.executemany(sql, rows)
+
+    def one(self, sql: str, params: Params = (), /) -> sqlite3.Row | None:
+        return self.conn.one(sql, params)
+
+    def value(self, sql: str, params: Params = (), /) -> Any:
+        return self.conn.value(sql, params)
+
+    def tables(self) -> set[str]:
+        return self.conn.tables()
+
+    def columns_referencing(self, table: str) -> dict[str, list[str]]:
+        return self.conn.columns_referencing(table)
+
+    def rows_containing(self, table: str, column: str, needle: str | bytes,
+                        columns: Sequence[str]) -> list[Row]:
+        return self.conn.rows_containing(table, column, needle, columns)
+
+    def erase_rows(self, sql: str, params: Params = (), /) -> int:
+        """SQLite: the DELETE runs with ``PRAGMA secure_delete`` on (freed pages are zeroed),
+        then the connection's previous setting is restored."""
+        was = int(self.conn.value("PRAGMA secure_delete"))
+        self.conn.execute("PRAGMA secure_delete = ON")
+        try:
+            return self.conn.execute(sql, params).rowcount
+        finally:
+            self.conn.execute(f"PRAGMA secure_delete = {was}")
 
     def emit(self, room_id: int, room: str, type_: str, data: dict[str, Any]) -> Event:
         """Append an event to the room's log with its next seq, in this transaction."""
-        seq = self.conn.execute(
+        seq: int = self.conn.value(
             "UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq",
             (room_id,),
-        ).fetchone()[0]
+        )
         self.conn.execute(
             "INSERT INTO events(room_id, seq, type, at, data) VALUES (?, ?, ?, ?, ?)",
             (room_id, seq, type_, self.now, pack(data)),
@@ -224,7 +300,7 @@ def _in_order(conn: sqlite3.Connection, events: list[Event], published: _Publish
     return out, seqs
 
 
-def _run_batch(conn: sqlite3.Connection, jobs: list[_Job], published: _Published,
+def _run_batch(conn: SqliteConn, jobs: list[_Job], published: _Published,
                ) -> list[Event]:
     """Run jobs in one transaction, each inside a savepoint so one failure spares the rest.
 
@@ -235,7 +311,7 @@ def _run_batch(conn: sqlite3.Connection, jobs: list[_Job], published: _Published
     try:
         for job in jobs:
             conn.execute("SAVEPOINT job")
-            tx = Tx(conn, now)
+            tx = SqliteTx(conn, now)
             try:
                 job.result = job.fn(tx, *job.args)
                 job.events = tx.events
@@ -284,15 +360,16 @@ class Database:
         cls, path: str, synchronous: str = "NORMAL", group_commit: int = 512, readers: int = 2
     ) -> Database:
         db = cls(path, synchronous, group_commit)
-        db._writer = await aiosqlite.connect(path, isolation_level=None, check_same_thread=False)
-        await db._writer._execute(_setup_writer, db._writer._conn, synchronous)
+        db._writer = await aiosqlite.connect(path, isolation_level=None, check_same_thread=False,
+                                             factory=SqliteConn)
+        await on_thread(db._writer, _setup_writer, synchronous)
         for _ in range(readers):
-            reader = await aiosqlite.connect(path, isolation_level=None, check_same_thread=False)
-            await reader._execute(_setup_reader, reader._conn)
+            reader = await aiosqlite.connect(path, isolation_level=None, check_same_thread=False,
+                                             factory=SqliteConn)
+            await on_thread(reader, _setup_reader)
             db._readers.append(reader)
-        db._published = await db._writer._execute(_init_published, db._writer._conn)
-        db.epoch = await db.read(lambda c: c.execute(
-            "SELECT value FROM meta WHERE key='epoch'").fetchone()[0])
+        db._published = await on_thread(db._writer, _init_published)
+        db.epoch = await db.read(_epoch)
         db.secret = await db.write(_ensure_secret)
         db._writer_task = asyncio.create_task(db._write_loop(), name="cfn-db-writer")
         return db
@@ -305,7 +382,7 @@ class Database:
         """Run ``fn(conn, *args)`` on a reader thread; each call sees one consistent snapshot."""
         reader = self._readers[self._next_reader % len(self._readers)]
         self._next_reader += 1
-        return await reader._execute(_run_read, reader._conn, fn, args)
+        return await on_thread(reader, _run_read, fn, args)
 
     async def write(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(tx, *args)`` in the next group transaction; returns after its commit."""
@@ -319,7 +396,8 @@ class Database:
             await self._commit([job])
         else:
             self._queue.put_nowait(job)
-        return await job.future
+        result: T = await job.future
+        return result
 
     async def _write_loop(self) -> None:
         while True:
@@ -332,8 +410,7 @@ class Database:
         assert self._writer is not None
         events: list[Event] = []
         try:
-            events = await self._writer._execute(_run_batch, self._writer._conn, jobs,
-                                                 self._published)
+            events = await on_thread(self._writer, _run_batch, jobs, self._published)
         except Exception:
             log.exception("group commit of %d writes failed", len(jobs))
             for job in jobs:
@@ -356,6 +433,11 @@ class Database:
         self._in_flight -= len(jobs)
         if self._in_flight == 0:
             self._idle.set()
+
+    async def events_after(self, room_id: int, since: int, upto: int,
+                           ) -> list[tuple[int, str, int, dict[str, Any]]]:
+        """A room's stored events with since < seq <= upto, in order (a client's replay)."""
+        return await self.read(stored_after, room_id, since, upto)
 
     async def sync_external(self) -> None:
         """Publish events another process stored since we last looked (called periodically)."""
@@ -380,7 +462,7 @@ class Database:
         self._readers, self._writer = [], None
 
 
-def _setup_writer(conn: sqlite3.Connection, synchronous: str) -> None:
+def _setup_writer(conn: SqliteConn, synchronous: str) -> None:
     conn.row_factory = sqlite3.Row
     configure(conn, synchronous)
     migrate(conn)
@@ -393,7 +475,7 @@ def _setup_reader(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA query_only=ON")
 
 
-def _run_read(conn: sqlite3.Connection, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+def _run_read(conn: SqliteConn, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
     conn.execute("BEGIN")
     try:
         return fn(conn, *args)
@@ -401,26 +483,22 @@ def _run_read(conn: sqlite3.Connection, fn: Callable[..., T], args: tuple[Any, .
         conn.execute("COMMIT")
 
 
+def _epoch(conn: Conn) -> str:
+    epoch: str = conn.value("SELECT value FROM meta WHERE key='epoch'")
+    return epoch
+
+
 def _ensure_secret(tx: Tx) -> str:
     row = tx.one("SELECT value FROM meta WHERE key='secret'")
     if row is not None:
-        return row[0]
+        secret: str = row[0]
+        return secret
     secret = secrets.token_hex(32)
     tx.execute("INSERT INTO meta(key, value) VALUES ('secret', ?)", (secret,))
     return secret
 
 
-def pack(data: dict[str, Any]) -> bytes:
-    """Encode an event's data for storage."""
-    return msgpack.packb(data, use_bin_type=True)
-
-
-def unpack(data: bytes) -> dict[str, Any]:
-    """Decode an event's stored data."""
-    return msgpack.unpackb(data, raw=False, strict_map_key=False)
-
-
-def write_sync(conn: sqlite3.Connection, fn: Callable[..., T], *args: Any,
+def write_sync(conn: SqliteConn, fn: Callable[..., T], *args: Any,
                at: int | None = None) -> T:
     """Run one write function in its own transaction, synchronously (CLI, demo, tools).
 
@@ -430,9 +508,17 @@ def write_sync(conn: sqlite3.Connection, fn: Callable[..., T], *args: Any,
     """
     conn.execute("BEGIN IMMEDIATE")
     try:
-        result = fn(Tx(conn, int(time.time() * 1000) if at is None else at), *args)
+        result = fn(SqliteTx(conn, int(time.time() * 1000) if at is None else at), *args)
         conn.execute("COMMIT")
         return result
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+
+
+def _implements(db: Database, conn: SqliteConn, tx: SqliteTx) -> None:
+    """Never called: mypy checks here that this engine implements the storage protocols."""
+    store: Store = db
+    read: Conn = conn
+    write: Tx = tx
+    del store, read, write

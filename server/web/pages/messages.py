@@ -8,7 +8,6 @@ the change at once.
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 from starlette.requests import Request
@@ -17,8 +16,9 @@ from starlette.routing import BaseRoute, Route
 
 from server.domain import discussions
 from server.domain.accounts import Access, Session, User, access
-from server.errors import Forbidden, NotFound
-from server.web.pages.rooms import _path_ids, _text_field, _thread_row
+from server.errors import Forbidden
+from server.storage import Conn
+from server.web.pages.rooms import _path_ids, _text_field
 from server.web.site import member_form, member_page, no_store, outsider_safe, page, services_of
 
 
@@ -27,19 +27,10 @@ def may_remove(acc: Access, user: User, author_id: int | None) -> bool:
     return author_id == user.id or acc.can_moderate or user.is_admin
 
 
-def _message_read(conn: sqlite3.Connection, user: User, slug: str, thread_id: int,
+def _message_read(conn: Conn, user: User, slug: str, thread_id: int,
                   message_id: int) -> dict[str, Any]:
     acc = outsider_safe(access, conn, user, slug)
-    thread = _thread_row(conn, acc, thread_id)
-    row = conn.execute(
-        f"SELECT {discussions._MESSAGE_COLUMNS} FROM messages m"
-        " LEFT JOIN users u ON u.id = m.author_id WHERE m.id = ? AND m.thread_id = ?",
-        (message_id, thread_id),
-    ).fetchone()
-    if row is None:
-        raise NotFound()
-    return {"acc": acc, "thread": dict(thread), "message": discussions.message_data(row),
-            "author_id": row["author_id"]}
+    return discussions.message_in_thread(conn, acc, thread_id, message_id)
 
 
 async def _load(request: Request, found: Session) -> dict[str, Any]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import secrets
-import sqlite3
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -23,7 +22,7 @@ from starlette.routing import BaseRoute, Route
 from server.domain import discussions, ideas, polls
 from server.domain.accounts import Access, Session, User, access, require_staff_or_moderator
 from server.errors import BadRequest, Forbidden, NotFound, TooLarge
-from server.protocol.codec import IDEA_STATUSES, POLL_RESULTS
+from server.storage import Conn
 from server.web.site import (
     member_form,
     member_page,
@@ -83,7 +82,7 @@ def can_run(user: User, acc: Access) -> bool:
     return True
 
 
-def _group_access(conn: sqlite3.Connection, user: User, slug: str) -> Access:
+def _group_access(conn: Conn, user: User, slug: str) -> Access:
     return outsider_safe(access, conn, user, slug)
 
 
@@ -132,7 +131,7 @@ def _back(request: Request, default: str) -> str:
 # --- polls: reads -------------------------------------------------------------------------
 
 
-def _polls_read(conn: sqlite3.Connection, user: User, slug: str, threshold: int,
+def _polls_read(conn: Conn, user: User, slug: str, threshold: int,
                 ) -> dict[str, Any]:
     acc = outsider_safe(access, conn, user, slug)
     found = polls.group_polls(conn, user, acc, threshold=threshold)
@@ -142,7 +141,7 @@ def _polls_read(conn: sqlite3.Connection, user: User, slug: str, threshold: int,
             "seq": _seq(conn, acc)}
 
 
-def _poll_read(conn: sqlite3.Connection, user: User, slug: str, poll_id: int,
+def _poll_read(conn: Conn, user: User, slug: str, poll_id: int,
                threshold: int) -> dict[str, Any]:
     acc, poll = outsider_safe(partial(polls.poll_in_group, threshold=threshold), conn, user,
                               slug, poll_id)
@@ -157,7 +156,7 @@ def _threshold(request: Request) -> int:
     return services_of(request).settings.privacy_threshold
 
 
-def _seq(conn: sqlite3.Connection, acc: Access) -> int:
+def _seq(conn: Conn, acc: Access) -> int:
     """The room's latest seq in the page's snapshot: the live client resumes after it."""
     return discussions.room_seq(conn, acc)
 
@@ -286,7 +285,7 @@ async def create_poll(request: Request, found: Session, form: Any) -> Response:
         raise TooLarge(f"Each answer can be at most {limit} characters.", field="options")
     kind = "multi" if form.get("kind") == "multi" else "single"
     results = str(form.get("results", "live"))
-    if results not in POLL_RESULTS:
+    if results not in polls.POLL_RESULTS:
         results = "live"
     made = await _write(request, _counted(request, polls.create_poll), found.user, slug,
                         question, options, kind, form.get("anonymous") == "yes", results)
@@ -340,7 +339,7 @@ async def close_poll(request: Request, found: Session, _: Any) -> Response:
 SORT_WORDS = {"support": "Most support", "newest": "Newest", "status": "Status"}
 
 
-def _ideas_read(conn: sqlite3.Connection, user: User, slug: str, sort: str, status: str | None,
+def _ideas_read(conn: Conn, user: User, slug: str, sort: str, status: str | None,
                 ) -> dict[str, Any]:
     acc = outsider_safe(access, conn, user, slug)
     return {"group": acc, "ideas": ideas.group_ideas(conn, user, acc, sort, status),
@@ -352,7 +351,7 @@ async def ideas_page(request: Request, found: Session) -> Response:
     sort = request.query_params.get("sort", "support")
     sort = sort if sort in SORT_WORDS else "support"
     status = request.query_params.get("status") or None
-    status = status if status in IDEA_STATUSES else None
+    status = status if status in ideas.IDEA_STATUSES else None
     data = await services_of(request).db.read(_ideas_read, found.user,
                                               request.path_params["slug"], sort, status)
     return no_store(page(request, "ideas.html", title=f"Ideas – {data['group'].name}",
@@ -360,7 +359,7 @@ async def ideas_page(request: Request, found: Session) -> Response:
                           labels=ideas.STATUS_LABELS, **data, **_context(request, found)))
 
 
-def _idea_read(conn: sqlite3.Connection, user: User, slug: str, idea_id: int,
+def _idea_read(conn: Conn, user: User, slug: str, idea_id: int,
                ) -> dict[str, Any]:
     acc, idea, messages = outsider_safe(ideas.idea_in_group, conn, user, slug, idea_id)
     run = can_run(user, acc)
@@ -401,7 +400,7 @@ async def support(request: Request, found: Session, form: Any) -> Response:
 async def set_status(request: Request, found: Session, form: Any) -> Response:
     slug, idea_id = request.path_params["slug"], _path_id(request, "idea")
     status = str(form.get("status", ""))
-    if status not in IDEA_STATUSES:
+    if status not in ideas.IDEA_STATUSES:
         raise BadRequest("Please choose a status.", field="status")
     note = str(form.get("note", ""))
     limit = services_of(request).settings.max_body

@@ -6,9 +6,7 @@ WebSocket. Outsiders (not a member, or no such group or thread) always get the s
 
 from __future__ import annotations
 
-import math
 import secrets
-import sqlite3
 from typing import Any
 
 from starlette.requests import Request
@@ -18,6 +16,7 @@ from starlette.routing import BaseRoute, Route
 from server.domain import discussions, reads
 from server.domain.accounts import Access, Session, User, access
 from server.errors import BadRequest, Forbidden, NotFound, TooLarge
+from server.storage import Conn
 from server.web.site import (
     check_csrf,
     current_session,
@@ -34,7 +33,7 @@ PAGE_SIZE = 30  # messages per history page: light enough for an old phone
 THREADS_PER_PAGE = 30
 
 
-def _member_access(conn: sqlite3.Connection, user: User, slug: str) -> Access:
+def _member_access(conn: Conn, user: User, slug: str) -> Access:
     return outsider_safe(access, conn, user, slug)
 
 
@@ -70,95 +69,23 @@ def _live_context(request: Request, found: Session, acc: Access) -> dict[str, An
 # --- reads ----------------------------------------------------------------------------------
 
 
-# "Only mine": threads the member started or wrote in, so Yusuf can follow his own.
-_MINE = (" AND (t.author_id = :me OR EXISTS (SELECT 1 FROM messages mm"
-         " WHERE mm.thread_id = t.id AND mm.author_id = :me))")
-
-
-def _room_read(conn: sqlite3.Connection, user: User, slug: str, page_no: int | None,
+def _room_read(conn: Conn, user: User, slug: str, page_no: int | None,
                mine: bool = False) -> dict[str, Any]:
     acc = outsider_safe(access, conn, user, slug)
-    only = _MINE if mine else ""
-    total = conn.execute(f"SELECT count(*) FROM threads t WHERE t.group_id = :g{only}",
-                         {"g": acc.group_id, "me": user.id}).fetchone()[0]
-    pages = max(1, math.ceil(total / THREADS_PER_PAGE))
-    current = min(page_no or 1, pages)
-    rows = conn.execute(
-        "SELECT t.id, t.title, t.created_at, t.last_activity_at, t.message_count,"
-        " coalesce(u.name, :former) AS author, t.author_id,"
-        # Only reading the thread itself (or "mark all read") clears its badge, so the
-        # badge agrees with the thread's own "new since your last visit" marker.
-        " (SELECT count(*) FROM messages m WHERE m.thread_id = t.id"
-        "   AND m.id > coalesce(r.last_read, 0) AND m.deleted_at IS NULL"
-        "   AND coalesce(m.author_id, 0) != :me) AS unread"
-        " FROM threads t LEFT JOIN users u ON u.id = t.author_id AND u.erased_at IS NULL"
-        " LEFT JOIN reads r ON r.user_id = :me AND r.group_id = t.group_id AND r.thread_id = t.id"
-        f" WHERE t.group_id = :g{only} ORDER BY t.last_activity_at DESC, t.id DESC"
-        " LIMIT :limit OFFSET :offset",
-        {"former": discussions.FORMER_MEMBER, "me": user.id,
-         "g": acc.group_id, "limit": THREADS_PER_PAGE,
-         "offset": (current - 1) * THREADS_PER_PAGE},
-    ).fetchall()
-    seq = discussions.room_seq(conn, acc)
-    return {"acc": acc, "threads": [dict(r) for r in rows], "page": current, "pages": pages,
-            "seq": seq, "mine": mine}
+    return discussions.thread_list(conn, user, acc, page_no, THREADS_PER_PAGE, mine)
 
 
-def _thread_row(conn: sqlite3.Connection, acc: Access, thread_id: int) -> sqlite3.Row:
-    row = conn.execute(
-        "SELECT t.id, t.title, t.created_at, t.message_count, coalesce(u.name, ?) AS author"
-        " FROM threads t LEFT JOIN users u ON u.id = t.author_id AND u.erased_at IS NULL"
-        " WHERE t.id = ? AND t.group_id = ?",
-        (discussions.FORMER_MEMBER, thread_id, acc.group_id),
-    ).fetchone()
-    if row is None:
-        raise NotFound()
-    return row
-
-
-def _position(conn: sqlite3.Connection, thread_id: int, message_id: int) -> int:
-    """How many messages of the thread come before this one."""
-    return conn.execute("SELECT count(*) FROM messages WHERE thread_id = ? AND id < ?",
-                        (thread_id, message_id)).fetchone()[0]
-
-
-def _thread_read(conn: sqlite3.Connection, user: User, slug: str, thread_id: int,
+def _thread_read(conn: Conn, user: User, slug: str, thread_id: int,
                  page_no: int | None) -> dict[str, Any]:
     """One page of a thread, the member's previous mark, and the room's seq: one snapshot."""
     acc = outsider_safe(access, conn, user, slug)
-    thread = _thread_row(conn, acc, thread_id)
-    total = conn.execute("SELECT count(*) FROM messages WHERE thread_id = ?",
-                         (thread_id,)).fetchone()[0]
-    pages = max(1, math.ceil(total / PAGE_SIZE))
-    baseline = reads.mark(conn, user, acc.group_id, thread_id)
-    first_new = conn.execute(
-        "SELECT min(id) FROM messages WHERE thread_id = ? AND id > ? AND deleted_at IS NULL"
-        " AND coalesce(author_id, 0) != ?", (thread_id, baseline, user.id),
-    ).fetchone()[0]
-    if page_no is None:
-        page_no = (_position(conn, thread_id, first_new) // PAGE_SIZE + 1
-                   if first_new is not None else pages)
-    current = min(page_no, pages)
-    rows = conn.execute(
-        f"SELECT {discussions._MESSAGE_COLUMNS} FROM messages m"
-        " LEFT JOIN users u ON u.id = m.author_id"
-        " WHERE m.thread_id = ? ORDER BY m.id LIMIT ? OFFSET ?",
-        (thread_id, PAGE_SIZE, (current - 1) * PAGE_SIZE),
-    ).fetchall()
-    seq = discussions.room_seq(conn, acc)
-    return {"acc": acc, "thread": dict(thread), "messages": [discussions.message_data(r)
-            for r in rows], "page": current, "pages": pages, "first_new": first_new,
-            "seq": seq, "total": total}
+    return discussions.thread_page(conn, user, acc, thread_id, page_no, PAGE_SIZE)
 
 
-def _permalink_page(conn: sqlite3.Connection, user: User, slug: str, thread_id: int,
+def _permalink_page(conn: Conn, user: User, slug: str, thread_id: int,
                     message_id: int) -> int:
     acc = outsider_safe(access, conn, user, slug)
-    _thread_row(conn, acc, thread_id)
-    if conn.execute("SELECT 1 FROM messages WHERE id = ? AND thread_id = ?",
-                    (message_id, thread_id)).fetchone() is None:
-        raise NotFound()
-    return _position(conn, thread_id, message_id) // PAGE_SIZE + 1
+    return discussions.permalink_page(conn, acc, thread_id, message_id, PAGE_SIZE)
 
 
 # --- pages ----------------------------------------------------------------------------------
