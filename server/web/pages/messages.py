@@ -18,8 +18,10 @@ from starlette.routing import BaseRoute, Route
 from server.domain import discussions
 from server.domain.accounts import Access, Session, User, access
 from server.errors import Forbidden, NotFound
-from server.web.pages.rooms import _path_ids, _text_field, _thread_row
-from server.web.site import member_form, member_page, no_store, outsider_safe, page, services_of
+from server.web.forms import path_ids, text_field
+from server.web.guards import member_form, member_page, no_store, outsider_safe, services_of
+from server.web.pages.rooms import thread_row
+from server.web.templating import page
 
 
 def may_remove(acc: Access, user: User, author_id: int | None) -> bool:
@@ -30,7 +32,7 @@ def may_remove(acc: Access, user: User, author_id: int | None) -> bool:
 def _message_read(conn: sqlite3.Connection, user: User, slug: str, thread_id: int,
                   message_id: int) -> dict[str, Any]:
     acc = outsider_safe(access, conn, user, slug)
-    thread = _thread_row(conn, acc, thread_id)
+    thread = thread_row(conn, acc, thread_id)
     row = conn.execute(
         f"SELECT {discussions._MESSAGE_COLUMNS} FROM messages m"
         " LEFT JOIN users u ON u.id = m.author_id WHERE m.id = ? AND m.thread_id = ?",
@@ -44,7 +46,7 @@ def _message_read(conn: sqlite3.Connection, user: User, slug: str, thread_id: in
 
 async def _load(request: Request, found: Session) -> dict[str, Any]:
     slug = request.path_params["slug"]
-    thread_id, message_id = _path_ids(request, "thread", "message")
+    thread_id, message_id = path_ids(request, "thread", "message")
     return await services_of(request).db.read(_message_read, found.user, slug, thread_id,
                                               message_id)
 
@@ -77,7 +79,7 @@ async def remove_form(request: Request, found: Session) -> Response:
 @member_form
 async def remove(request: Request, found: Session, _form: Any) -> Response:
     slug = request.path_params["slug"]
-    thread_id, message_id = _path_ids(request, "thread", "message")
+    thread_id, message_id = path_ids(request, "thread", "message")
     data = await services_of(request).db.read(_message_read, found.user, slug, thread_id,
                                               message_id)
     if _gone(data) is None:
@@ -101,10 +103,10 @@ async def edit_form(request: Request, found: Session) -> Response:
 @member_form(again="/g/{slug}/t/{thread}/m/{message}/edit", name="edit")
 async def edit(request: Request, found: Session, form: Any) -> Response:
     slug = request.path_params["slug"]
-    thread_id, message_id = _path_ids(request, "thread", "message")
+    thread_id, message_id = path_ids(request, "thread", "message")
     data = await services_of(request).db.read(_message_read, found.user, slug, thread_id,
                                               message_id)
-    body = _text_field(form, "body", "message", services_of(request).settings.max_body)
+    body = text_field(form, "body", "message", services_of(request).settings.max_body)
     await services_of(request).db.write(discussions.edit_message, found.user, message_id, body)
     return RedirectResponse(_back(data) + "?done=changed", status_code=303)
 

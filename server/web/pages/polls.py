@@ -11,6 +11,7 @@ import csv
 import io
 import secrets
 import sqlite3
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -24,17 +25,9 @@ from server.domain import discussions, ideas, polls
 from server.domain.accounts import Access, Session, User, access, require_staff_or_moderator
 from server.errors import BadRequest, Forbidden, NotFound, TooLarge
 from server.protocol.codec import IDEA_STATUSES, POLL_RESULTS
-from server.web.site import (
-    member_form,
-    member_page,
-    no_store,
-    outsider_safe,
-    page,
-    safe_back,
-    services_of,
-    templates,
-    whole_number,
-)
+from server.web.forms import safe_back, whole_number
+from server.web.guards import member_form, member_page, no_store, outsider_safe, services_of
+from server.web.templating import page
 
 _LONDON = ZoneInfo("Europe/London")
 SOURCE_WORDS = {"online": "online", "on_behalf": "by phone (entered for them)",
@@ -46,14 +39,6 @@ def _when(ms: int | None) -> str:
         return ""
     moment = datetime.fromtimestamp(ms / 1000, UTC).astimezone(_LONDON)
     return f"{moment:%a} {moment.day} {moment:%b %Y, %H:%M}"
-
-
-def _iso(ms: int | None) -> str:
-    return datetime.fromtimestamp((ms or 0) / 1000, UTC).isoformat(timespec="seconds")
-
-
-templates.filters.setdefault("when", _when)
-templates.filters.setdefault("iso", _iso)
 
 
 def chart(poll: dict[str, Any]) -> list[dict[str, Any]]:
@@ -69,9 +54,6 @@ def chart(poll: dict[str, Any]) -> list[dict[str, Any]]:
                      "online": poll["online"][i], "on_behalf": poll["on_behalf"][i],
                      "in_room": poll["in_room"][i]})
     return rows
-
-
-templates.globals["poll_chart"] = chart
 
 
 def can_run(user: User, acc: Access) -> bool:
@@ -213,7 +195,9 @@ def hidden_words(poll: dict[str, Any]) -> str:
     return "The results are shown when the poll closes."
 
 
-templates.globals["poll_hidden_words"] = hidden_words
+def template_globals() -> dict[str, Callable[..., Any]]:
+    """What the poll templates call: the chart rows and the "why hidden" sentence."""
+    return {"poll_chart": chart, "poll_hidden_words": hidden_words}
 
 
 def _poll_rows(poll: dict[str, Any], group_name: str) -> list[list[Any]]:
