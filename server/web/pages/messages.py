@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -77,7 +78,7 @@ async def remove_form(request: Request, found: Session) -> Response:
 
 
 @member_form
-async def remove(request: Request, found: Session, _form: Any) -> Response:
+async def remove(request: Request, found: Session, _form: FormData) -> Response:
     slug = request.path_params["slug"]
     thread_id, message_id = path_ids(request, "thread", "message")
     data = await services_of(request).db.read(_message_read, found.user, slug, thread_id,
@@ -101,7 +102,7 @@ async def edit_form(request: Request, found: Session) -> Response:
 
 
 @member_form(again="/g/{slug}/t/{thread}/m/{message}/edit", name="edit")
-async def edit(request: Request, found: Session, form: Any) -> Response:
+async def edit(request: Request, found: Session, form: FormData) -> Response:
     slug = request.path_params["slug"]
     thread_id, message_id = path_ids(request, "thread", "message")
     data = await services_of(request).db.read(_message_read, found.user, slug, thread_id,

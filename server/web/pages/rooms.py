@@ -11,6 +11,7 @@ import secrets
 import sqlite3
 from typing import Any
 
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -97,7 +98,7 @@ def _room_read(conn: sqlite3.Connection, user: User, slug: str, page_no: int | N
 
 
 def thread_row(conn: sqlite3.Connection, acc: Access, thread_id: int) -> sqlite3.Row:
-    row = conn.execute(
+    row: sqlite3.Row | None = conn.execute(
         "SELECT t.id, t.title, t.created_at, t.message_count, coalesce(u.name, ?) AS author"
         " FROM threads t LEFT JOIN users u ON u.id = t.author_id AND u.erased_at IS NULL"
         " WHERE t.id = ? AND t.group_id = ?",
@@ -110,8 +111,9 @@ def thread_row(conn: sqlite3.Connection, acc: Access, thread_id: int) -> sqlite3
 
 def _position(conn: sqlite3.Connection, thread_id: int, message_id: int) -> int:
     """How many messages of the thread come before this one."""
-    return conn.execute("SELECT count(*) FROM messages WHERE thread_id = ? AND id < ?",
-                        (thread_id, message_id)).fetchone()[0]
+    before: int = conn.execute("SELECT count(*) FROM messages WHERE thread_id = ? AND id < ?",
+                               (thread_id, message_id)).fetchone()[0]
+    return before
 
 
 def _thread_read(conn: sqlite3.Connection, user: User, slug: str, thread_id: int,
@@ -208,7 +210,7 @@ DONE_WORDS = {"removed": "The message has been removed.",
 
 
 @member_form(again="/g/{slug}", name="new-thread")
-async def new_thread(request: Request, found: Session, form: Any) -> Response:
+async def new_thread(request: Request, found: Session, form: FormData) -> Response:
     slug = request.path_params["slug"]
     settings = services_of(request).settings
     title = text_field(form, "title", "title", settings.max_title).strip()
@@ -222,7 +224,7 @@ async def new_thread(request: Request, found: Session, form: Any) -> Response:
 
 
 @member_form(again="/g/{slug}/t/{thread}", name="reply")
-async def new_message(request: Request, found: Session, form: Any) -> Response:
+async def new_message(request: Request, found: Session, form: FormData) -> Response:
     slug, (thread_id,) = request.path_params["slug"], path_ids(request, "thread")
     body = text_field(form, "body", "message", services_of(request).settings.max_body)
     try:
@@ -235,7 +237,7 @@ async def new_message(request: Request, found: Session, form: Any) -> Response:
 
 
 @member_form
-async def mark_all_read(request: Request, found: Session, form: Any) -> Response:
+async def mark_all_read(request: Request, found: Session, form: FormData) -> Response:
     """The member says they have caught up: clear every "new" badge of the group."""
     slug = request.path_params["slug"]
     db = services_of(request).db
