@@ -17,6 +17,7 @@ from typing import NoReturn
 from server import __version__
 from server.cli import admin as admin_cli
 from server.cli.common import CLIError, connect, db_path
+from server.cli.demo import DEMO_PASSWORD, load_demo
 from server.domain import accounts, admin
 from server.errors import CFNError
 from server.settings import Settings
@@ -69,8 +70,6 @@ def cmd_token_create(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from server.cli.demo import DEMO_PASSWORD, load_demo
-
     conn = connect(args)
     logins = load_demo(conn)
     print(f"Demo network ready in {db_path(args)}.")
@@ -82,6 +81,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    # Only serving needs uvicorn: the admin commands run without it, and a half-done
+    # install fails here, inside main(), as one line naming what is missing.
     from server.transport.serve import make_server
 
     settings = Settings.from_env(db=db_path(args), host=args.host, port=args.port)
