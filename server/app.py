@@ -23,12 +23,18 @@ from server.realtime.watcher import watch
 from server.services import Services
 from server.settings import Settings
 from server.storage.sqlite.database import Database
-from server.web import site as web
+from server.web.error_pages import error_page_for
 from server.web.pages import messages as message_pages
 from server.web.pages import polls as poll_pages
+from server.web.pages import rooms as room_pages
+from server.web.pages import session as session_pages
+from server.web.templating import build_templates
 
 log = logging.getLogger("cfn.app")
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+
+PAGE_MODULES = (room_pages, session_pages, poll_pages, message_pages)
+"""Each page module declares its routes (``routes()``); the route table is theirs, in order."""
 
 SECURITY_HEADERS = [
     (b"content-security-policy",
@@ -125,9 +131,7 @@ def create_app(settings: Settings) -> Starlette:
 
     routes = [
         WebSocketRoute("/ws", websocket_endpoint),
-        *web.routes(),
-        *poll_pages.routes(),
-        *message_pages.routes(),
+        *(route for module in PAGE_MODULES for route in module.routes()),
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]
     app = Starlette(
@@ -139,6 +143,7 @@ def create_app(settings: Settings) -> Starlette:
             Exception: _crash_page,
         },
     )
+    app.state.templates = build_templates(poll_pages.template_globals())
     app.add_middleware(BodyLimit, default=settings.max_form)
     app.add_middleware(SecurityHeaders)
     return app
@@ -146,17 +151,16 @@ def create_app(settings: Settings) -> Starlette:
 
 async def _error_page(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, CFNError)
-    return await web.error_page_for(request, exc.status, exc.message)
+    return await error_page_for(request, exc.status, exc.message)
 
 
 async def _http_error_page(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 404:
-        return await web.error_page_for(request, 404, NotFound.default_message)
-    return await web.error_page_for(request, exc.status_code,
-                                    "That request could not be handled.")
+        return await error_page_for(request, 404, NotFound.default_message)
+    return await error_page_for(request, exc.status_code, "That request could not be handled.")
 
 
 async def _crash_page(request: Request, exc: Exception) -> Response:
     log.error("page %s failed", request.url.path, exc_info=exc)
-    return await web.error_page_for(request, 500, CFNError.default_message)
+    return await error_page_for(request, 500, CFNError.default_message)

@@ -1,8 +1,8 @@
 """The admin commands of issue 6: token revoke, member remove, user role/export/erase,
-backup and audit. Kept apart from cli.py so that file stays a short table of commands.
+backup and audit. Kept apart from main.py so that file stays a short table of commands.
 
 Each change is one transaction with its audit row; a running server notices it within a
-second (server/watcher.py) and ends the live access it took away.
+second (server/realtime/watcher.py) and ends the live access it took away.
 """
 
 from __future__ import annotations
@@ -11,23 +11,16 @@ import argparse
 import datetime
 import json
 import sys
-from typing import Any
+from typing import TypeVar
 
+from server.cli.common import CLIError, connect
 from server.domain import admin, audit, privacy
 from server.storage.sqlite.backup import backup
 from server.storage.sqlite.database import write_sync
 
 
-def _connect(args: argparse.Namespace) -> Any:
-    from server.cli.main import connect
-
-    return connect(args)
-
-
 def cmd_token_revoke(args: argparse.Namespace) -> int:
-    from server.cli.main import CLIError
-
-    conn = _connect(args)
+    conn = connect(args)
     if args.all:
         count = write_sync(conn, admin.revoke_all_tokens, args.all)
         print(f"Revoked {count} token(s) of {args.all}; their live connections are closing.")
@@ -41,7 +34,7 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
 
 
 def cmd_member_remove(args: argparse.Namespace) -> int:
-    conn = _connect(args)
+    conn = connect(args)
     write_sync(conn, admin.remove_member, args.slug, args.email)
     print(f"{args.email} is no longer a member of {args.slug}; their live view of the room"
           " ends within a second.")
@@ -49,14 +42,14 @@ def cmd_member_remove(args: argparse.Namespace) -> int:
 
 
 def cmd_user_role(args: argparse.Namespace) -> int:
-    conn = _connect(args)
+    conn = connect(args)
     write_sync(conn, admin.set_site_role, args.email, args.role)
     print(f"{args.email} is now {args.role}.")
     return 0
 
 
 def cmd_user_export(args: argparse.Namespace) -> int:
-    conn = _connect(args)
+    conn = connect(args)
     text = privacy.export_json(conn, args.email)
     if args.out:
         with open(args.out, "w", encoding="utf-8") as f:
@@ -68,14 +61,12 @@ def cmd_user_export(args: argparse.Namespace) -> int:
 
 
 def cmd_user_erase(args: argparse.Namespace) -> int:
-    from server.cli.main import CLIError
-
     if not args.yes:
         if not sys.stdin.isatty():
             raise CLIError("Erasure cannot be undone: add --yes to confirm.")
         if input(f"Erase {args.email}'s personal data for good? Type yes: ").strip() != "yes":
             raise CLIError("Nothing was changed.")
-    conn = _connect(args)
+    conn = connect(args)
     counts = write_sync(conn, privacy.erase_user, args.email)
     print(f"Erased {args.email}: their posts now show as \"Former member\" "
           f"({counts['sessions']} session(s), {counts['api_tokens']} token(s), "
@@ -85,7 +76,7 @@ def cmd_user_erase(args: argparse.Namespace) -> int:
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
-    conn = _connect(args)
+    conn = connect(args)
     done = backup(conn, args.path)
     print(f"Backed up {done['messages']} messages and {done['events']} events to "
           f"{done['path']} (new epoch {done['epoch']}).")
@@ -93,7 +84,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    conn = _connect(args)
+    conn = connect(args)
     rows = audit.entries(conn, limit=args.limit)
     if args.json:
         print(json.dumps(rows, indent=2, ensure_ascii=False))
@@ -106,9 +97,13 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: Any, db: argparse.ArgumentParser, *, user: Any, member: Any,
-             token: Any) -> None:
-    """Add the commands to the parser built in cli.py."""
+Parser = TypeVar("Parser", bound=argparse.ArgumentParser)
+Commands = argparse._SubParsersAction  # what add_subparsers() returns; argparse has no public name
+
+
+def register(sub: Commands[Parser], db: Parser, *, user: Commands[Parser],
+             member: Commands[Parser], token: Commands[Parser]) -> None:
+    """Add the commands to the parser built in main.py."""
     p = token.add_parser("revoke", parents=[db],
                          help="revoke one API token (give it, or - for stdin) or --all EMAIL")
     p.add_argument("token", nargs="?", help="the token itself, as printed by token create")

@@ -16,34 +16,14 @@ from typing import NoReturn
 
 from server import __version__
 from server.cli import admin as admin_cli
+from server.cli.common import CLIError, connect, db_path
+from server.cli.demo import DEMO_PASSWORD, load_demo
 from server.domain import accounts, admin
 from server.errors import CFNError
 from server.settings import Settings
-from server.storage.sqlite.database import SqliteConn, migrate, open_sync, write_sync
+from server.storage.sqlite.database import write_sync
 
 MIN_PASSWORD = 8
-
-
-class CLIError(Exception):
-    """A problem to report in one line."""
-
-
-def _db_path(args: argparse.Namespace) -> str:
-    return args.db or os.environ.get("CFN_DB") or "cfn.db"
-
-
-def connect(args: argparse.Namespace) -> SqliteConn:
-    """Open (creating and migrating if needed) the database named by --db / CFN_DB."""
-    path = _db_path(args)
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise CLIError(f"The folder for the database does not exist: {folder}")
-    try:
-        conn = open_sync(path)
-        migrate(conn)
-    except sqlite3.DatabaseError as e:
-        raise CLIError(f"Cannot open the database {path}: {e}") from None
-    return conn
 
 
 def read_password(prompt: str = "Password: ") -> str:
@@ -90,11 +70,9 @@ def cmd_token_create(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from server.cli.demo import DEMO_PASSWORD, load_demo
-
     conn = connect(args)
     logins = load_demo(conn)
-    print(f"Demo network ready in {_db_path(args)}.")
+    print(f"Demo network ready in {db_path(args)}.")
     print(f"Every demo account's password is: {DEMO_PASSWORD}")
     for email, what in logins:
         print(f"  {email:34} {what}")
@@ -103,9 +81,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    # Only serving needs uvicorn: the admin commands run without it, and a half-done
+    # install fails here, inside main(), as one line naming what is missing.
     from server.transport.serve import make_server
 
-    settings = Settings.from_env(db=_db_path(args), host=args.host, port=args.port)
+    settings = Settings.from_env(db=db_path(args), host=args.host, port=args.port)
     connect(args).close()  # create and migrate now, so problems show as one line
     _check_port_free(settings.host, settings.port)
     server = make_server(settings)
@@ -166,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="python -m server", description="Critical Friends Network discussion server.")
     parser.add_argument("--version", action="version", version=__version__)
-    db = argparse.ArgumentParser(add_help=False)
+    db = _Parser(add_help=False)  # the --db option every database command shares
     db.add_argument("--db", help="database file (default: $CFN_DB, else cfn.db here)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 

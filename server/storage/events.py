@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import msgpack  # type: ignore[import-untyped]  # msgpack ships no type information
+import msgpack  # msgpack ships no type information
 
 if TYPE_CHECKING:
     from server.storage import Conn

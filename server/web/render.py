@@ -6,21 +6,12 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import nh3
-from linkify_it import LinkifyIt
+from linkify_it import LinkifyIt  # ships no type hints
 from markdown_it import MarkdownIt
 from markdown_it.rules_core import StateCore
 from markupsafe import Markup
 
 LINK_REL = "noopener nofollow ugc"
-
-# "zero" preset plus only the features members need; raw HTML stays off.
-_md = MarkdownIt("zero", {"breaks": True, "linkify": True, "html": False}).enable(
-    ["emphasis", "link", "list", "newline", "paragraph", "autolink", "backticks", "linkify"]
-)
-# Bare addresses become links only when they say http:// or https:// in full: no
-# "www.…" guesses, no e-mail addresses, no ftp: or protocol-relative "//…".
-_md.linkify = LinkifyIt({"ftp:": None, "//": None, "mailto:": None}).set(
-    {"fuzzy_link": False, "fuzzy_email": False, "fuzzy_ip": False})
 
 
 def _lookalike_hosts_stay_text(state: StateCore) -> None:
@@ -43,7 +34,20 @@ def _lookalike_hosts_stay_text(state: StateCore) -> None:
         block.children = out or block.children
 
 
-_md.core.ruler.after("linkify", "lookalike_hosts", _lookalike_hosts_stay_text)
+def _build_markdown() -> MarkdownIt:
+    """The "zero" preset plus only the features members need; raw HTML stays off."""
+    md = MarkdownIt("zero", {"breaks": True, "linkify": True, "html": False}).enable(
+        ["emphasis", "link", "list", "newline", "paragraph", "autolink", "backticks",
+         "linkify"])
+    # Bare addresses become links only when they say http:// or https:// in full: no
+    # "www.…" guesses, no e-mail addresses, no ftp: or protocol-relative "//…".
+    md.linkify = LinkifyIt({"ftp:": None, "//": None, "mailto:": None}).set(
+        {"fuzzy_link": False, "fuzzy_email": False, "fuzzy_ip": False})
+    md.core.ruler.after("linkify", "lookalike_hosts", _lookalike_hosts_stay_text)
+    return md
+
+
+_md = _build_markdown()
 _TAGS = {"p", "br", "strong", "em", "a", "ul", "ol", "li", "code"}
 _ATTRS = {"a": {"href"}}
 

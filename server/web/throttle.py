@@ -23,6 +23,8 @@ from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
+from starlette.datastructures import State
+
 
 @dataclass
 class _Record:
@@ -150,19 +152,19 @@ class FairGate:
         self.free += 1
 
 
-def hash_gate(state: object) -> FairGate:
+def hash_gate(state: State) -> FairGate:
     """The running app's one gate for password hashing, a slot per CPU core."""
     gate = getattr(state, "hash_gate", None)
     if gate is None:
         gate = FairGate(max(1, len(os.sched_getaffinity(0))))
-        state.hash_gate = gate  # type: ignore[attr-defined]
+        state.hash_gate = gate
     return gate
 
 
-def for_app(state: object) -> LoginThrottle:
+def for_app(state: State) -> LoginThrottle:
     """The running app's one throttle (kept on ``app.state``; made on first use)."""
     throttle = getattr(state, "login_throttle", None)
     if throttle is None:
         throttle = LoginThrottle()
-        state.login_throttle = throttle  # type: ignore[attr-defined]
+        state.login_throttle = throttle
     return throttle

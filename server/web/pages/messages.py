@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -18,8 +19,9 @@ from server.domain import discussions
 from server.domain.accounts import Access, Session, User, access
 from server.errors import Forbidden
 from server.storage import Conn
-from server.web.pages.rooms import _path_ids, _text_field
-from server.web.site import member_form, member_page, no_store, outsider_safe, page, services_of
+from server.web.forms import path_ids, text_field
+from server.web.guards import member_form, member_page, no_store, outsider_safe, services_of
+from server.web.templating import page
 
 
 def may_remove(acc: Access, user: User, author_id: int | None) -> bool:
@@ -35,7 +37,7 @@ def _message_read(conn: Conn, user: User, slug: str, thread_id: int,
 
 async def _load(request: Request, found: Session) -> dict[str, Any]:
     slug = request.path_params["slug"]
-    thread_id, message_id = _path_ids(request, "thread", "message")
+    thread_id, message_id = path_ids(request, "thread", "message")
     return await services_of(request).db.read(_message_read, found.user, slug, thread_id,
                                               message_id)
 
@@ -66,9 +68,9 @@ async def remove_form(request: Request, found: Session) -> Response:
 
 
 @member_form
-async def remove(request: Request, found: Session, _form: Any) -> Response:
+async def remove(request: Request, found: Session, _form: FormData) -> Response:
     slug = request.path_params["slug"]
-    thread_id, message_id = _path_ids(request, "thread", "message")
+    thread_id, message_id = path_ids(request, "thread", "message")
     data = await services_of(request).db.read(_message_read, found.user, slug, thread_id,
                                               message_id)
     if _gone(data) is None:
@@ -90,12 +92,12 @@ async def edit_form(request: Request, found: Session) -> Response:
 
 
 @member_form(again="/g/{slug}/t/{thread}/m/{message}/edit", name="edit")
-async def edit(request: Request, found: Session, form: Any) -> Response:
+async def edit(request: Request, found: Session, form: FormData) -> Response:
     slug = request.path_params["slug"]
-    thread_id, message_id = _path_ids(request, "thread", "message")
+    thread_id, message_id = path_ids(request, "thread", "message")
     data = await services_of(request).db.read(_message_read, found.user, slug, thread_id,
                                               message_id)
-    body = _text_field(form, "body", "message", services_of(request).settings.max_body)
+    body = text_field(form, "body", "message", services_of(request).settings.max_body)
     await services_of(request).db.write(discussions.edit_message, found.user, message_id, body)
     return RedirectResponse(_back(data) + "?done=changed", status_code=303)
 

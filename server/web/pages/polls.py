@@ -10,11 +10,13 @@ from __future__ import annotations
 import csv
 import io
 import secrets
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -23,18 +25,11 @@ from server.domain import discussions, ideas, polls
 from server.domain.accounts import Access, Session, User, access, require_staff_or_moderator
 from server.errors import BadRequest, Forbidden, NotFound, TooLarge
 from server.storage import Conn
-from server.web.site import (
-    member_form,
-    member_page,
-    no_store,
-    outsider_safe,
-    page,
-    safe_back,
-    services_of,
-    templates,
-    whole_number,
-)
+from server.web.forms import safe_back, whole_number
+from server.web.guards import member_form, member_page, no_store, outsider_safe, services_of
+from server.web.templating import page
 
+T = TypeVar("T")
 _LONDON = ZoneInfo("Europe/London")
 SOURCE_WORDS = {"online": "online", "on_behalf": "by phone (entered for them)",
                 "in_room": "in the room"}
@@ -45,14 +40,6 @@ def _when(ms: int | None) -> str:
         return ""
     moment = datetime.fromtimestamp(ms / 1000, UTC).astimezone(_LONDON)
     return f"{moment:%a} {moment.day} {moment:%b %Y, %H:%M}"
-
-
-def _iso(ms: int | None) -> str:
-    return datetime.fromtimestamp((ms or 0) / 1000, UTC).isoformat(timespec="seconds")
-
-
-templates.filters.setdefault("when", _when)
-templates.filters.setdefault("iso", _iso)
 
 
 def chart(poll: dict[str, Any]) -> list[dict[str, Any]]:
@@ -68,9 +55,6 @@ def chart(poll: dict[str, Any]) -> list[dict[str, Any]]:
                      "online": poll["online"][i], "on_behalf": poll["on_behalf"][i],
                      "in_room": poll["in_room"][i]})
     return rows
-
-
-templates.globals["poll_chart"] = chart
 
 
 def can_run(user: User, acc: Access) -> bool:
@@ -99,19 +83,19 @@ def _csv(rows: list[list[Any]], filename: str) -> Response:
     return no_store(response)
 
 
-def _counted(request: Request, fn: Any) -> Any:
+def _counted(request: Request, fn: Callable[..., T]) -> Callable[..., T]:
     """A poll write that shows counts, told the voters an anonymous poll needs first."""
     return partial(fn, threshold=_threshold(request))
 
 
 def _path_id(request: Request, name: str) -> int:
-    value = request.path_params[name]
+    value: int = request.path_params[name]  # the route's {name:int} converter made it
     if value >= 2**62:
         raise NotFound()
     return value
 
 
-async def _write(request: Request, fn: Any, *args: Any) -> Any:
+async def _write(request: Request, fn: Callable[..., T], *args: Any) -> T:
     """A form's write, after the group check: outsiders get the plain 404, members the
     domain's own answer (forbidden for a member who may not do this)."""
     db = services_of(request).db
@@ -212,7 +196,9 @@ def hidden_words(poll: dict[str, Any]) -> str:
     return "The results are shown when the poll closes."
 
 
-templates.globals["poll_hidden_words"] = hidden_words
+def template_globals() -> dict[str, Callable[..., Any]]:
+    """What the poll templates call: the chart rows and the "why hidden" sentence."""
+    return {"poll_chart": chart, "poll_hidden_words": hidden_words}
 
 
 def _poll_rows(poll: dict[str, Any], group_name: str) -> list[list[Any]]:
@@ -256,7 +242,7 @@ async def polls_csv(request: Request, found: Session) -> Response:
 # --- polls: forms -------------------------------------------------------------------------
 
 
-def _text(form: Any, name: str, label: str, limit: int) -> str:
+def _text(form: FormData, name: str, label: str, limit: int) -> str:
     value = form.get(name, "")
     if not isinstance(value, str) or not value.strip():
         raise BadRequest(f"Please fill in the {label}.", field=name)
@@ -265,7 +251,7 @@ def _text(form: Any, name: str, label: str, limit: int) -> str:
     return value.strip()
 
 
-def _choices(form: Any) -> list[int]:
+def _choices(form: FormData) -> list[int]:
     raw = form.getlist("choice")
     if not raw:
         raise BadRequest("Please choose an answer first.", field="choice")
@@ -274,7 +260,7 @@ def _choices(form: Any) -> list[int]:
 
 
 @member_form(again="/g/{slug}/polls", name="new-poll")
-async def create_poll(request: Request, found: Session, form: Any) -> Response:
+async def create_poll(request: Request, found: Session, form: FormData) -> Response:
     slug = request.path_params["slug"]
     limit = services_of(request).settings.max_title
     question = _text(form, "question", "question", limit)
@@ -294,7 +280,7 @@ async def create_poll(request: Request, found: Session, form: Any) -> Response:
 
 
 @member_form(again="/g/{slug}/polls/{poll}", name="vote-{poll}")
-async def vote(request: Request, found: Session, form: Any) -> Response:
+async def vote(request: Request, found: Session, form: FormData) -> Response:
     slug, poll_id = request.path_params["slug"], _path_id(request, "poll")
     await _write(request, _counted(request, polls.vote), found.user, poll_id, _choices(form))
     return RedirectResponse(_back(request, f"/g/{slug}/polls/{poll_id}?voted=1"),
@@ -302,7 +288,7 @@ async def vote(request: Request, found: Session, form: Any) -> Response:
 
 
 @member_form(again="/g/{slug}/polls/{poll}", name="vote-for")
-async def vote_for(request: Request, found: Session, form: Any) -> Response:
+async def vote_for(request: Request, found: Session, form: FormData) -> Response:
     slug, poll_id = request.path_params["slug"], _path_id(request, "poll")
     member = whole_number(form.get("member"),  # "Choose a member…" sends ""
                           "Please choose the member you are voting for from the list,"
@@ -313,7 +299,7 @@ async def vote_for(request: Request, found: Session, form: Any) -> Response:
 
 
 @member_form(again="/g/{slug}/polls/{poll}", name="count")
-async def count(request: Request, found: Session, form: Any) -> Response:
+async def count(request: Request, found: Session, form: FormData) -> Response:
     slug, poll_id = request.path_params["slug"], _path_id(request, "poll")
     counts = []
     for i in range(20):
@@ -328,7 +314,7 @@ async def count(request: Request, found: Session, form: Any) -> Response:
 
 
 @member_form(again="/g/{slug}/polls/{poll}", name="close-{poll}")
-async def close_poll(request: Request, found: Session, _: Any) -> Response:
+async def close_poll(request: Request, found: Session, _: FormData) -> Response:
     slug, poll_id = request.path_params["slug"], _path_id(request, "poll")
     await _write(request, polls.close, found.user, poll_id)
     return RedirectResponse(_back(request, f"/g/{slug}/polls/{poll_id}"), status_code=303)
@@ -379,7 +365,7 @@ async def idea_page(request: Request, found: Session) -> Response:
 
 
 @member_form(again="/g/{slug}/ideas", name="new-idea")
-async def create_idea(request: Request, found: Session, form: Any) -> Response:
+async def create_idea(request: Request, found: Session, form: FormData) -> Response:
     slug = request.path_params["slug"]
     s = services_of(request).settings
     title = _text(form, "title", "title", s.max_title)
@@ -390,14 +376,14 @@ async def create_idea(request: Request, found: Session, form: Any) -> Response:
 
 
 @member_form(again="/g/{slug}/ideas/{idea}", name="support-{idea}")
-async def support(request: Request, found: Session, form: Any) -> Response:
+async def support(request: Request, found: Session, form: FormData) -> Response:
     slug, idea_id = request.path_params["slug"], _path_id(request, "idea")
     await _write(request, ideas.support, found.user, idea_id, form.get("action") != "withdraw")
     return RedirectResponse(_back(request, f"/g/{slug}/ideas/{idea_id}"), status_code=303)
 
 
 @member_form(again="/g/{slug}/ideas/{idea}", name="status")
-async def set_status(request: Request, found: Session, form: Any) -> Response:
+async def set_status(request: Request, found: Session, form: FormData) -> Response:
     slug, idea_id = request.path_params["slug"], _path_id(request, "idea")
     status = str(form.get("status", ""))
     if status not in ideas.IDEA_STATUSES:
@@ -411,7 +397,7 @@ async def set_status(request: Request, found: Session, form: Any) -> Response:
 
 
 @member_form(again="/g/{slug}/ideas/{idea}", name="merge")
-async def merge(request: Request, found: Session, form: Any) -> Response:
+async def merge(request: Request, found: Session, form: FormData) -> Response:
     slug, idea_id = request.path_params["slug"], _path_id(request, "idea")
     into = whole_number(form.get("into"), "Please choose the idea to merge into.", "into")
     await _write(request, ideas.merge, found.user, idea_id, into)

@@ -9,25 +9,26 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from server.domain import discussions, reads
 from server.domain.accounts import Access, Session, User, access
-from server.errors import BadRequest, Forbidden, NotFound, TooLarge
+from server.errors import Forbidden, NotFound
 from server.storage import Conn
-from server.web.site import (
+from server.web.forms import form_cid, path_ids, text_field, whole_number
+from server.web.guards import (
     check_csrf,
     current_session,
     member_form,
     member_page,
     no_store,
     outsider_safe,
-    page,
     services_of,
-    whole_number,
 )
+from server.web.templating import page
 
 PAGE_SIZE = 30  # messages per history page: light enough for an old phone
 THREADS_PER_PAGE = 30
@@ -47,14 +48,6 @@ def _page_number(request: Request) -> int | None:
         return None
     number = whole_number(raw, "The page number must be a whole number, such as 2.")
     return min(max(number, 1), LAST_PAGE)
-
-
-def _path_ids(request: Request, *names: str) -> list[int]:
-    """Ids from the path; one too big for SQLite cannot exist, so it is the plain 404."""
-    ids = [request.path_params[n] for n in names]
-    if any(i >= 2**62 for i in ids):
-        raise NotFound()
-    return ids
 
 
 def _live_context(request: Request, found: Session, acc: Access) -> dict[str, Any]:
@@ -106,7 +99,7 @@ async def room(request: Request, found: Session) -> Response:
 
 @member_page
 async def thread(request: Request, found: Session) -> Response:
-    slug, (thread_id,) = request.path_params["slug"], _path_ids(request, "thread")
+    slug, (thread_id,) = request.path_params["slug"], path_ids(request, "thread")
     db = services_of(request).db
     # a reply shown again after a mistake is on the last page, where the reply form is
     page_no = LAST_PAGE if getattr(request.state, "form_error", None) else _page_number(request)
@@ -124,7 +117,7 @@ async def thread(request: Request, found: Session) -> Response:
 @member_page
 async def permalink(request: Request, found: Session) -> Response:
     slug = request.path_params["slug"]
-    thread_id, message_id = _path_ids(request, "thread", "message")
+    thread_id, message_id = path_ids(request, "thread", "message")
     page_no = await services_of(request).db.read(_permalink_page, found.user, slug, thread_id,
                                                  message_id)
     done = request.query_params.get("done", "")
@@ -142,43 +135,27 @@ DONE_WORDS = {"removed": "The message has been removed.",
 # --- forms (the no-JavaScript path; the live client sends the same over the socket) ---------
 
 
-def _text_field(form: Any, name: str, label: str, limit: int) -> str:
-    value = form.get(name, "")
-    if not isinstance(value, str) or not value.strip():
-        raise BadRequest(f"Please write a {label} first.", field=name)
-    if len(value) > limit:
-        raise TooLarge(f"The {label} is too long: at most {limit:,} characters. Please "
-                       f"shorten it by {len(value) - limit:,}.", field=name)
-    return value
-
-
-def _form_cid(form: Any) -> str:
-    """The form's one-time id, so pressing the button twice posts once."""
-    cid = str(form.get("cid", ""))[:60]
-    return "form-" + (cid or secrets.token_urlsafe(12))
-
-
 @member_form(again="/g/{slug}", name="new-thread")
-async def new_thread(request: Request, found: Session, form: Any) -> Response:
+async def new_thread(request: Request, found: Session, form: FormData) -> Response:
     slug = request.path_params["slug"]
     settings = services_of(request).settings
-    title = _text_field(form, "title", "title", settings.max_title).strip()
-    body = _text_field(form, "body", "message", settings.max_body)
+    title = text_field(form, "title", "title", settings.max_title).strip()
+    body = text_field(form, "body", "message", settings.max_body)
     try:
         result = await services_of(request).db.write(
-            discussions.create_thread, found.user, slug, title, body, _form_cid(form))
+            discussions.create_thread, found.user, slug, title, body, form_cid(form))
     except Forbidden:
         raise NotFound() from None
     return RedirectResponse(f"/g/{slug}/t/{result['thread']['id']}", status_code=303)
 
 
 @member_form(again="/g/{slug}/t/{thread}", name="reply")
-async def new_message(request: Request, found: Session, form: Any) -> Response:
-    slug, (thread_id,) = request.path_params["slug"], _path_ids(request, "thread")
-    body = _text_field(form, "body", "message", services_of(request).settings.max_body)
+async def new_message(request: Request, found: Session, form: FormData) -> Response:
+    slug, (thread_id,) = request.path_params["slug"], path_ids(request, "thread")
+    body = text_field(form, "body", "message", services_of(request).settings.max_body)
     try:
         result = await services_of(request).db.write(
-            discussions.post_message, found.user, slug, thread_id, body, _form_cid(form))
+            discussions.post_message, found.user, slug, thread_id, body, form_cid(form))
     except (Forbidden, NotFound):
         raise NotFound() from None
     return RedirectResponse(f"/g/{slug}/t/{thread_id}/m/{result['message']['id']}",
@@ -186,7 +163,7 @@ async def new_message(request: Request, found: Session, form: Any) -> Response:
 
 
 @member_form
-async def mark_all_read(request: Request, found: Session, form: Any) -> Response:
+async def mark_all_read(request: Request, found: Session, form: FormData) -> Response:
     """The member says they have caught up: clear every "new" badge of the group."""
     slug = request.path_params["slug"]
     db = services_of(request).db

@@ -1,0 +1,116 @@
+"""Who may see a page or send a form: the session behind a request, logging in first,
+the CSRF check, the one plain 404 for outsiders, and no caching of members' pages."""
+
+from __future__ import annotations
+
+import functools
+import hmac
+from collections.abc import Awaitable, Callable
+from typing import ParamSpec, TypeVar, overload
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from server.auth import session
+from server.domain.accounts import Session
+from server.errors import Forbidden, NotFound
+from server.services import Services
+from server.web.forms import FORM_MISTAKES, show_form_again
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+MemberPage = Callable[[Request, Session], Awaitable[Response]]
+MemberForm = Callable[[Request, Session, FormData], Awaitable[Response]]
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def services_of(request: Request) -> Services:
+    """The running app's resources (made in its lifespan)."""
+    services: Services = request.app.state.services
+    return services
+
+
+def outsider_safe(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run a read; any "not yours" or "not there" becomes the one plain 404, so a page never
+    tells an outsider that a group, thread, poll or idea exists."""
+    try:
+        return fn(*args, **kwargs)
+    except (Forbidden, NotFound):
+        raise NotFound() from None
+
+
+def no_store(response: Response) -> Response:
+    """Members' pages must not linger in shared caches or after logging out."""
+    response.headers["cache-control"] = "no-store"
+    return response
+
+
+async def current_session(request: Request) -> Session | None:
+    found = await session(request, services_of(request))
+    request.state.session = found
+    return found
+
+
+async def require_session(request: Request) -> Session | RedirectResponse:
+    found = await current_session(request)
+    if found is None:
+        return RedirectResponse("/login?next=" + request.url.path, status_code=303)
+    return found
+
+
+async def check_csrf(request: Request, form: FormData, expected: str | None) -> None:
+    sent = form.get("csrf", "")
+    if not expected or not isinstance(sent, str) or not hmac.compare_digest(sent, expected):
+        raise Forbidden("This form has expired. Please go back, reload the page and try again.")
+
+
+def member_page(handler: MemberPage) -> Endpoint:
+    """A page for someone logged in; anyone else is sent to log in first, then back here."""
+
+    @functools.wraps(handler)
+    async def endpoint(request: Request) -> Response:
+        found = await require_session(request)
+        if isinstance(found, Response):
+            return found
+        return await handler(request, found)
+
+    return endpoint
+
+
+@overload
+def member_form(handler: MemberForm) -> Endpoint: ...
+
+
+@overload
+def member_form(*, again: str, name: str) -> Callable[[MemberForm], Endpoint]: ...
+
+
+def member_form(handler: MemberForm | None = None, *, again: str | None = None,
+                name: str = "form") -> Endpoint | Callable[[MemberForm], Endpoint]:
+    """A form post from someone logged in, its CSRF token checked before anything else.
+
+    With ``again`` (the form's page, e.g. "/g/{slug}/polls/{poll}", or a safe ``?back=`` page
+    in the same group), a mistake shows that page again with the form as it was typed and
+    the sentence saying what to change, instead of an error page. ``name`` tells the page
+    which of its forms it was ("vote-{poll}")."""
+
+    def decorate(inner: MemberForm) -> Endpoint:
+        @functools.wraps(inner)
+        async def endpoint(request: Request) -> Response:
+            found = await require_session(request)
+            if isinstance(found, Response):
+                return found
+            form = await request.form()
+            await check_csrf(request, form, found.csrf)
+            try:
+                return await inner(request, found, form)
+            except FORM_MISTAKES as exc:
+                if not again:
+                    raise
+                return await show_form_again(request, exc, form, again, name)
+
+        return endpoint
+
+    return decorate if handler is None else decorate(handler)
