@@ -19,7 +19,8 @@ from starlette.websockets import WebSocket
 from server.domain.accounts import User
 from server.errors import CFNError, Internal, RateLimited
 from server.protocol import codec as protocol
-from server.protocol.codec import Command, Event, FrameError
+from server.protocol.codec import Event
+from server.protocol.schemas import Command, FrameError, Limits
 from server.realtime.ratelimit import TokenBucket
 from server.transport.wsproto import PREFRAMED, wire
 
@@ -67,7 +68,7 @@ class Connection:
         # (replies still go out in arrival order); every other op waits for those first.
         self.pipelined = pipelined
         settings = services.settings
-        self.limits = protocol.Limits(max_body=settings.max_body, max_title=settings.max_title)
+        self.limits = Limits(max_body=settings.max_body, max_title=settings.max_title)
         self.bucket = TokenBucket(settings.rate_limit, settings.rate_limit * 2)
         self.rooms: dict[str, RoomState] = {}
         self.client = ""
