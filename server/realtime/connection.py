@@ -12,7 +12,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.websockets import WebSocket
 
@@ -22,10 +22,8 @@ from server.protocol import codec as protocol
 from server.protocol.codec import Event
 from server.protocol.schemas import Command, FrameError, Limits
 from server.realtime.ratelimit import TokenBucket
+from server.services import Services
 from server.transport.wsproto import PREFRAMED, wire
-
-if TYPE_CHECKING:
-    from server.services import Services
 
 log = logging.getLogger("cfn.connection")
 

@@ -18,17 +18,14 @@ import contextlib
 import logging
 import sqlite3
 import time
-from typing import TYPE_CHECKING
 
 from server.auth import websocket_user
 from server.domain import accounts
 from server.errors import CFNError
 from server.protocol.codec import Event, now_ms
+from server.realtime.connection import Connection
+from server.services import Services
 from server.storage.sqlite.database import Tx
-
-if TYPE_CHECKING:
-    from server.realtime.connection import Connection
-    from server.services import Services
 
 log = logging.getLogger("cfn.watcher")
 
@@ -47,7 +44,8 @@ def _prune(tx: Tx) -> None:
 
 
 def latest_change(conn: sqlite3.Connection) -> int:
-    return conn.execute("SELECT coalesce(max(id), 0) FROM access_changes").fetchone()[0]
+    latest: int = conn.execute("SELECT coalesce(max(id), 0) FROM access_changes").fetchone()[0]
+    return latest
 
 
 def changed_users(conn: sqlite3.Connection, after: int) -> tuple[int, set[int]]:
@@ -105,8 +103,8 @@ async def watch(services: Services, interval: float = POLL_SECONDS,
             sweep = rounds % sweep_every == 0
             # Last round's members too: a handshake whose credential read began before the
             # change committed may have added its connection after that round looked.
-            for connection in [c for c in services.connections
-                               if sweep or c.user_id in users or c.user_id in last_round]:
+            for connection in [c for c in services.connections if isinstance(c, Connection)
+                               and (sweep or c.user_id in users or c.user_id in last_round)]:
                 await recheck(services, connection)
             last_round = users
         except asyncio.CancelledError:
