@@ -23,7 +23,7 @@ from server.protocol.codec import Event
 from server.protocol.schemas import Command, FrameError, Limits
 from server.realtime.ratelimit import TokenBucket
 from server.services import Services
-from server.transport.wsproto import PREFRAMED, wire
+from server.transport.preframed import PREFRAMED, wire
 
 log = logging.getLogger("cfn.connection")
 
@@ -243,7 +243,8 @@ class Connection:
     async def _send_loop(self) -> None:
         send, binary, sp = self.ws.send, self._binary, self.subprotocol
         # Under our uvicorn protocol an event is framed once and written as is to everyone.
-        preframed = self.ws.scope.get("extensions", {}).get(PREFRAMED)
+        # Otherwise (CFN_WS_FAST_PATH=0, stock uvicorn) frames go out as plain ASGI sends.
+        preframed = self.ws.scope.get("extensions", {}).get(PREFRAMED, {}).get("send")
         while True:
             item = await self._out.get()
             if item is _CLOSE:
