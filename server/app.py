@@ -17,7 +17,8 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.errors import CFNError, NotFound, TooLarge
-from server.pubsub.hub import Hub, InProcessBackplane
+from server.pubsub.backplane.memory import InProcessBackplane
+from server.pubsub.hub import Hub
 from server.realtime.endpoint import websocket_endpoint
 from server.realtime.watcher import watch
 from server.services import Services

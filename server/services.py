@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from server.pubsub.hub import Hub
 from server.settings import Settings
 from server.storage import Store
 
-if TYPE_CHECKING:
-    from server.realtime.connection import Connection
+
+class LiveConnection(Protocol):
+    """What the services need of a live connection (realtime.connection.Connection is one):
+    whose it is, for the per-member limit, and a graceful close for shutdown."""
+
+    @property
+    def user_id(self) -> int: ...
+
+    async def shutdown(self) -> None: ...
 
 
 @dataclass
@@ -19,7 +26,7 @@ class Services:
     settings: Settings
     db: Store
     hub: Hub
-    connections: set[Connection] = field(default_factory=set)
+    connections: set[LiveConnection] = field(default_factory=set)
     closing: bool = False
 
     async def shutdown_connections(self) -> None:

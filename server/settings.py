@@ -64,6 +64,11 @@ class Settings:
     handshake_timeout: float = _setting(
         10.0, "Seconds a new socket may take to send its request; silent sockets are closed."
     )
+    ws_fast_path: int = _setting(
+        1, "0 serves on uvicorn's stock WebSocket and HTTP protocols, for an upgrade of"
+        " uvicorn whose internals moved (docs/reliability.md says what differs); 1 uses this"
+        " server's own (coalesced writes, handshake timeout, 431 for oversize headers).",
+    )
     privacy_threshold: int = _setting(
         5,  # server.domain.suppression.DEFAULT_THRESHOLD, for calls made without settings
         "Smallest group whose counts are shown: an anonymous poll shows only its number of"
@@ -92,6 +97,8 @@ class Settings:
                      "privacy_threshold", "max_form", "max_header"):
             if getattr(self, name) < 1:
                 raise ValueError(f"CFN_{name.upper()} must be at least 1")
+        if self.ws_fast_path not in (0, 1):
+            raise ValueError("CFN_WS_FAST_PATH must be 0 or 1")
         if self.rate_limit < 0 or self.replay_limit < 0:
             raise ValueError("CFN_RATE_LIMIT and CFN_REPLAY_LIMIT cannot be negative")
 

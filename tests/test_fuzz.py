@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from server.errors import ERROR_CODES
-from server.protocol.codec import JSON, MSGPACK, SCHEMAS, Command, FrameError, Limits, decode
+from server.protocol.codec import JSON, MSGPACK, Command, FrameError, Limits, decode
+from server.protocol.schemas import SCHEMAS
 from tests.harness import Client, Running, connect
 
 EXAMPLES = 400

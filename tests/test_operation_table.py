@@ -1,6 +1,6 @@
 """The op table and the protocol's schemas describe the same operations."""
 
-from server.protocol.codec import SCHEMAS
+from server.protocol.schemas import SCHEMAS
 from server.realtime.ops.table import OPERATIONS, PIPELINED
 
 

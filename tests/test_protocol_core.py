@@ -11,6 +11,7 @@ import pytest
 from server.errors import ERROR_CODES
 from server.protocol import codec as protocol
 from server.protocol.codec import JSON, MSGPACK, Command, Event, FrameError, Limits, decode, encode
+from server.protocol.schemas import SCHEMAS
 
 
 def wire(obj: Any, sp: str) -> bytes | str:
@@ -77,7 +78,7 @@ def test_every_op_in_the_schema_table_has_a_decodable_minimal_form() -> None:
               "note": "", "cid": "c", "limit": 5, "bool": True, "options": ["a", "b"],
               "choices": [0], "counts": [1, 2], "poll_kind": "single",
               "poll_results": "live", "idea_status": "discussing"}
-    for op, schema in protocol.SCHEMAS.items():
+    for op, schema in SCHEMAS.items():
         raw = {"op": op, "ref": 1}
         raw.update({name: sample[kind] for name, kind, required in schema if required})
         assert decode(json.dumps(raw), JSON).op == op
@@ -315,14 +316,14 @@ TEXT_SAMPLE = {"slug": "north", "id": 1, "uint": 0, "str": "x", "title": "T", "b
                "note": "", "cid": "c", "limit": 5, "bool": True, "options": ["a", "b"],
                "choices": [0], "counts": [1, 2], "poll_kind": "single",
                "poll_results": "live", "idea_status": "discussing"}
-TEXT_ARGS = [(op, name, kind) for op, schema in protocol.SCHEMAS.items()
+TEXT_ARGS = [(op, name, kind) for op, schema in SCHEMAS.items()
              for name, kind, _ in schema if kind in TEXT_KINDS]
 PLACEHOLDER = "zq\u00e9zq"  # 6 UTF-8 bytes, swapped for invalid UTF-8 in the packed frame
 
 
 def _with_bad_text(op: str, name: str, kind: str, bad: str) -> dict[str, Any]:
     raw: dict[str, Any] = {"op": op, "ref": 77}
-    raw.update({n: TEXT_SAMPLE[k] for n, k, required in protocol.SCHEMAS[op] if required})
+    raw.update({n: TEXT_SAMPLE[k] for n, k, required in SCHEMAS[op] if required})
     raw[name] = ["fine", bad] if kind == "options" else bad
     return raw
 

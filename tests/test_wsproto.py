@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from server.transport.wsproto import CoalescingTransport, wire
+from server.transport.preframed import wire
+from server.transport.wsproto import CoalescingTransport
 from tests.harness import Running, connect
 
 

@@ -13,6 +13,7 @@ from server.domain import audit, reads
 from server.domain.accounts import Access, User, access, access_by_id
 from server.errors import Conflict, Forbidden, NotFound
 from server.storage import Conn, Row, Tx, pack, unpack
+from server.storage.events import stored_after
 
 FORMER_MEMBER = "Former member"
 
@@ -196,11 +197,7 @@ def room_seq(conn: Conn, acc: Access) -> int:
 def events_after(conn: Conn, room_id: int, since: int, upto: int,
                  ) -> list[tuple[int, str, int, dict[str, Any]]]:
     """Stored events with since < seq <= upto, in order: what a resuming client missed."""
-    rows = conn.execute(
-        "SELECT seq, type, at, data FROM events WHERE room_id = ? AND seq > ? AND seq <= ?"
-        " ORDER BY seq", (room_id, since, upto),
-    ).fetchall()
-    return [(r[0], r[1], r[2], unpack(r[3])) for r in rows]
+    return stored_after(conn, room_id, since, upto)
 
 
 # --- the pages' reads ---------------------------------------------------------------------

@@ -1,18 +1,20 @@
 """The hub: who is subscribed to which room, and fan-out of events to them.
 
-Committed events reach the hub through a backplane (in-process here; Redis or PostgreSQL
-later, so several processes can serve the same rooms). Each subscriber owns a bounded
-queue; delivery never waits, so a slow client is cut off and never slows the room.
+Committed events reach the hub through a backplane (pubsub/backplane/: in-process now;
+Redis or PostgreSQL later, so several processes can serve the same rooms). Each subscriber
+owns a bounded queue; delivery never waits, so a slow client is cut off and never slows
+the room.
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 from server.protocol.codec import Event, now_ms
+from server.pubsub.backplane import Backplane
 
 
 class Subscriber(Protocol):
@@ -22,28 +24,6 @@ class Subscriber(Protocol):
     user_name: str
 
     def deliver(self, event: Event) -> None: ...
-
-
-class Backplane(Protocol):
-    """Carries committed events from the writer to every process's hub."""
-
-    def publish(self, events: list[Event]) -> None: ...
-
-    def listen(self, handler: Callable[[list[Event]], None]) -> None: ...
-
-
-class InProcessBackplane:
-    """The single-process backplane: publishing hands events straight to the listener."""
-
-    def __init__(self) -> None:
-        self._handlers: list[Callable[[list[Event]], None]] = []
-
-    def publish(self, events: list[Event]) -> None:
-        for handler in self._handlers:
-            handler(events)
-
-    def listen(self, handler: Callable[[list[Event]], None]) -> None:
-        self._handlers.append(handler)
 
 
 class Hub:

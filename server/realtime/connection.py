@@ -12,19 +12,18 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.websockets import WebSocket
 
 from server.domain.accounts import User
 from server.errors import CFNError, Internal, RateLimited
 from server.protocol import codec as protocol
-from server.protocol.codec import Command, Event, FrameError
+from server.protocol.codec import Event
+from server.protocol.schemas import Command, FrameError, Limits
 from server.realtime.ratelimit import TokenBucket
-from server.transport.wsproto import PREFRAMED, wire
-
-if TYPE_CHECKING:
-    from server.services import Services
+from server.services import Services
+from server.transport.preframed import PREFRAMED, wire
 
 log = logging.getLogger("cfn.connection")
 
@@ -67,7 +66,7 @@ class Connection:
         # (replies still go out in arrival order); every other op waits for those first.
         self.pipelined = pipelined
         settings = services.settings
-        self.limits = protocol.Limits(max_body=settings.max_body, max_title=settings.max_title)
+        self.limits = Limits(max_body=settings.max_body, max_title=settings.max_title)
         self.bucket = TokenBucket(settings.rate_limit, settings.rate_limit * 2)
         self.rooms: dict[str, RoomState] = {}
         self.client = ""
@@ -244,7 +243,8 @@ class Connection:
     async def _send_loop(self) -> None:
         send, binary, sp = self.ws.send, self._binary, self.subprotocol
         # Under our uvicorn protocol an event is framed once and written as is to everyone.
-        preframed = self.ws.scope.get("extensions", {}).get(PREFRAMED)
+        # Otherwise (CFN_WS_FAST_PATH=0, stock uvicorn) frames go out as plain ASGI sends.
+        preframed = self.ws.scope.get("extensions", {}).get(PREFRAMED, {}).get("send")
         while True:
             item = await self._out.get()
             if item is _CLOSE:

@@ -16,15 +16,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING
 
 from server.auth import websocket_user
 from server.domain import access
 from server.protocol.codec import Event, now_ms
-
-if TYPE_CHECKING:
-    from server.realtime.connection import Connection
-    from server.services import Services
+from server.realtime.connection import Connection
+from server.services import Services
 
 log = logging.getLogger("cfn.watcher")
 
@@ -72,8 +69,8 @@ async def watch(services: Services, interval: float = POLL_SECONDS,
             sweep = rounds % sweep_every == 0
             # Last round's members too: a handshake whose credential read began before the
             # change committed may have added its connection after that round looked.
-            for connection in [c for c in services.connections
-                               if sweep or c.user_id in users or c.user_id in last_round]:
+            for connection in [c for c in services.connections if isinstance(c, Connection)
+                               and (sweep or c.user_id in users or c.user_id in last_round)]:
                 await recheck(services, connection)
             last_round = users
         except asyncio.CancelledError:

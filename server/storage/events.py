@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import msgpack  # msgpack ships no type information
 
 if TYPE_CHECKING:
-    from server.storage import Conn
+    from server.storage.interface import Conn
 
 
 def pack(data: dict[str, Any]) -> bytes:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
 
 from server.app import create_app
 from server.settings import Settings
-from server.transport.handshake import protocol_with_timeout
-from server.transport.wsproto import CoalescingWebSocketProtocol
+from server.transport import fence
 
 
 class Server(uvicorn.Server):
@@ -46,14 +46,34 @@ def trusted_proxies(settings: Settings) -> list[str]:
     return [a.strip() for a in settings.trusted_proxies.split(",") if a.strip()]
 
 
+def protocols(settings: Settings) -> dict[str, Any]:
+    """uvicorn's ``ws`` and ``http`` options: our protocol subclasses (the fast path), or with
+    CFN_WS_FAST_PATH=0 uvicorn's stock ones, for a uvicorn whose internals have moved.
+
+    The subclasses are imported only for the fast path: importing them is what would fail
+    on such a uvicorn. Stock HTTP is h11, whose own size limit on a request's head keeps a
+    huge header from being read into memory (answered 400 rather than 431)."""
+    fence.check(fence.SERVER)
+    if not settings.ws_fast_path:
+        return {"ws": "websockets-sansio", "http": "h11",
+                "h11_max_incomplete_event_size": settings.max_header}
+    fence.check(fence.FAST_PATH, fence.STOCK)
+    from server.transport.handshake import protocol_with_timeout
+    from server.transport.wsproto import CoalescingWebSocketProtocol
+
+    return {
+        "ws": CoalescingWebSocketProtocol,  # websockets-sansio, writes coalesced per loop turn
+        "http": protocol_with_timeout(settings.handshake_timeout, settings.max_header),
+    }
+
+
 def make_server(settings: Settings, *, log_level: str = "info") -> Server:
     app = create_app(settings)
     config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
-        ws=CoalescingWebSocketProtocol,  # websockets-sansio, writes coalesced per loop turn
-        http=protocol_with_timeout(settings.handshake_timeout, settings.max_header),
+        **protocols(settings),
         ws_max_size=settings.max_frame,
         ws_ping_interval=settings.ping_interval,
         ws_ping_timeout=settings.ping_timeout,
@@ -73,4 +93,5 @@ def make_server(settings: Settings, *, log_level: str = "info") -> Server:
 
 def bound_port(server: Server) -> int:
     """The port actually bound (useful with port 0)."""
-    return server.servers[0].sockets[0].getsockname()[1]
+    port: int = server.servers[0].sockets[0].getsockname()[1]
+    return port

@@ -10,40 +10,18 @@ with a fraction of the system calls. A lone frame waits only until the loop's ne
 from __future__ import annotations
 
 import asyncio
-import struct
 from typing import Any
 
 from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.protocol import State
 
+from server.transport.preframed import PREFRAMED
+
 # Pending bytes that are written at once rather than at the next turn: the real transport
 # must see a big burst (a long replay) while it happens, so that its pause_writing() holds
 # the sender back instead of the whole burst piling up here unseen.
 COALESCE_BYTES = 64 * 1024
-
-# ASGI scope extension: an awaitable taking a whole server frame, already framed (see wire()).
-PREFRAMED = "cfn.preframed"
-
-
-def wire(payload: bytes | str) -> bytes:
-    """A complete unmasked server-to-client WebSocket frame: binary for bytes, text for str.
-
-    Server frames carry no mask, so the bytes are the same for every receiver: an event is
-    framed once and written as is to each subscriber.
-    """
-    if isinstance(payload, str):
-        data, first = payload.encode(), 0x81
-    else:
-        data, first = payload, 0x82
-    n = len(data)
-    if n < 126:
-        head = struct.pack("!BB", first, n)
-    elif n < 65536:
-        head = struct.pack("!BBH", first, 126, n)
-    else:
-        head = struct.pack("!BBQ", first, 127, n)
-    return head + data
 
 
 class CoalescingTransport:
@@ -113,8 +91,8 @@ class CoalescingWebSocketProtocol(WebSocketsSansIOProtocol):
         self.transport = CoalescingTransport(self.transport, self.loop)  # type: ignore[assignment]
 
     async def run_asgi(self) -> None:
-        extensions = self.scope.setdefault("extensions", {})  # type: ignore[typeddict-item]
-        extensions[PREFRAMED] = self.send_preframed  # type: ignore[index]
+        # ASGI extensions are dicts: ours holds the writer (see server/transport/preframed.py).
+        self.scope.setdefault("extensions", {})[PREFRAMED] = {"send": self.send_preframed}
         await super().run_asgi()
         # The app is done with this socket. A peer that stopped reading (the 4008 case) never
         # takes the bytes still buffered, and asyncio's close() waits for them forever,

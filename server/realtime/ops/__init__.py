@@ -1,1 +1,2 @@
-"""The operation table: one module of protocol op handlers per domain."""
+"""Protocol op handlers, one module per domain (rooms, messages, polls, ideas); table.py
+assembles them into the operation table the connection dispatches on."""
