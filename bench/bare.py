@@ -36,12 +36,15 @@ class Rooms:
                     room = cmd["room"]
                     self.members.setdefault(room, set()).add(ws)
                     joined.add(room)
-                    data = {"room": room, "seq": self.seq.get(room, 0), "epoch": "bare",
-                            "recovered": False}
+                    data = {
+                        "room": room,
+                        "seq": self.seq.get(room, 0),
+                        "epoch": "bare",
+                        "recovered": False,
+                    }
                 elif op == "message.post":
                     data = {"message": self.post(ws, cmd)}
-                await ws.send(msgpack.packb({"op": "reply", "ref": ref, "ok": True,
-                                             "data": data}))
+                await ws.send(msgpack.packb({"op": "reply", "ref": ref, "ok": True, "data": data}))
         finally:
             for room in joined:
                 self.members.get(room, set()).discard(ws)
@@ -51,20 +54,39 @@ class Rooms:
         seq = self.seq[room] = self.seq.get(room, 0) + 1
         now = int(time.time() * 1000)
         message_id = next(self.ids)
-        frame = msgpack.packb({
-            "op": "event", "room": room, "seq": seq, "type": "message.created", "at": now,
-            "data": {"id": message_id, "thread": cmd["thread"],
-                     "author": {"id": 1, "name": "Bench"}, "body": cmd["body"],
-                     "cid": cmd["cid"], "created_at": now},
-        })
+        frame = msgpack.packb(
+            {
+                "op": "event",
+                "room": room,
+                "seq": seq,
+                "type": "message.created",
+                "at": now,
+                "data": {
+                    "id": message_id,
+                    "thread": cmd["thread"],
+                    "author": {"id": 1, "name": "Bench"},
+                    "body": cmd["body"],
+                    "cid": cmd["cid"],
+                    "created_at": now,
+                },
+            }
+        )
         broadcast(self.members.get(room, ()), frame)
         return {"id": message_id, "seq": seq}
 
 
 async def main(host: str, port: int) -> None:
     rooms = Rooms()
-    async with serve(rooms.handle, host, port, subprotocols=[SUBPROTOCOL], compression=None,
-                     ping_interval=None, max_size=65536, max_queue=None) as server:
+    async with serve(
+        rooms.handle,
+        host,
+        port,
+        subprotocols=[SUBPROTOCOL],
+        compression=None,
+        ping_interval=None,
+        max_size=65536,
+        max_queue=None,
+    ) as server:
         print("ready", flush=True)
         await server.serve_forever()
 

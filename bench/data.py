@@ -31,8 +31,12 @@ def _people(tx: Tx, prefix: str, count: int) -> list[str]:
     return emails
 
 
-def fanout_db(path: Path, receivers: int, publishers: int, per_user: int = 50,
-              ) -> dict[str, Any]:
+def fanout_db(
+    path: Path,
+    receivers: int,
+    publishers: int,
+    per_user: int = 50,
+) -> dict[str, Any]:
     """One room; receivers share a token per ``per_user`` connections (one presence each)."""
     conn = _open(path)
 
@@ -45,8 +49,12 @@ def fanout_db(path: Path, receivers: int, publishers: int, per_user: int = 50,
         sub_tokens = [tokens[i // per_user] for i in range(receivers)]
         poster = accounts.require_user(tx.conn, users[-1])
         made = discussions.create_thread(tx, poster, "fanout", "Bench", "Start", "start")
-        return {"room": "fanout", "thread": made["thread"]["id"], "sub_tokens": sub_tokens,
-                "pub_tokens": tokens[-publishers:]}
+        return {
+            "room": "fanout",
+            "thread": made["thread"]["id"],
+            "sub_tokens": sub_tokens,
+            "pub_tokens": tokens[-publishers:],
+        }
 
     try:
         return write_sync(conn, arrange)
@@ -93,14 +101,18 @@ def idle_db(path: Path) -> dict[str, Any]:
         conn.close()
 
 
-_WORDS = ("ambulance crew handover patient transport volunteers meeting feedback rural "
-          "station response dementia hearing loop leaflet survey discharge renal clinic "
-          "thanks agreed action minutes next time ideas access wheelchair taxi phone").split()
+_WORDS = (
+    "ambulance crew handover patient transport volunteers meeting feedback rural "
+    "station response dementia hearing loop leaflet survey discharge renal clinic "
+    "thanks agreed action minutes next time ideas access wheelchair taxi phone"
+).split()
 
 
 def _bodies(rng: random.Random, count: int) -> list[str]:
-    return [" ".join(rng.choice(_WORDS) for _ in range(rng.randint(8, 30))).capitalize() + "."
-            for _ in range(count)]
+    return [
+        " ".join(rng.choice(_WORDS) for _ in range(rng.randint(8, 30))).capitalize() + "."
+        for _ in range(count)
+    ]
 
 
 def history_db(path: Path, messages: int) -> dict[str, Any]:
@@ -133,35 +145,67 @@ def _generate(conn: sqlite3.Connection, messages: int) -> None:
     conn.execute("BEGIN IMMEDIATE")
     conn.executemany(
         "INSERT INTO users(id, email, name, role, created_at) VALUES (?, ?, ?, 'member', ?)",
-        [(i, f"author{i:04d}@bench.example", f"Member {i}", start) for i in range(1, AUTHORS + 1)])
+        [(i, f"author{i:04d}@bench.example", f"Member {i}", start) for i in range(1, AUTHORS + 1)],
+    )
     reader = AUTHORS + 1
-    conn.execute("INSERT INTO users(id, email, name, role, created_at)"
-                 " VALUES (?, ?, 'Bench Reader', 'member', ?)", (reader, READER, start))
+    conn.execute(
+        "INSERT INTO users(id, email, name, role, created_at)"
+        " VALUES (?, ?, 'Bench Reader', 'member', ?)",
+        (reader, READER, start),
+    )
     conn.executemany(
         "INSERT INTO groups(id, slug, name, kind, created_at) VALUES (?, ?, ?, 'regional', ?)",
-        [(g, f"group-{g:02d}", f"Group {g}", start) for g in range(1, GROUPS + 1)])
+        [(g, f"group-{g:02d}", f"Group {g}", start) for g in range(1, GROUPS + 1)],
+    )
     conn.executemany(  # each group's main room has the group's id and slug
         "INSERT INTO rooms(id, group_id, slug, kind, last_seq, created_at)"
         " VALUES (?, ?, ?, 'main', ?, ?)",
-        [(g, g, f"group-{g:02d}", THREADS + per_group, start) for g in range(1, GROUPS + 1)])
+        [(g, g, f"group-{g:02d}", THREADS + per_group, start) for g in range(1, GROUPS + 1)],
+    )
     conn.executemany(
         "INSERT INTO memberships(group_id, user_id, role, joined_at) VALUES (?, ?, 'member', ?)",
-        [(g, u, start) for g in range(1, GROUPS + 1) for u in range(1, AUTHORS + 2)])
+        [(g, u, start) for g in range(1, GROUPS + 1) for u in range(1, AUTHORS + 2)],
+    )
     thread_rows, thread_events = [], []
     for g in range(1, GROUPS + 1):
         for t in range(THREADS):
             tid = (g - 1) * THREADS + t + 1
             author = rng.randint(1, AUTHORS)
-            thread_rows.append((tid, g, f"Thread {t + 1} of group {g}", author, start, start,
-                                per_group // THREADS + (1 if t < per_group % THREADS else 0)))
-            thread_events.append((g, t + 1, "thread.created", start, pack({
-                "id": tid, "title": thread_rows[-1][2],
-                "author": {"id": author, "name": f"Member {author}"}, "created_at": start})))
-    conn.executemany("INSERT INTO threads(id, group_id, title, author_id, created_at,"
-                     " last_activity_at, message_count) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                     thread_rows)
-    conn.executemany("INSERT INTO events(room_id, seq, type, at, data) VALUES (?, ?, ?, ?, ?)",
-                     thread_events)
+            thread_rows.append(
+                (
+                    tid,
+                    g,
+                    f"Thread {t + 1} of group {g}",
+                    author,
+                    start,
+                    start,
+                    per_group // THREADS + (1 if t < per_group % THREADS else 0),
+                )
+            )
+            thread_events.append(
+                (
+                    g,
+                    t + 1,
+                    "thread.created",
+                    start,
+                    pack(
+                        {
+                            "id": tid,
+                            "title": thread_rows[-1][2],
+                            "author": {"id": author, "name": f"Member {author}"},
+                            "created_at": start,
+                        }
+                    ),
+                )
+            )
+    conn.executemany(
+        "INSERT INTO threads(id, group_id, title, author_id, created_at,"
+        " last_activity_at, message_count) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        thread_rows,
+    )
+    conn.executemany(
+        "INSERT INTO events(room_id, seq, type, at, data) VALUES (?, ?, ?, ?, ?)", thread_events
+    )
     message_rows: list[tuple[Any, ...]] = []
     event_rows: list[tuple[Any, ...]] = []
     mid = 0
@@ -175,27 +219,50 @@ def _generate(conn: sqlite3.Connection, messages: int) -> None:
             seq = THREADS + k + 1
             cid = f"m{mid}"
             message_rows.append((mid, g, tid, author, body, cid, seq, at))
-            event_rows.append((g, seq, "message.created", at, pack({
-                "id": mid, "thread": tid, "author": {"id": author, "name": f"Member {author}"},
-                "body": body, "cid": cid, "created_at": at})))
+            event_rows.append(
+                (
+                    g,
+                    seq,
+                    "message.created",
+                    at,
+                    pack(
+                        {
+                            "id": mid,
+                            "thread": tid,
+                            "author": {"id": author, "name": f"Member {author}"},
+                            "body": body,
+                            "cid": cid,
+                            "created_at": at,
+                        }
+                    ),
+                )
+            )
             if len(message_rows) >= 50_000:
                 _flush(conn, message_rows, event_rows)
     _flush(conn, message_rows, event_rows)
-    conn.execute("UPDATE threads SET last_activity_at = (SELECT max(created_at) FROM messages"
-                 " WHERE thread_id = threads.id) WHERE message_count > 0")
-    conn.execute("INSERT INTO meta(key, value) VALUES ('bench_messages', ?)",
-                 (f"{messages}:{LAYOUT}",))
+    conn.execute(
+        "UPDATE threads SET last_activity_at = (SELECT max(created_at) FROM messages"
+        " WHERE thread_id = threads.id) WHERE message_count > 0"
+    )
+    conn.execute(
+        "INSERT INTO meta(key, value) VALUES ('bench_messages', ?)", (f"{messages}:{LAYOUT}",)
+    )
     conn.execute("COMMIT")
     conn.execute("ANALYZE")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
-def _flush(conn: sqlite3.Connection, message_rows: list[tuple[Any, ...]],
-           event_rows: list[tuple[Any, ...]]) -> None:
-    conn.executemany("INSERT INTO messages(id, group_id, thread_id, author_id, body, cid, seq,"
-                     " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", message_rows)
-    conn.executemany("INSERT INTO events(room_id, seq, type, at, data) VALUES (?, ?, ?, ?, ?)",
-                     event_rows)
+def _flush(
+    conn: sqlite3.Connection, message_rows: list[tuple[Any, ...]], event_rows: list[tuple[Any, ...]]
+) -> None:
+    conn.executemany(
+        "INSERT INTO messages(id, group_id, thread_id, author_id, body, cid, seq,"
+        " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        message_rows,
+    )
+    conn.executemany(
+        "INSERT INTO events(room_id, seq, type, at, data) VALUES (?, ?, ?, ?, ?)", event_rows
+    )
     message_rows.clear()
     event_rows.clear()
 
@@ -208,7 +275,8 @@ def _reader_access(conn: sqlite3.Connection) -> dict[str, Any]:
     rooms = []
     for g, slug, last_seq in conn.execute("SELECT group_id, slug, last_seq FROM rooms ORDER BY id"):
         threads = [r[0] for r in conn.execute("SELECT id FROM threads WHERE group_id = ?", (g,))]
-        lo, hi = conn.execute("SELECT min(id), max(id) FROM messages WHERE group_id = ?",
-                              (g,)).fetchone()
+        lo, hi = conn.execute(
+            "SELECT min(id), max(id) FROM messages WHERE group_id = ?", (g,)
+        ).fetchone()
         rooms.append([slug, threads, lo or 1, hi or 1, last_seq])
     return {"token": token, "cookie": f"cfn_session={session}", "rooms": rooms}

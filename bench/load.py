@@ -33,12 +33,17 @@ def pct(values: list[float], q: float) -> float | None:
 
 
 def ms(values: list[float]) -> dict[str, float | None]:
-    return {"p50": pct(values, 50), "p95": pct(values, 95), "p99": pct(values, 99),
-            "n": len(values)}
+    return {
+        "p50": pct(values, 50),
+        "p95": pct(values, 95),
+        "p99": pct(values, 99),
+        "n": len(values),
+    }
 
 
-async def connect_many(port: int, tokens: list[str], room: str | None,
-                       batch: int = 100) -> list[WSClient]:
+async def connect_many(
+    port: int, tokens: list[str], room: str | None, batch: int = 100
+) -> list[WSClient]:
     """Open len(tokens) connections, joining ``room``, ``batch`` at a time."""
     clients: list[WSClient] = []
 
@@ -49,7 +54,7 @@ async def connect_many(port: int, tokens: list[str], room: str | None,
         return c
 
     for i in range(0, len(tokens), batch):
-        clients += await asyncio.gather(*(one(t) for t in tokens[i:i + batch]))
+        clients += await asyncio.gather(*(one(t) for t in tokens[i : i + batch]))
     return clients
 
 
@@ -60,8 +65,9 @@ class Publishers:
     delivery latency by decoding just that frame.
     """
 
-    def __init__(self, clients: list[WSClient], targets: list[tuple[str, int]], inflight: int,
-                 body_size: int) -> None:
+    def __init__(
+        self, clients: list[WSClient], targets: list[tuple[str, int]], inflight: int, body_size: int
+    ) -> None:
         self.clients, self.targets, self.inflight = clients, targets, inflight
         self.pad = "x" * (body_size - 20)
         self.acks = 0
@@ -74,8 +80,13 @@ class Publishers:
     async def _worker(self, c: WSClient, room: str, thread: int) -> None:
         while not self.stop:
             sent = time.perf_counter_ns()
-            reply = await c.send("message.post", room=room, thread=thread,
-                                 body=f"{sent:020d}{self.pad}", cid=f"b{next(self._cids)}")
+            reply = await c.send(
+                "message.post",
+                room=room,
+                thread=thread,
+                body=f"{sent:020d}{self.pad}",
+                cid=f"b{next(self._cids)}",
+            )
             if reply.get("ok"):
                 self.acks += 1
                 if self.timing:
@@ -84,9 +95,11 @@ class Publishers:
                 self.errors += 1
 
     def start(self) -> list[asyncio.Task[None]]:
-        return [asyncio.create_task(self._worker(c, room, thread))
-                for c, (room, thread) in zip(self.clients, self.targets, strict=True)
-                for _ in range(self.inflight)]
+        return [
+            asyncio.create_task(self._worker(c, room, thread))
+            for c, (room, thread) in zip(self.clients, self.targets, strict=True)
+            for _ in range(self.inflight)
+        ]
 
 
 async def settle(clients: list[WSClient], quiet: float = 0.3, limit: float = 5.0) -> None:
@@ -120,7 +133,7 @@ async def fanout(cfg: dict[str, Any]) -> dict[str, Any]:
         if window[0] <= sent <= window[1]:
             latencies.append((now - sent) / 1e6)
 
-    for c in subs[::max(1, cfg.get("sample_every", 10))]:
+    for c in subs[:: max(1, cfg.get("sample_every", 10))]:
         c.on_event = timed
     pub = Publishers(pubs, [(room, thread)] * len(pubs), cfg["inflight"], cfg["body_size"])
     tasks = pub.start()
@@ -142,13 +155,19 @@ async def fanout(cfg: dict[str, Any]) -> dict[str, Any]:
     elapsed = t1 - t0
     deliveries = e1 - e0
     return {
-        "subscribers": len(subs), "publishers": len(pubs), "seconds": round(elapsed, 2),
-        "posts_per_s": (a1 - a0) / elapsed, "deliveries_per_s": deliveries / elapsed,
-        "latency_ms": ms(latencies), "ack_ms": ms(pub.ack_ms),
-        "cpu_s": c1 - c0, "server_cpu_share": (c1 - c0) / elapsed,
+        "subscribers": len(subs),
+        "publishers": len(pubs),
+        "seconds": round(elapsed, 2),
+        "posts_per_s": (a1 - a0) / elapsed,
+        "deliveries_per_s": deliveries / elapsed,
+        "latency_ms": ms(latencies),
+        "ack_ms": ms(pub.ack_ms),
+        "cpu_s": c1 - c0,
+        "server_cpu_share": (c1 - c0) / elapsed,
         "generator_cpu_share": (g1 - g0) / elapsed,
         "cpu_s_per_1000": 1000 * (c1 - c0) / deliveries if deliveries else None,
-        "errors": pub.errors, "cut_off": cut_off,
+        "errors": pub.errors,
+        "cut_off": cut_off,
     }
 
 
@@ -157,8 +176,12 @@ async def durable(cfg: dict[str, Any]) -> dict[str, Any]:
     posters: list[WSClient] = []
     for token, room in zip(cfg["tokens"], cfg["rooms"], strict=True):
         posters += await connect_many(port, [token], room)
-    pub = Publishers(posters, list(zip(cfg["rooms"], cfg["threads"], strict=True)),
-                     cfg["inflight"], cfg["body_size"])
+    pub = Publishers(
+        posters,
+        list(zip(cfg["rooms"], cfg["threads"], strict=True)),
+        cfg["inflight"],
+        cfg["body_size"],
+    )
     tasks = pub.start()
     await asyncio.sleep(cfg["warmup"])
     pub.timing = True
@@ -169,10 +192,14 @@ async def durable(cfg: dict[str, Any]) -> dict[str, Any]:
     await asyncio.wait(tasks, timeout=10)
     for c in posters:
         c.close()
-    return {"posters": len(posters), "inflight": cfg["inflight"],
-            "posts_per_s": (a1 - a0) / (t1 - t0), "ack_ms": ms(pub.ack_ms),
-            "cpu_s_per_1000": 1000 * (c1 - c0) / (a1 - a0) if a1 > a0 else None,
-            "errors": pub.errors}
+    return {
+        "posters": len(posters),
+        "inflight": cfg["inflight"],
+        "posts_per_s": (a1 - a0) / (t1 - t0),
+        "ack_ms": ms(pub.ack_ms),
+        "cpu_s_per_1000": 1000 * (c1 - c0) / (a1 - a0) if a1 > a0 else None,
+        "errors": pub.errors,
+    }
 
 
 async def idle(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -188,13 +215,19 @@ async def idle(cfg: dict[str, Any]) -> dict[str, Any]:
     ping = await everyone[-1].call("ping")  # the server still answers with all of them held
     for c in everyone:
         c.close()
-    return {"connections": len(everyone), "open": open_now, "answered": ping == {},
-            "rss_before_mb": before / 2**20, "rss_after_mb": after / 2**20,
-            "kb_per_connection": (after - before) / 1024 / max(1, len(rest))}
+    return {
+        "connections": len(everyone),
+        "open": open_now,
+        "answered": ping == {},
+        "rss_before_mb": before / 2**20,
+        "rss_after_mb": after / 2**20,
+        "kb_per_connection": (after - before) / 1024 / max(1, len(rest)),
+    }
 
 
-async def http_get(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str,
-                   cookie: str) -> tuple[int, bytes]:
+async def http_get(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str, cookie: str
+) -> tuple[int, bytes]:
     """One keep-alive GET; returns status and body."""
     writer.write(f"GET {path} HTTP/1.1\r\nHost: {HOST}\r\nCookie: {cookie}\r\n\r\n".encode())
     head = await reader.readuntil(b"\r\n\r\n")
@@ -237,8 +270,11 @@ async def history(cfg: dict[str, Any]) -> dict[str, Any]:
             slug, threads, *_ = rng.choice(rooms)
             t = time.perf_counter_ns()
             status, body = await http_get(
-                reader, writer, cfg["page"].format(slug=slug, thread=rng.choice(threads)),
-                cfg["cookie"])
+                reader,
+                writer,
+                cfg["page"].format(slug=slug, thread=rng.choice(threads)),
+                cfg["cookie"],
+            )
             pages.append((time.perf_counter_ns() - t) / 1e6)
             assert status == 200 and body
         page["ms"] = ms(pages)
@@ -255,8 +291,12 @@ async def history(cfg: dict[str, Any]) -> dict[str, Any]:
         done = asyncio.get_running_loop().create_future()
         seen: list[int] = []
 
-        def count(cl: WSClient, payload: memoryview, done: asyncio.Future[int] = done,
-                  seen: list[int] = seen) -> None:
+        def count(
+            cl: WSClient,
+            payload: memoryview,
+            done: asyncio.Future[int] = done,
+            seen: list[int] = seen,
+        ) -> None:
             if cl.events == behind and not done.done():
                 done.set_result(time.perf_counter_ns())
                 seen.append(msgpack.unpackb(payload, raw=False)["seq"])
@@ -269,8 +309,11 @@ async def history(cfg: dict[str, Any]) -> dict[str, Any]:
         assert seen == [last_seq], (seen, last_seq)
         catch.append((end - t) / 1e6)
         c.close()
-    result["catchup"] = {"events": behind, "ms": catch,
-                         "median_ms": statistics.median(catch) if catch else None}
+    result["catchup"] = {
+        "events": behind,
+        "ms": catch,
+        "median_ms": statistics.median(catch) if catch else None,
+    }
     client.close()
     return result
 

@@ -21,8 +21,10 @@ def summarise(path: str, top: int = 25) -> str:
                 continue
             n = int(count)
             total += n
-            frames = [fr.split(" (")[0] + " " + fr.rsplit("/", 1)[-1].split(":")[0].rstrip(")")
-                      for fr in stack.split(";")]
+            frames = [
+                fr.split(" (")[0] + " " + fr.rsplit("/", 1)[-1].split(":")[0].rstrip(")")
+                for fr in stack.split(";")
+            ]
             own[frames[-1]] += n
             for fr in set(frames):
                 inclusive[fr] += n

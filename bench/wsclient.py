@@ -61,10 +61,13 @@ class WSClient(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]  # uvloop's is duck-typed
         key = base64.b64encode(os.urandom(16)).decode()
         auth = f"Authorization: Bearer {self.token}\r\n" if self.token else ""
-        transport.write((
-            f"GET /ws HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-            f"Sec-WebSocket-Protocol: {self.subprotocol}\r\n{auth}\r\n").encode())
+        transport.write(
+            (
+                f"GET /ws HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nUpgrade: websocket\r\n"
+                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                f"Sec-WebSocket-Protocol: {self.subprotocol}\r\n{auth}\r\n"
+            ).encode()
+        )
 
     def data_received(self, data: bytes) -> None:
         buf = self._buf
@@ -73,8 +76,8 @@ class WSClient(asyncio.Protocol):
             end = buf.find(b"\r\n\r\n")
             if end < 0:
                 return
-            status = bytes(buf[:buf.find(b"\r\n")]).decode("latin-1")
-            del buf[:end + 4]
+            status = bytes(buf[: buf.find(b"\r\n")]).decode("latin-1")
+            del buf[: end + 4]
             if " 101 " not in status:
                 self.opened.set_exception(HandshakeError(status))
                 assert self.transport is not None
@@ -99,15 +102,15 @@ class WSClient(asyncio.Protocol):
                 elif ln == 127:
                     if n - i < 10:
                         break
-                    ln, head = int.from_bytes(buf[i + 2:i + 10], "big"), 10
+                    ln, head = int.from_bytes(buf[i + 2 : i + 10], "big"), 10
                 end = i + head + ln
                 if end > n:
                     break
                 opcode = b0 & 0x0F
                 if opcode == 0x2 or opcode == 0x1:
-                    self._message(view[i + head:end])
+                    self._message(view[i + head : end])
                 elif opcode == 0x9:  # ping: answer with the same payload
-                    self._write(_frame(bytes(view[i + head:end]), 0xA))
+                    self._write(_frame(bytes(view[i + head : end]), 0xA))
                 elif opcode == 0x8:
                     code = (buf[i + head] << 8 | buf[i + head + 1]) if ln >= 2 else 1005
                     if not self.closed.done():
@@ -166,10 +169,12 @@ class WSClient(asyncio.Protocol):
             self.transport.close()
 
 
-async def connect(host: str, port: int, token: str | None,
-                  subprotocol: str = "cfn.v1.msgpack") -> WSClient:
+async def connect(
+    host: str, port: int, token: str | None, subprotocol: str = "cfn.v1.msgpack"
+) -> WSClient:
     loop = asyncio.get_running_loop()
     _, client = await loop.create_connection(
-        lambda: WSClient(host, port, token, subprotocol), host, port)
+        lambda: WSClient(host, port, token, subprotocol), host, port
+    )
     await client.opened
     return client

@@ -38,10 +38,12 @@ PAGE_MODULES = (room_pages, session_pages, poll_pages, message_pages)
 """Each page module declares its routes (``routes()``); the route table is theirs, in order."""
 
 SECURITY_HEADERS = [
-    (b"content-security-policy",
-     b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:;"
-     b" connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self';"
-     b" frame-ancestors 'none'"),
+    (
+        b"content-security-policy",
+        b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:;"
+        b" connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self';"
+        b" frame-ancestors 'none'",
+    ),
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"same-origin"),
     (b"x-frame-options", b"DENY"),
@@ -77,14 +79,16 @@ class BodyLimit:
     The refusal is raised from ``receive``, so the handler's usual error page answers it and
     nothing of the request is acted on; uvicorn discards the rest as it arrives."""
 
-    def __init__(self, app: ASGIApp, default: int, per_prefix: dict[str, int] | None = None
-                 ) -> None:
+    def __init__(
+        self, app: ASGIApp, default: int, per_prefix: dict[str, int] | None = None
+    ) -> None:
         self.app, self.default = app, default
         self.per_prefix = per_prefix or {}  # uploads, when they come, get their own limit
 
     def limit_for(self, path: str) -> int:
-        return next((n for prefix, n in self.per_prefix.items() if path.startswith(prefix)),
-                    self.default)
+        return next(
+            (n for prefix, n in self.per_prefix.items() if path.startswith(prefix)), self.default
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -93,8 +97,10 @@ class BodyLimit:
         limit = self.limit_for(scope["path"])
         declared = next((v for k, v in scope["headers"] if k == b"content-length"), b"0")
         received = 0
-        refusal = TooLarge(f"That is too much to send at once (at most {limit // 1024} KiB)."
-                           " Please shorten it and try again.")
+        refusal = TooLarge(
+            f"That is too much to send at once (at most {limit // 1024} KiB)."
+            " Please shorten it and try again."
+        )
 
         async def limited_receive() -> Message:
             nonlocal received

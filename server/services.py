@@ -32,8 +32,9 @@ class Services:
     async def shutdown_connections(self) -> None:
         """Graceful stop: finish in-flight writes, then close every socket with 1001."""
         self.closing = True
-        await asyncio.gather(*(c.shutdown() for c in list(self.connections)),
-                             return_exceptions=True)
+        await asyncio.gather(
+            *(c.shutdown() for c in list(self.connections)), return_exceptions=True
+        )
         await self.db.drain()
         for _ in range(50):  # let the connections' send tasks flush and close
             if not self.connections:

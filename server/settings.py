@@ -50,8 +50,9 @@ class Settings:
         "", "Public origin (https://host) when behind a proxy; empty means taken from Host."
     )
     trusted_proxies: str = _setting(
-        "", "Addresses of reverse proxies whose X-Forwarded-Proto/For are believed (comma"
-        " separated, or *); empty believes none."
+        "",
+        "Addresses of reverse proxies whose X-Forwarded-Proto/For are believed (comma"
+        " separated, or *); empty believes none.",
     )
     max_form: int = _setting(
         65_536, "Largest request body of a form post in bytes; larger gets 413 unread."
@@ -65,7 +66,8 @@ class Settings:
         10.0, "Seconds a new socket may take to send its request; silent sockets are closed."
     )
     ws_fast_path: int = _setting(
-        1, "0 serves on uvicorn's stock WebSocket and HTTP protocols, for an upgrade of"
+        1,
+        "0 serves on uvicorn's stock WebSocket and HTTP protocols, for an upgrade of"
         " uvicorn whose internals moved (docs/reliability.md says what differs); 1 uses this"
         " server's own (coalesced writes, handshake timeout, 431 for oversize headers).",
     )
@@ -93,8 +95,16 @@ class Settings:
         """Refuse values that cannot work, with a message an admin can act on."""
         if self.synchronous.upper() not in {"NORMAL", "FULL"}:
             raise ValueError("CFN_SYNCHRONOUS must be NORMAL or FULL")
-        for name in ("max_frame", "max_body", "max_title", "send_queue", "group_commit",
-                     "privacy_threshold", "max_form", "max_header"):
+        for name in (
+            "max_frame",
+            "max_body",
+            "max_title",
+            "send_queue",
+            "group_commit",
+            "privacy_threshold",
+            "max_form",
+            "max_header",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"CFN_{name.upper()} must be at least 1")
         if self.ws_fast_path not in (0, 1):

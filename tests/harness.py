@@ -61,8 +61,9 @@ class Running:
         return f"http://127.0.0.1:{self.port}"
 
     async def start(self) -> None:
-        settings = Settings.from_env({}, db=str(self.db_path), host="127.0.0.1", port=0,
-                                     **self.settings_overrides)
+        settings = Settings.from_env(
+            {}, db=str(self.db_path), host="127.0.0.1", port=0, **self.settings_overrides
+        )
         self.server = make_server(settings, log_level="warning")
         self.task = asyncio.create_task(self.server.serve())
         for _ in range(500):
@@ -96,11 +97,13 @@ class Running:
         found = accounts.user_by_email(self.db, email)
         if found is not None:
             return found
-        user = write_sync(self.db, accounts.add_user, email,
-                          name or email.split("@")[0].title(), role, None)
+        user = write_sync(
+            self.db, accounts.add_user, email, name or email.split("@")[0].title(), role, None
+        )
         with self.db:  # the project's own argon2id hash of PASSWORD, made once per run
-            self.db.execute("UPDATE users SET password_hash = ? WHERE id = ?",
-                            (password_hash(), user.id))
+            self.db.execute(
+                "UPDATE users SET password_hash = ? WHERE id = ?", (password_hash(), user.id)
+            )
         return user
 
     def group(self, slug: str, name: str | None = None, kind: str = "regional") -> None:
@@ -188,23 +191,32 @@ class Client:
         assert set(reply["error"]) >= {"code", "message"} and reply["error"]["message"]
         return reply["error"]["code"]
 
-    async def event(self, type_: str | None = None, timeout: float = 10,  # noqa: ASYNC109
-                    **match: Any) -> dict[str, Any]:
+    async def event(
+        self,
+        type_: str | None = None,
+        timeout: float = 10,  # noqa: ASYNC109
+        **match: Any,
+    ) -> dict[str, Any]:
         """The next (already received or arriving) event of a type, removed from the list."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
             for i, ev in enumerate(self.events):
                 if (type_ is None or ev["type"] == type_) and all(
-                        ev["data"].get(k) == v for k, v in match.items()):
+                    ev["data"].get(k) == v for k, v in match.items()
+                ):
                     return self.events.pop(i)
             remaining = deadline - loop.time()
             if remaining <= 0:
                 raise TimeoutError(f"no {type_} event arrived")
             await self._read_one(remaining)
 
-    async def stored_events(self, room: str, count: int, timeout: float = 10,  # noqa: ASYNC109
-                            ) -> list[dict[str, Any]]:
+    async def stored_events(
+        self,
+        room: str,
+        count: int,
+        timeout: float = 10,  # noqa: ASYNC109
+    ) -> list[dict[str, Any]]:
         """Wait until ``count`` persisted events of ``room`` arrived; return them in order."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
@@ -224,12 +236,18 @@ class Client:
         await self.ws.close()
 
 
-async def connect(running: Running, token: str | None, subprotocol: str = JSON,
-                  **kwargs: Any) -> Client:
+async def connect(
+    running: Running, token: str | None, subprotocol: str = JSON, **kwargs: Any
+) -> Client:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     ws = await websockets.connect(
-        running.url, subprotocols=[subprotocol], additional_headers=headers,
-        max_size=None, open_timeout=10, **kwargs)
+        running.url,
+        subprotocols=[subprotocol],
+        additional_headers=headers,
+        max_size=None,
+        open_timeout=10,
+        **kwargs,
+    )
     return Client(ws, subprotocol)
 
 

@@ -46,9 +46,21 @@ class ServerProcess:
         env = {**os.environ, "CFN_RATE_LIMIT": "0", **self.env}
         with open(self.log_path, "ab") as log:  # noqa: ASYNC230 (the child keeps a copy)
             self.proc = subprocess.Popen(  # noqa: ASYNC220 (starting it does not block)
-                [sys.executable, "-m", "server", "serve", "--db", str(self.db_path),
-                 "--port", str(self.port)],
-                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
+                [
+                    sys.executable,
+                    "-m",
+                    "server",
+                    "serve",
+                    "--db",
+                    str(self.db_path),
+                    "--port",
+                    str(self.port),
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
         for _ in range(300):
             if self.proc.poll() is not None:
                 raise RuntimeError(self.log_path.read_text())
@@ -78,7 +90,11 @@ class ServerProcess:
 
     async def connect(self, token: str, subprotocol: str, **kwargs: Any) -> Client:
         ws = await websockets.connect(
-            self.url, subprotocols=[subprotocol],  # type: ignore[list-item]
-            additional_headers={"Authorization": f"Bearer {token}"}, max_size=None,
-            open_timeout=10, **kwargs)
+            self.url,
+            subprotocols=[subprotocol],  # type: ignore[list-item]
+            additional_headers={"Authorization": f"Bearer {token}"},
+            max_size=None,
+            open_timeout=10,
+            **kwargs,
+        )
         return Client(ws, subprotocol)

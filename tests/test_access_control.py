@@ -42,8 +42,7 @@ def test_failed_logins_beyond_the_free_ones_wait_longer_each_time() -> None:
 
 def test_the_delay_is_capped_and_a_success_clears_the_account() -> None:
     clock = Clock()
-    throttle = LoginThrottle(free_per_account=0, free_per_address=100, max_delay=60,
-                             clock=clock)
+    throttle = LoginThrottle(free_per_account=0, free_per_address=100, max_delay=60, clock=clock)
     for _ in range(20):
         throttle.failed("A@x.org ", "1.2.3.4")
     assert throttle.wait("a@x.org", "5.6.7.8") == 60  # by account, whatever the address
@@ -77,14 +76,20 @@ async def _csrf(http: httpx.AsyncClient, path: str = "/login") -> str:
     return found.group(1)
 
 
-async def _login(http: httpx.AsyncClient, email: str, password: str = PASSWORD,
-                 ) -> httpx.Response:
-    return await http.post("/login", data={"email": email, "password": password,
-                                           "csrf": await _csrf(http), "next": "/"})
+async def _login(
+    http: httpx.AsyncClient,
+    email: str,
+    password: str = PASSWORD,
+) -> httpx.Response:
+    return await http.post(
+        "/login",
+        data={"email": email, "password": password, "csrf": await _csrf(http), "next": "/"},
+    )
 
 
 async def test_repeated_wrong_passwords_are_answered_429_and_even_the_right_one_waits(
-        server: Running) -> None:
+    server: Running,
+) -> None:
     server.user("alice@cfn.example")
     async with httpx.AsyncClient(base_url=server.http) as http:
         for _ in range(5):
@@ -101,8 +106,7 @@ async def test_repeated_wrong_passwords_are_answered_429_and_even_the_right_one_
         assert (await _login(http, "alice@cfn.example")).status_code == 303
 
 
-async def test_login_rotates_the_session_and_the_old_cookie_stops_working(
-        server: Running) -> None:
+async def test_login_rotates_the_session_and_the_old_cookie_stops_working(server: Running) -> None:
     server.user("alice@cfn.example")
     async with httpx.AsyncClient(base_url=server.http) as http:
         assert (await _login(http, "alice@cfn.example")).status_code == 303
@@ -111,8 +115,10 @@ async def test_login_rotates_the_session_and_the_old_cookie_stops_working(
     async with httpx.AsyncClient(base_url=server.http) as http:
         token = await _csrf(http)
         http.cookies.set("cfn_session", first)
-        again = await http.post("/login", data={"email": "alice@cfn.example", "csrf": token,
-                                                "password": PASSWORD, "next": "/"})
+        again = await http.post(
+            "/login",
+            data={"email": "alice@cfn.example", "csrf": token, "password": PASSWORD, "next": "/"},
+        )
         assert again.status_code == 303
         second = again.cookies.get("cfn_session")
     assert first and second and first != second
@@ -123,9 +129,13 @@ async def test_login_rotates_the_session_and_the_old_cookie_stops_working(
 
 
 async def _browser_socket(server: Running, cookie: str) -> Client:
-    ws = await websockets.connect(server.url, subprotocols=[JSON], open_timeout=10,
-                                  additional_headers={"Cookie": f"cfn_session={cookie}"},
-                                  origin=f"http://127.0.0.1:{server.port}")
+    ws = await websockets.connect(
+        server.url,
+        subprotocols=[JSON],
+        open_timeout=10,
+        additional_headers={"Cookie": f"cfn_session={cookie}"},
+        origin=f"http://127.0.0.1:{server.port}",
+    )
     return Client(ws, JSON)
 
 
@@ -136,8 +146,7 @@ async def _closed_with(client: Client) -> int | None:
     return info.value.rcvd.code if info.value.rcvd else None
 
 
-async def test_logout_ends_the_session_on_pages_and_closes_its_live_socket(
-        server: Running) -> None:
+async def test_logout_ends_the_session_on_pages_and_closes_its_live_socket(server: Running) -> None:
     server.member("north", "alice@cfn.example")
     async with httpx.AsyncClient(base_url=server.http) as http:
         assert (await _login(http, "alice@cfn.example")).status_code == 303
@@ -158,12 +167,19 @@ async def test_logout_ends_the_session_on_pages_and_closes_its_live_socket(
 
 
 def cli(server: Running, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "server", *args, "--db", str(server.db_path)],
-                          cwd=ROOT, input=stdin, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "server", *args, "--db", str(server.db_path)],
+        cwd=ROOT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 async def test_a_revoked_token_is_disconnected_at_once_and_cannot_connect_again(
-        server: Running, subprotocol: str) -> None:
+    server: Running, subprotocol: str
+) -> None:
     server.member("north", "alice@cfn.example")
     token, other = server.token("alice@cfn.example"), server.token("alice@cfn.example")
     live = await connect(server, token, subprotocol)
@@ -181,8 +197,7 @@ async def test_a_revoked_token_is_disconnected_at_once_and_cannot_connect_again(
     await spared.close()
 
 
-async def test_revoking_all_of_a_members_tokens_ends_all_their_connections(
-        server: Running) -> None:
+async def test_revoking_all_of_a_members_tokens_ends_all_their_connections(server: Running) -> None:
     server.member("north", "alice@cfn.example")
     socks = [await connect(server, server.token("alice@cfn.example")) for _ in range(3)]
     done = await asyncio.to_thread(cli, server, "token", "revoke", "--all", "alice@cfn.example")
@@ -192,7 +207,8 @@ async def test_revoking_all_of_a_members_tokens_ends_all_their_connections(
 
 
 async def test_removing_a_member_ends_their_live_subscription_to_that_room_at_once(
-        server: Running, subprotocol: str, clients) -> None:
+    server: Running, subprotocol: str, clients
+) -> None:
     server.member("north", "alice@cfn.example", "chair")
     server.member("north", "bob@cfn.example")
     server.member("south", "bob@cfn.example")
@@ -210,12 +226,17 @@ async def test_removing_a_member_ends_their_live_subscription_to_that_room_at_on
     removed = await bob.event("access.removed", timeout=5)
     assert removed["room"] == "north" and removed["seq"] is None
     assert loop.time() - started < 3
-    await alice.call("message.post", room="north", thread=made["thread"]["id"],
-                     body="after removal", cid="2")
+    await alice.call(
+        "message.post", room="north", thread=made["thread"]["id"], body="after removal", cid="2"
+    )
     await bob.drain(0.5)
     assert not [e for e in bob.events if e["room"] == "north" and e["seq"] is not None]
-    assert await bob.error("message.post", room="north", thread=made["thread"]["id"],
-                           body="x", cid="3") == "not_joined"
+    assert (
+        await bob.error(
+            "message.post", room="north", thread=made["thread"]["id"], body="x", cid="3"
+        )
+        == "not_joined"
+    )
     assert await bob.error("join", room="north") == "forbidden"
     assert (await bob.call("join", room="south"))["room"] == "south"  # other rooms untouched
     audit = await asyncio.to_thread(cli, server, "audit")

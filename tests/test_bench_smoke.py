@@ -16,9 +16,23 @@ def test_quick_benchmark_runs_every_scenario_and_writes_its_table(tmp_path: Path
     out, raw = tmp_path / "performance.md", tmp_path / "results.json"
     out.write_text("# Performance\n\nHand-written analysis stays.\n")
     done = subprocess.run(
-        [sys.executable, "-m", "bench.run", "--quick", "--work", str(tmp_path / "work"),
-         "--out", str(out), "--json", str(raw)],
-        cwd=ROOT, capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            "-m",
+            "bench.run",
+            "--quick",
+            "--work",
+            str(tmp_path / "work"),
+            "--out",
+            str(out),
+            "--json",
+            str(raw),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     results = json.loads(raw.read_text())
     fan = results["fanout"]

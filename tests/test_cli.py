@@ -22,13 +22,20 @@ ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "a long enough password"
 
 
-def cli(*args: str, stdin: str = "", env: dict[str, str] | None = None,
-        cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def cli(
+    *args: str, stdin: str = "", env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if k != "CFN_DB"}
     full_env.update({"PYTHONPATH": str(ROOT), **(env or {})})
-    return subprocess.run([sys.executable, "-m", "server", *args], input=stdin,
-                          capture_output=True, text=True, timeout=60, env=full_env,
-                          cwd=cwd or ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "server", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=full_env,
+        cwd=cwd or ROOT,
+    )
 
 
 def ok(result: subprocess.CompletedProcess[str]) -> str:
@@ -60,15 +67,48 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> str:
 def test_every_command_works_with_db_and_the_token_opens_a_connection(tmp_path: Path) -> None:
     path = str(tmp_path / "fresh" / "new.db")
     os.makedirs(os.path.dirname(path))
-    out = ok(cli("group", "add", "renal-transport", "--name", "Renal transport", "--kind",
-                 "service", "--db", path))
+    out = ok(
+        cli(
+            "group",
+            "add",
+            "renal-transport",
+            "--name",
+            "Renal transport",
+            "--kind",
+            "service",
+            "--db",
+            path,
+        )
+    )
     assert "Renal transport" in out
     assert os.path.exists(path), "the database is created when missing"
-    out = ok(cli("user", "add", "bea@cfn.example", "--name", "Bea", "--role", "staff",
-                 "--db", path, stdin=PASSWORD + "\n"))
+    out = ok(
+        cli(
+            "user",
+            "add",
+            "bea@cfn.example",
+            "--name",
+            "Bea",
+            "--role",
+            "staff",
+            "--db",
+            path,
+            stdin=PASSWORD + "\n",
+        )
+    )
     assert "Bea" in out
-    ok(cli("member", "add", "renal-transport", "bea@cfn.example", "--role", "facilitator",
-           "--db", path))
+    ok(
+        cli(
+            "member",
+            "add",
+            "renal-transport",
+            "bea@cfn.example",
+            "--role",
+            "facilitator",
+            "--db",
+            path,
+        )
+    )
     token_run = cli("token", "create", "bea@cfn.example", "--db", path)
     token = ok(token_run)
     assert token.endswith("\n") and token.count("\n") == 1, "the token alone on stdout"
@@ -81,7 +121,8 @@ def test_every_command_works_with_db_and_the_token_opens_a_connection(tmp_path: 
     assert accounts.user_for_token(conn, token) == bea
     groups = accounts.user_groups(conn, bea)
     assert [(g["slug"], g["kind"], g["role"]) for g in groups] == [
-        ("renal-transport", "service", "facilitator")]
+        ("renal-transport", "service", "facilitator")
+    ]
     conn.close()
 
 
@@ -111,8 +152,7 @@ def test_cfn_db_is_the_default_database(tmp_path: Path) -> None:
     conn.close()
 
 
-def test_without_db_or_cfn_db_the_database_is_cfn_db_in_the_working_folder(
-        tmp_path: Path) -> None:
+def test_without_db_or_cfn_db_the_database_is_cfn_db_in_the_working_folder(tmp_path: Path) -> None:
     ok(cli("group", "add", "north", "--name", "North", cwd=tmp_path))
     assert (tmp_path / "cfn.db").exists()
 
@@ -122,8 +162,10 @@ def test_demo_loads_a_network_and_prints_how_to_log_in(tmp_path: Path) -> None:
     out = ok(cli("demo", "--db", path))
     assert "password" in out.lower() and "@" in out
     conn = open_sync(path)
-    counts = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-              for t in ("groups", "users", "memberships", "threads", "messages", "events")}
+    counts = {
+        t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+        for t in ("groups", "users", "memberships", "threads", "messages", "events")
+    }
     assert all(n > 0 for n in counts.values()), counts
     conn.close()
 
@@ -134,9 +176,23 @@ def test_serve_runs_the_server_until_interrupted(tmp_path: Path) -> None:
         port = s.getsockname()[1]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "server", "serve", "--db", str(tmp_path / "s.db"), "--host",
-         "127.0.0.1", "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, env=env)
+        [
+            sys.executable,
+            "-m",
+            "server",
+            "serve",
+            "--db",
+            str(tmp_path / "s.db"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         body = ""
         for _ in range(100):
@@ -154,27 +210,44 @@ def test_serve_runs_the_server_until_interrupted(tmp_path: Path) -> None:
     assert f":{port}" in out
 
 
-@pytest.mark.parametrize("args,stdin", [
-    (("member", "add", "no-such-group", "ann@cfn.example"), ""),
-    (("member", "add", "north", "nobody@cfn.example"), ""),
-    (("member", "add", "north", "ann@cfn.example", "--role", "king"), ""),
-    (("user", "add", "ann@cfn.example", "--name", "Ann again"), PASSWORD),
-    (("user", "add", "ANN@cfn.example", "--name", "Ann shouting"), PASSWORD),
-    (("user", "add", "zed@cfn.example", "--name", "Zed", "--role", "king"), PASSWORD),
-    (("user", "add", "zed@cfn.example", "--name", "Zed"), ""),
-    (("user", "add", "zed@cfn.example", "--name", "Zed"), "short"),
-    (("user", "add", "not-an-email", "--name", "Zed"), PASSWORD),
-    (("user", "add", "zed@cfn.example", "--name", "   "), PASSWORD),
-    (("token", "create", "nobody@cfn.example"), ""),
-    (("group", "add", "north", "--name", "Duplicate"), ""),
-    (("group", "add", "Bad Slug!", "--name", "Bad"), ""),
-    (("group", "add", "east", "--name", "East", "--kind", "planet"), ""),
-], ids=["unknown group", "unknown user", "bad group role", "duplicate email",
-        "duplicate email other case", "bad site role", "missing password", "short password",
-        "bad email", "empty name", "token for unknown user", "duplicate group", "bad slug",
-        "bad kind"])
-def test_bad_input_is_one_line_on_stderr_and_a_non_zero_exit(db: str, args: tuple[str, ...],
-                                                            stdin: str) -> None:
+@pytest.mark.parametrize(
+    "args,stdin",
+    [
+        (("member", "add", "no-such-group", "ann@cfn.example"), ""),
+        (("member", "add", "north", "nobody@cfn.example"), ""),
+        (("member", "add", "north", "ann@cfn.example", "--role", "king"), ""),
+        (("user", "add", "ann@cfn.example", "--name", "Ann again"), PASSWORD),
+        (("user", "add", "ANN@cfn.example", "--name", "Ann shouting"), PASSWORD),
+        (("user", "add", "zed@cfn.example", "--name", "Zed", "--role", "king"), PASSWORD),
+        (("user", "add", "zed@cfn.example", "--name", "Zed"), ""),
+        (("user", "add", "zed@cfn.example", "--name", "Zed"), "short"),
+        (("user", "add", "not-an-email", "--name", "Zed"), PASSWORD),
+        (("user", "add", "zed@cfn.example", "--name", "   "), PASSWORD),
+        (("token", "create", "nobody@cfn.example"), ""),
+        (("group", "add", "north", "--name", "Duplicate"), ""),
+        (("group", "add", "Bad Slug!", "--name", "Bad"), ""),
+        (("group", "add", "east", "--name", "East", "--kind", "planet"), ""),
+    ],
+    ids=[
+        "unknown group",
+        "unknown user",
+        "bad group role",
+        "duplicate email",
+        "duplicate email other case",
+        "bad site role",
+        "missing password",
+        "short password",
+        "bad email",
+        "empty name",
+        "token for unknown user",
+        "duplicate group",
+        "bad slug",
+        "bad kind",
+    ],
+)
+def test_bad_input_is_one_line_on_stderr_and_a_non_zero_exit(
+    db: str, args: tuple[str, ...], stdin: str
+) -> None:
     before = _row_counts(db)
     line = one_line_failure(cli(*args, "--db", db, stdin=stdin))
     assert line.startswith("error: ") and len(line) > 12
@@ -182,8 +255,9 @@ def test_bad_input_is_one_line_on_stderr_and_a_non_zero_exit(db: str, args: tupl
 
 
 def test_a_database_in_a_missing_folder_is_one_line_error(tmp_path: Path) -> None:
-    line = one_line_failure(cli("group", "add", "north", "--name", "N", "--db",
-                                str(tmp_path / "nowhere" / "x.db")))
+    line = one_line_failure(
+        cli("group", "add", "north", "--name", "N", "--db", str(tmp_path / "nowhere" / "x.db"))
+    )
     assert "folder" in line
 
 
@@ -196,7 +270,9 @@ def test_a_file_that_is_not_a_database_is_one_line_error(tmp_path: Path) -> None
 def _row_counts(path: str) -> dict[str, int]:
     conn = sqlite3.connect(path)
     try:
-        return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-                for t in ("users", "groups", "memberships", "api_tokens")}
+        return {
+            t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+            for t in ("users", "groups", "memberships", "api_tokens")
+        }
     finally:
         conn.close()

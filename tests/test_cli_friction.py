@@ -18,12 +18,16 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> str:
     return path
 
 
-@pytest.mark.parametrize("args", [
-    ("user", "add"),
-    ("frobnicate",),
-    ("audit", "--limit", "lots"),
-    ("serve", "--port", "eighty"),
-], ids=["missing arguments", "unknown command", "bad number", "bad port"])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("user", "add"),
+        ("frobnicate",),
+        ("audit", "--limit", "lots"),
+        ("serve", "--port", "eighty"),
+    ],
+    ids=["missing arguments", "unknown command", "bad number", "bad port"],
+)
 def test_a_mistyped_command_is_one_line_that_points_to_help(db: str, args: tuple[str, ...]) -> None:
     line = one_line_failure(cli(*args, "--db", db))
     assert line.startswith("error: ") and line.endswith("--help")
@@ -45,8 +49,7 @@ def test_backup_into_a_missing_folder_creates_it(db: str, tmp_path: Path) -> Non
     copy.close()
 
 
-def test_backup_into_a_folder_that_cannot_be_made_names_the_folder(db: str,
-                                                                    tmp_path: Path) -> None:
+def test_backup_into_a_folder_that_cannot_be_made_names_the_folder(db: str, tmp_path: Path) -> None:
     (tmp_path / "a-file").write_text("not a folder")
     line = one_line_failure(cli("backup", str(tmp_path / "a-file" / "b.db"), "--db", db))
     assert "folder" in line and "a-file" in line

@@ -33,12 +33,19 @@ def _arrange(db_path: Path) -> list[dict[str, Any]]:
         user = write_sync(conn, accounts.add_user, email, f"Poster {i}", "member", PASSWORD)
         write_sync(conn, accounts.add_member, room, email)
         if room not in threads:
-            made = write_sync(conn, discussions.create_thread, user, room, "Load", "start",
-                              f"start-{room}")
+            made = write_sync(
+                conn, discussions.create_thread, user, room, "Load", "start", f"start-{room}"
+            )
             threads[room] = made["thread"]["id"]
-        people.append({"email": email, "room": room, "thread": threads[room],
-                       "token": write_sync(conn, accounts.create_token, email),
-                       "subprotocol": SUBPROTOCOLS[i % 2]})
+        people.append(
+            {
+                "email": email,
+                "room": room,
+                "thread": threads[room],
+                "token": write_sync(conn, accounts.create_token, email),
+                "subprotocol": SUBPROTOCOLS[i % 2],
+            }
+        )
     conn.close()
     return people
 
@@ -47,8 +54,9 @@ def _seqs(client: Client, room: str) -> list[int]:
     return [e["seq"] for e in client.events if e["room"] == room and e["seq"] is not None]
 
 
-async def _post_until_killed(server: ServerProcess, who: dict[str, Any], n: int,
-                             acked: dict[str, int], state: dict[str, Any]) -> None:
+async def _post_until_killed(
+    server: ServerProcess, who: dict[str, Any], n: int, acked: dict[str, int], state: dict[str, Any]
+) -> None:
     client = await server.connect(who["token"], who["subprotocol"])
     state["client"] = client
     joined = await client.call("join", room=who["room"])
@@ -58,15 +66,21 @@ async def _post_until_killed(server: ServerProcess, who: dict[str, Any], n: int,
         while True:
             cid = f"p{n}-{i}"
             state["pending"] = cid
-            data = await client.call("message.post", room=who["room"], thread=who["thread"],
-                                     body=f"message {cid}", cid=cid)
+            data = await client.call(
+                "message.post",
+                room=who["room"],
+                thread=who["thread"],
+                body=f"message {cid}",
+                cid=cid,
+            )
             acked[cid] = data["message"]["id"]
             state["pending"] = None
             i += 1
 
 
 async def test_sigkill_under_load_loses_no_acknowledged_post_and_resume_is_complete(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     db_path = tmp_path / "crash.db"
     people = _arrange(db_path)
     server = ServerProcess(db_path)
@@ -74,8 +88,10 @@ async def test_sigkill_under_load_loses_no_acknowledged_post_and_resume_is_compl
     acked: dict[str, int] = {}
     states: list[dict[str, Any]] = [{} for _ in people]
     try:
-        tasks = [asyncio.create_task(_post_until_killed(server, who, n, acked, states[n]))
-                 for n, who in enumerate(people)]
+        tasks = [
+            asyncio.create_task(_post_until_killed(server, who, n, acked, states[n]))
+            for n, who in enumerate(people)
+        ]
         await asyncio.sleep(LOAD_SECONDS)
         assert len(acked) > CLIENTS * 5, "the load did not get going"
         server.kill()  # SIGKILL: no shutdown, no flush, whatever was in flight
@@ -86,9 +102,14 @@ async def test_sigkill_under_load_loses_no_acknowledged_post_and_resume_is_compl
         db = sqlite3.connect(db_path)
         # Every room's event log runs 1..N with no gap, and rooms.last_seq agrees.
         for slug, last_seq in db.execute("SELECT slug, last_seq FROM rooms"):
-            seqs = [r[0] for r in db.execute(
-                "SELECT e.seq FROM events e JOIN rooms r ON r.id = e.room_id"
-                " WHERE r.slug = ? ORDER BY e.seq", (slug,))]
+            seqs = [
+                r[0]
+                for r in db.execute(
+                    "SELECT e.seq FROM events e JOIN rooms r ON r.id = e.room_id"
+                    " WHERE r.slug = ? ORDER BY e.seq",
+                    (slug,),
+                )
+            ]
             assert seqs == list(range(1, last_seq + 1)), f"gap in {slug}"
         # Every acknowledged post is stored exactly once, with the id its reply gave.
         for cid, message_id in acked.items():
@@ -103,24 +124,32 @@ async def test_sigkill_under_load_loses_no_acknowledged_post_and_resume_is_compl
             assert seen == list(range(state["start"] + 1, state["start"] + 1 + len(seen)))
             since = seen[-1] if seen else state["start"]
             client = await server.connect(who["token"], who["subprotocol"])
-            joined = await client.call("join", room=who["room"], since=since,
-                                       epoch=state["epoch"])
+            joined = await client.call("join", room=who["room"], since=since, epoch=state["epoch"])
             assert joined["recovered"] is True
             if joined["seq"] > since:
                 await client.stored_events(who["room"], joined["seq"] - since)
             assert seen + _seqs(client, who["room"]) == list(
-                range(state["start"] + 1, joined["seq"] + 1))
+                range(state["start"] + 1, joined["seq"] + 1)
+            )
             if state.get("pending"):
                 cid = state["pending"]
-                again = await client.call("message.post", room=who["room"],
-                                          thread=who["thread"], body=f"message {cid}", cid=cid)
-                assert db.execute("SELECT id FROM messages WHERE cid = ?",
-                                  (cid,)).fetchall() == [(again["message"]["id"],)]
+                again = await client.call(
+                    "message.post",
+                    room=who["room"],
+                    thread=who["thread"],
+                    body=f"message {cid}",
+                    cid=cid,
+                )
+                assert db.execute("SELECT id FROM messages WHERE cid = ?", (cid,)).fetchall() == [
+                    (again["message"]["id"],)
+                ]
             await client.close()
         assert acked_at_kill > 0
-        print(f"\ncrash test: {acked_at_kill} acknowledged posts by {CLIENTS} clients in "
-              f"{LOAD_SECONDS}s, SIGKILL, restart: none lost, none doubled, "
-              f"{db.execute('SELECT sum(last_seq) FROM rooms').fetchone()[0]} events gap-free")
+        print(
+            f"\ncrash test: {acked_at_kill} acknowledged posts by {CLIENTS} clients in "
+            f"{LOAD_SECONDS}s, SIGKILL, restart: none lost, none doubled, "
+            f"{db.execute('SELECT sum(last_seq) FROM rooms').fetchone()[0]} events gap-free"
+        )
         db.close()
     finally:
         server.stop()

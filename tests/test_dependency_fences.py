@@ -23,9 +23,13 @@ def test_the_fast_path_relies_on_the_classes_it_subclasses() -> None:
 
 
 def test_a_missing_attribute_is_reported_by_name() -> None:
-    wanted = {"uvicorn.server:Server": ("shutdown", "gone_in_this_release"),
-              "uvicorn.protocols.websockets.websockets_sansio_impl:WebSocketsSansIOProtocol":
-                  ("close_sent", "also_gone")}
+    wanted = {
+        "uvicorn.server:Server": ("shutdown", "gone_in_this_release"),
+        "uvicorn.protocols.websockets.websockets_sansio_impl:WebSocketsSansIOProtocol": (
+            "close_sent",
+            "also_gone",
+        ),
+    }
     assert fence.missing(wanted) == [
         "uvicorn.server.Server.gone_in_this_release",
         "uvicorn.protocols.websockets.websockets_sansio_impl.WebSocketsSansIOProtocol.also_gone",
@@ -39,9 +43,9 @@ def test_a_missing_attribute_is_reported_by_name() -> None:
 
 
 def test_a_missing_module_or_class_is_reported_by_name() -> None:
-    assert fence.missing({"uvicorn.protocols.moved_away:Protocol": ("send",),
-                          "uvicorn.server:NoSuchServer": ()}) == [
-        "uvicorn.protocols.moved_away", "uvicorn.server.NoSuchServer"]
+    assert fence.missing(
+        {"uvicorn.protocols.moved_away:Protocol": ("send",), "uvicorn.server:NoSuchServer": ()}
+    ) == ["uvicorn.protocols.moved_away", "uvicorn.server.NoSuchServer"]
 
 
 def test_the_check_passes_quietly_on_the_installed_uvicorn() -> None:

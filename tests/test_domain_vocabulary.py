@@ -37,7 +37,8 @@ def test_the_domain_refuses_unknown_words_with_bad_request() -> None:
 
 
 async def test_unknown_words_over_the_wire_are_still_bad_requests(
-        server: Running, clients: Any) -> None:
+    server: Running, clients: Any
+) -> None:
     server.member(ROOM, "cora@cfn.example", "chair")
     server.user("carol@cfn.example")
     cora, carol = await clients("cora@cfn.example"), await clients("carol@cfn.example")
@@ -46,9 +47,27 @@ async def test_unknown_words_over_the_wire_are_still_bad_requests(
     idea = made["idea"]["id"]
     assert await cora.error("idea.status", idea=idea, status="bogus") == "bad_request"
     assert await cora.error("idea.list", room=ROOM, status="bogus") == "bad_request"
-    assert await cora.error("poll.create", room=ROOM, question="Q?", options=["a", "b"],
-                            kind="single", results="bogus") == "bad_request"
+    assert (
+        await cora.error(
+            "poll.create",
+            room=ROOM,
+            question="Q?",
+            options=["a", "b"],
+            kind="single",
+            results="bogus",
+        )
+        == "bad_request"
+    )
     # An outsider too gets bad_request, not not_found: the word is checked first.
     assert await carol.error("idea.status", idea=idea, status="bogus") == "bad_request"
-    assert await carol.error("poll.create", room=ROOM, question="Q?", options=["a", "b"],
-                             kind="single", results="bogus") == "bad_request"
+    assert (
+        await carol.error(
+            "poll.create",
+            room=ROOM,
+            question="Q?",
+            options=["a", "b"],
+            kind="single",
+            results="bogus",
+        )
+        == "bad_request"
+    )

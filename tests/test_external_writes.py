@@ -11,7 +11,8 @@ from tests.harness import Running
 
 
 async def test_events_written_by_another_process_are_published_without_a_gap(
-        server: Running, room: str, clients: Any) -> None:
+    server: Running, room: str, clients: Any
+) -> None:
     alice = await clients("alice@cfn.example")
     bob = await clients("bob@cfn.example")
     await alice.call("join", room=room)

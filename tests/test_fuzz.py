@@ -20,20 +20,35 @@ from tests.harness import Client, Running, connect
 
 EXAMPLES = 400
 INT64 = (-(2**63), 2**63 - 1)
-FUZZ = settings(max_examples=EXAMPLES, deadline=None,
-                suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-_scalars = (st.none() | st.booleans() | st.integers(min_value=-(2**63), max_value=2**64 - 1)
-            | st.floats() | st.text(max_size=50) | st.binary(max_size=50))
+_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**64 - 1)
+    | st.floats()
+    | st.text(max_size=50)
+    | st.binary(max_size=50)
+)
 msgpack_values = st.recursive(
-    _scalars, lambda inner: st.lists(inner, max_size=6)
-    | st.dictionaries(st.text(max_size=10) | st.integers(*INT64), inner, max_size=6),
-    max_leaves=30)
+    _scalars,
+    lambda inner: (
+        st.lists(inner, max_size=6)
+        | st.dictionaries(st.text(max_size=10) | st.integers(*INT64), inner, max_size=6)
+    ),
+    max_leaves=30,
+)
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=50),
-    lambda inner: st.lists(inner, max_size=6) | st.dictionaries(st.text(max_size=10), inner,
-                                                                max_size=6), max_leaves=30)
+    lambda inner: (
+        st.lists(inner, max_size=6) | st.dictionaries(st.text(max_size=10), inner, max_size=6)
+    ),
+    max_leaves=30,
+)
 _ops = st.sampled_from(sorted(SCHEMAS)) | st.text(max_size=20)
 _arg_names = st.sampled_from(sorted({a[0] for s in SCHEMAS.values() for a in s}))
 
@@ -42,7 +57,10 @@ def commands(values: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, Any]
     """Maps shaped like commands (a real op, a ref, real argument names) with any values."""
     return st.builds(
         lambda op, ref, args: {"op": op, "ref": ref, **args},
-        _ops, st.integers(*INT64) | values, st.dictionaries(_arg_names, values, max_size=6))
+        _ops,
+        st.integers(*INT64) | values,
+        st.dictionaries(_arg_names, values, max_size=6),
+    )
 
 
 def _pack(obj: Any) -> bytes:
@@ -103,8 +121,15 @@ def test_any_text_frame_gets_a_protocol_error_or_a_command(data: str, sp: str) -
 _VALID = [
     {"op": "message.post", "ref": 7, "room": "north", "thread": 1, "body": "Hello", "cid": "a"},
     {"op": "join", "ref": 1, "room": "north", "since": 3, "epoch": "abc"},
-    {"op": "poll.create", "ref": 2, "room": "north", "question": "Q?", "options": ["a", "b"],
-     "kind": "single", "anonymous": True},
+    {
+        "op": "poll.create",
+        "ref": 2,
+        "room": "north",
+        "question": "Q?",
+        "options": ["a", "b"],
+        "kind": "single",
+        "anonymous": True,
+    },
     {"op": "history", "ref": 3, "room": "north", "limit": 20},
 ]
 
@@ -122,14 +147,15 @@ def mutate(data: bytes, rnd: random.Random) -> bytes:
         elif action == 2 and i < len(out):
             del out[i]
         else:
-            out[i:i] = out[i:i + rnd.randint(1, 8)]
+            out[i:i] = out[i : i + rnd.randint(1, 8)]
     return bytes(out)
 
 
 @FUZZ
 @given(st.sampled_from(_VALID), st.sampled_from([JSON, MSGPACK]), st.randoms())
 def test_mutated_valid_frames_get_a_command_or_a_protocol_error(
-        frame: dict[str, Any], sp: str, rnd: random.Random) -> None:
+    frame: dict[str, Any], sp: str, rnd: random.Random
+) -> None:
     raw = _pack(frame) if sp == MSGPACK else json.dumps(frame).encode()
     mutated = mutate(raw, rnd)
     check(mutated if sp == MSGPACK else mutated.decode("utf-8", "replace"), sp)
@@ -154,8 +180,23 @@ def _random_frame(rnd: random.Random, sp: str, thread: int) -> bytes | str:
     if pick == 2:
         base["op"] = rnd.choice([*SCHEMAS, "nope", "", 5])
         for name in rnd.sample(sorted({a[0] for s in SCHEMAS.values() for a in s}), 3):
-            base[name] = rnd.choice([None, 0, -1, 2**64 - 1, "", "x" * 300, [], {}, True,
-                                     [1, 2], 1e308, "north", thread])
+            base[name] = rnd.choice(
+                [
+                    None,
+                    0,
+                    -1,
+                    2**64 - 1,
+                    "",
+                    "x" * 300,
+                    [],
+                    {},
+                    True,
+                    [1, 2],
+                    1e308,
+                    "north",
+                    thread,
+                ]
+            )
     base["cid"] = f"fuzz-{rnd.randrange(10**9)}"
     raw = _pack(base) if sp == MSGPACK else json.dumps(base)
     if pick in (3, 4):
@@ -198,28 +239,30 @@ async def _honest(client: Client, thread: int, stop: asyncio.Event) -> list[int]
     ids = []
     n = 0
     while not stop.is_set():
-        data = await client.call("message.post", room="north", thread=thread,
-                                 body=f"honest {n}", cid=f"honest-{n}")
+        data = await client.call(
+            "message.post", room="north", thread=thread, body=f"honest {n}", cid=f"honest-{n}"
+        )
         ids.append(data["message"]["id"])
         n += 1
         await asyncio.sleep(0.002)
     return ids
 
 
-async def test_live_fuzzing_leaves_other_clients_answered_and_data_intact(
-        server: Running) -> None:
+async def test_live_fuzzing_leaves_other_clients_answered_and_data_intact(server: Running) -> None:
     sp = MSGPACK
     server.member("north", "alice@cfn.example")
     for seed in range(4):
         server.member("north", f"fuzz{seed}@cfn.example")
     alice = await connect(server, server.token("alice@cfn.example"), sp)
     await alice.call("join", room="north")
-    thread = (await alice.call("thread.create", room="north", title="T", body="B",
-                               cid="t"))["thread"]["id"]
+    thread = (await alice.call("thread.create", room="north", title="T", body="B", cid="t"))[
+        "thread"
+    ]["id"]
     stop = asyncio.Event()
     honest = asyncio.create_task(_honest(alice, thread, stop))
-    results = await asyncio.gather(*(_fuzz_client(server, (JSON, MSGPACK)[s % 2], s, thread)
-                                     for s in range(4)))
+    results = await asyncio.gather(
+        *(_fuzz_client(server, (JSON, MSGPACK)[s % 2], s, thread) for s in range(4))
+    )
     stop.set()
     ids = await honest
     assert sum(r["internal"] for r in results) == 0, results
@@ -228,35 +271,67 @@ async def test_live_fuzzing_leaves_other_clients_answered_and_data_intact(
     # The honest client was answered throughout and everything it posted is there, in order.
     history = await alice.call("history", room="north", thread=thread, limit=200)
     honest_ids = [m["id"] for m in history["messages"] if m["body"].startswith("honest ")]
-    assert honest_ids == ids[-len(honest_ids):] and len(ids) > 0
+    assert honest_ids == ids[-len(honest_ids) :] and len(ids) > 0
     last = server.db.execute("SELECT last_seq FROM rooms WHERE slug='north'").fetchone()[0]
-    seqs = [r[0] for r in server.db.execute(
-        "SELECT seq FROM events WHERE room_id=(SELECT id FROM rooms WHERE slug='north')"
-        " ORDER BY seq")]
+    seqs = [
+        r[0]
+        for r in server.db.execute(
+            "SELECT seq FROM events WHERE room_id=(SELECT id FROM rooms WHERE slug='north')"
+            " ORDER BY seq"
+        )
+    ]
     assert seqs == list(range(1, last + 1))
     assert server.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert (await alice.call("ping")) == {}
-    print(f"\nlive fuzz: {sum(r['sent'] for r in results)} frames from 4 clients, "
-          f"{sum(r['errors'] for r in results)} error replies, "
-          f"1 oversized frame closed its sender with 1009; honest client: "
-          f"{len(ids)} posts, all answered and stored")
+    print(
+        f"\nlive fuzz: {sum(r['sent'] for r in results)} frames from 4 clients, "
+        f"{sum(r['errors'] for r in results)} error replies, "
+        f"1 oversized frame closed its sender with 1009; honest client: "
+        f"{len(ids)} posts, all answered and stored"
+    )
     await alice.close()
 
 
-_ID_ARGS = [(op, name) for op, schema in sorted(SCHEMAS.items())
-            for name, kind, _ in schema if kind in ("id", "uint")]
+_ID_ARGS = [
+    (op, name)
+    for op, schema in sorted(SCHEMAS.items())
+    for name, kind, _ in schema
+    if kind in ("id", "uint")
+]
 
 
 @FUZZ
-@given(st.sampled_from(_ID_ARGS), st.integers(min_value=-(2**63), max_value=2**64 - 1),
-       st.sampled_from([JSON, MSGPACK]))
+@given(
+    st.sampled_from(_ID_ARGS),
+    st.integers(min_value=-(2**63), max_value=2**64 - 1),
+    st.sampled_from([JSON, MSGPACK]),
+)
 def test_ids_and_seqs_outside_sqlites_integers_are_refused_as_bad_requests(
-        op_arg: tuple[str, str], value: int, sp: str) -> None:
+    op_arg: tuple[str, str], value: int, sp: str
+) -> None:
     op, name = op_arg
-    frame = {"op": op, "ref": 1, "room": "north", "thread": 1, "body": "b", "cid": "c",
-             "title": "t", "question": "q", "options": ["a", "b"], "kind": "single",
-             "choices": [0], "counts": [1, 1], "member": 1, "poll": 1, "idea": 1,
-             "message": 1, "into": 2, "status": "done", "note": "n", name: value}
+    frame = {
+        "op": op,
+        "ref": 1,
+        "room": "north",
+        "thread": 1,
+        "body": "b",
+        "cid": "c",
+        "title": "t",
+        "question": "q",
+        "options": ["a", "b"],
+        "kind": "single",
+        "choices": [0],
+        "counts": [1, 1],
+        "member": 1,
+        "poll": 1,
+        "idea": 1,
+        "message": 1,
+        "into": 2,
+        "status": "done",
+        "note": "n",
+        name: value,
+    }
     command = check(_pack(frame) if sp == MSGPACK else json.dumps(frame), sp)
     if not INT64[0] <= value <= INT64[1] or value < 0:
         assert command is None

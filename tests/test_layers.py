@@ -58,8 +58,11 @@ def imports(tree: ast.Module, known: set[str]) -> Iterator[tuple[str, str, int]]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             for alias in node.names:
                 sub = f"{node.module}.{alias.name}"
-                yield (sub, "", node.lineno) if sub in known else (
-                    node.module, alias.name, node.lineno)
+                yield (
+                    (sub, "", node.lineno)
+                    if sub in known
+                    else (node.module, alias.name, node.lineno)
+                )
 
 
 def layer(name: str) -> tuple[str, int]:
@@ -70,8 +73,12 @@ def layer(name: str) -> tuple[str, int]:
 def internal_edges() -> list[tuple[str, str, str, int]]:
     mods = modules()
     known = set(mods)
-    return [(src, dst, name, line) for src, tree in mods.items()
-            for dst, name, line in imports(tree, known) if dst in known]
+    return [
+        (src, dst, name, line)
+        for src, tree in mods.items()
+        for dst, name, line in imports(tree, known)
+        if dst in known
+    ]
 
 
 def test_every_import_points_down_or_stays_in_its_layer() -> None:
@@ -82,7 +89,8 @@ def test_every_import_points_down_or_stays_in_its_layer() -> None:
             wrong.append(f"{src}:{line} imports {dst} (layer {dst_rank} above {src_rank})")
         for a, b in SIBLINGS:
             if (src_part.startswith(a) and dst.startswith(b)) or (
-                    src_part.startswith(b) and dst.startswith(a)):
+                src_part.startswith(b) and dst.startswith(a)
+            ):
                 wrong.append(f"{src}:{line} imports its sibling {dst}")
     assert not wrong, "\n".join(wrong)
 
@@ -100,7 +108,7 @@ def test_the_import_graph_has_no_cycle() -> None:
         stack.append(node)
         for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == 1:
-                return stack[stack.index(nxt):] + [nxt]
+                return stack[stack.index(nxt) :] + [nxt]
             if nxt not in state and (found := visit(nxt)):
                 return found
         stack.pop()
@@ -113,31 +121,44 @@ def test_the_import_graph_has_no_cycle() -> None:
 
 
 def test_no_module_imports_another_modules_private_names() -> None:
-    wrong = [f"{src}:{line} imports {name} from {dst}"
-             for src, dst, name, line in internal_edges()
-             if name.startswith("_") and not name.startswith("__") and src != dst]
+    wrong = [
+        f"{src}:{line} imports {name} from {dst}"
+        for src, dst, name, line in internal_edges()
+        if name.startswith("_") and not name.startswith("__") and src != dst
+    ]
     mods = modules()
     for src, tree in mods.items():  # module._private through an imported module's name
-        aliases = {a.asname or a.name: f"{n.module}.{a.name}" for n in ast.walk(tree)
-                   if isinstance(n, ast.ImportFrom) and n.module for a in n.names
-                   if f"{n.module}.{a.name}" in mods}
+        aliases = {
+            a.asname or a.name: f"{n.module}.{a.name}"
+            for n in ast.walk(tree)
+            if isinstance(n, ast.ImportFrom) and n.module
+            for a in n.names
+            if f"{n.module}.{a.name}" in mods
+        }
         for node in ast.walk(tree):
-            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
-                    and node.value.id in aliases and node.attr.startswith("_")
-                    and not node.attr.startswith("__")):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id in aliases
+                and node.attr.startswith("_")
+                and not node.attr.startswith("__")
+            ):
                 wrong.append(f"{src}:{node.lineno} uses {aliases[node.value.id]}.{node.attr}")
     assert not wrong, "\n".join(wrong)
 
 
 def test_only_the_sqlite_engine_and_the_command_line_import_sqlite() -> None:
-    wrong = [f"{src}:{line} imports {dst}" for src, tree in modules().items()
-             for dst, _, line in imports(tree, set())
-             if dst.split(".")[0] in ("sqlite3", "aiosqlite")
-             and not src.startswith(SQLITE_ALLOWED)]
+    wrong = [
+        f"{src}:{line} imports {dst}"
+        for src, tree in modules().items()
+        for dst, _, line in imports(tree, set())
+        if dst.split(".")[0] in ("sqlite3", "aiosqlite") and not src.startswith(SQLITE_ALLOWED)
+    ]
     assert not wrong, "\n".join(wrong)
 
 
 def test_every_module_has_a_layer() -> None:
     """A new top-level package must be given its place in the drawing first."""
     assert all(layer(name)[0] != "server" or name == "server" for name in modules()), [
-        name for name in modules() if layer(name)[0] == "server" and name != "server"]
+        name for name in modules() if layer(name)[0] == "server" and name != "server"
+    ]

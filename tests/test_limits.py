@@ -20,7 +20,8 @@ async def _refused_status(running: Running, token: str) -> tuple[int, bytes]:
 
 
 async def test_connections_beyond_the_per_member_limit_get_429_before_accept(
-        start_server: Callable[..., Any]) -> None:
+    start_server: Callable[..., Any],
+) -> None:
     running = await start_server(max_connections_per_user=3)
     token = running.token("alice@cfn.example")
     held = [await connect(running, token) for _ in range(3)]
@@ -37,7 +38,8 @@ async def test_connections_beyond_the_per_member_limit_get_429_before_accept(
 
 
 async def test_connections_beyond_the_server_total_get_429_and_the_rest_keep_working(
-        start_server: Callable[..., Any]) -> None:
+    start_server: Callable[..., Any],
+) -> None:
     running = await start_server(max_connections=4)
     held = [await connect(running, running.token(f"user{n}@cfn.example")) for n in range(4)]
     for n in range(3):
@@ -64,13 +66,15 @@ async def _closed_within(port: int, send: bytes, seconds: float) -> bool:
 
 
 async def test_a_silent_socket_is_closed_after_the_handshake_timeout(
-        start_server: Callable[..., Any]) -> None:
+    start_server: Callable[..., Any],
+) -> None:
     running = await start_server(handshake_timeout=0.5)
     assert await _closed_within(running.port, b"", 3)
 
 
 async def test_a_socket_trickling_headers_is_closed_after_the_handshake_timeout(
-        start_server: Callable[..., Any]) -> None:
+    start_server: Callable[..., Any],
+) -> None:
     running = await start_server(handshake_timeout=0.5)
     reader, writer = await asyncio.open_connection("127.0.0.1", running.port)
     writer.write(b"GET /ws HTTP/1.1\r\nHost: x\r\n")
@@ -94,7 +98,8 @@ async def test_a_socket_trickling_headers_is_closed_after_the_handshake_timeout(
 
 
 async def test_many_silent_sockets_do_not_stop_real_clients(
-        start_server: Callable[..., Any]) -> None:
+    start_server: Callable[..., Any],
+) -> None:
     running = await start_server(handshake_timeout=1.0)
     silent = [await asyncio.open_connection("127.0.0.1", running.port) for _ in range(200)]
     client = await connect(running, running.token("alice@cfn.example"))
@@ -113,7 +118,8 @@ async def test_many_silent_sockets_do_not_stop_real_clients(
 
 
 async def test_a_normal_page_request_is_not_cut_by_the_handshake_timeout(
-        start_server: Callable[..., Any]) -> None:
+    start_server: Callable[..., Any],
+) -> None:
     running = await start_server(handshake_timeout=0.3)
     reader, writer = await asyncio.open_connection("127.0.0.1", running.port)
     writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -124,11 +130,13 @@ async def test_a_normal_page_request_is_not_cut_by_the_handshake_timeout(
 
 
 async def test_a_burst_of_simultaneous_handshakes_cannot_exceed_the_per_member_limit(
-        start_server: Callable[..., Any]) -> None:
+    start_server: Callable[..., Any],
+) -> None:
     running = await start_server(max_connections_per_user=3)
     token = running.token("alice@cfn.example")
-    results = await asyncio.gather(*(connect(running, token) for _ in range(12)),
-                                   return_exceptions=True)
+    results = await asyncio.gather(
+        *(connect(running, token) for _ in range(12)), return_exceptions=True
+    )
     accepted = [r for r in results if not isinstance(r, BaseException)]
     refused = [r for r in results if isinstance(r, InvalidStatus)]
     assert len(accepted) == 3 and len(refused) == 9

@@ -16,19 +16,24 @@ from tests.harness import PASSWORD, Running
 ALICE = "alice@cfn.example"
 
 
-async def login(http: httpx.AsyncClient, email: str, password: str,
-                headers: dict[str, str] | None = None) -> httpx.Response:
+async def login(
+    http: httpx.AsyncClient, email: str, password: str, headers: dict[str, str] | None = None
+) -> httpx.Response:
     """The browser's two steps (form, then post), carrying cookies by hand so that Secure
     ones still travel over the test's plain http."""
     headers = headers or {}
     form = await http.get("/login", headers=headers)
     csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
     assert csrf is not None, form.text
-    cookie = form.cookies.get("cfn_login_csrf") or re.search(
-        r"cfn_login_csrf=([^;]+)", form.headers.get("set-cookie", ""))[1]  # type: ignore[index]
-    return await http.post("/login", data={"email": email, "password": password,
-                                           "csrf": csrf[1], "next": "/"},
-                           headers={**headers, "cookie": f"cfn_login_csrf={cookie}"})
+    cookie = (
+        form.cookies.get("cfn_login_csrf")
+        or re.search(r"cfn_login_csrf=([^;]+)", form.headers.get("set-cookie", ""))[1]
+    )  # type: ignore[index]
+    return await http.post(
+        "/login",
+        data={"email": email, "password": password, "csrf": csrf[1], "next": "/"},
+        headers={**headers, "cookie": f"cfn_login_csrf={cookie}"},
+    )
 
 
 def session_cookie(response: httpx.Response) -> str:
@@ -41,7 +46,8 @@ def session_cookie(response: httpx.Response) -> str:
 
 
 async def test_the_session_cookie_is_secure_when_the_public_origin_is_https(
-        start_server: Callable[..., Any]) -> None:
+    start_server: Callable[..., Any],
+) -> None:
     running: Running = await start_server(origin="https://hub.example")
     running.user(ALICE)
     async with httpx.AsyncClient(base_url=running.http) as http:
@@ -51,7 +57,8 @@ async def test_the_session_cookie_is_secure_when_the_public_origin_is_https(
 
 
 async def test_the_session_cookie_is_not_secure_over_plain_http(
-        start_server: Callable[..., Any]) -> None:
+    start_server: Callable[..., Any],
+) -> None:
     running: Running = await start_server()
     running.user(ALICE)
     async with httpx.AsyncClient(base_url=running.http) as http:
@@ -61,7 +68,8 @@ async def test_the_session_cookie_is_not_secure_over_plain_http(
 
 
 async def test_a_trusted_proxy_saying_https_makes_the_session_cookie_secure(
-        start_server: Callable[..., Any]) -> None:
+    start_server: Callable[..., Any],
+) -> None:
     running: Running = await start_server(trusted_proxies="127.0.0.1")
     running.user(ALICE)
     async with httpx.AsyncClient(base_url=running.http) as http:
@@ -81,18 +89,23 @@ async def _csrf(http: httpx.AsyncClient, headers: dict[str, str]) -> tuple[str, 
     return token[1], form.cookies["cfn_login_csrf"]
 
 
-async def _burst_and_one_good_login(running: Running, burst: dict[str, Any],
-                                    good: dict[str, Any]) -> tuple[list[int], float, int]:
+async def _burst_and_one_good_login(
+    running: Running, burst: dict[str, Any], good: dict[str, Any]
+) -> tuple[list[int], float, int]:
     """64 wrong-password posts at once from one client, and during them a correct login
     from another: the burst's statuses, the good login's seconds and status."""
-    async with httpx.AsyncClient(base_url=running.http, timeout=60, **burst["client"]) as bad, \
-            httpx.AsyncClient(base_url=running.http, timeout=60, **good["client"]) as ok:
+    async with (
+        httpx.AsyncClient(base_url=running.http, timeout=60, **burst["client"]) as bad,
+        httpx.AsyncClient(base_url=running.http, timeout=60, **good["client"]) as ok,
+    ):
         token, cookie = await _csrf(bad, burst["headers"])
 
         async def wrong(n: int) -> int:
-            answer = await bad.post("/login", data={
-                "email": f"guess{n}@cfn.example", "password": "wrong", "csrf": token},
-                headers={**burst["headers"], "cookie": f"cfn_login_csrf={cookie}"})
+            answer = await bad.post(
+                "/login",
+                data={"email": f"guess{n}@cfn.example", "password": "wrong", "csrf": token},
+                headers={**burst["headers"], "cookie": f"cfn_login_csrf={cookie}"},
+            )
             return answer.status_code
 
         tasks = [asyncio.create_task(wrong(n)) for n in range(64)]
@@ -106,25 +119,33 @@ async def _burst_and_one_good_login(running: Running, burst: dict[str, Any],
 
 def _check_burst(statuses: list[int], took: float, status: int) -> None:
     refused, wrong = statuses.count(429), statuses.count(400)
-    print(f"burst: {wrong} checked (400), {refused} refused (429); "
-          f"the other address's login took {took:.2f} s")
+    print(
+        f"burst: {wrong} checked (400), {refused} refused (429); "
+        f"the other address's login took {took:.2f} s"
+    )
     assert refused + wrong == 64 and refused >= 40 and wrong <= 21
     assert status == 303 and took < 3
 
 
 async def test_a_burst_of_wrong_passwords_is_refused_past_the_allowance_and_others_log_in(
-        start_server: Callable[..., Any]) -> None:
+    start_server: Callable[..., Any],
+) -> None:
     running: Running = await start_server()
     running.user(ALICE)
-    local = {"client": {"transport": httpx.AsyncHTTPTransport(local_address="127.0.0.2")},
-             "headers": {}}
-    other = {"client": {"transport": httpx.AsyncHTTPTransport(local_address="127.0.0.3")},
-             "headers": {}}
+    local = {
+        "client": {"transport": httpx.AsyncHTTPTransport(local_address="127.0.0.2")},
+        "headers": {},
+    }
+    other = {
+        "client": {"transport": httpx.AsyncHTTPTransport(local_address="127.0.0.3")},
+        "headers": {},
+    }
     _check_burst(*await _burst_and_one_good_login(running, local, other))
 
 
 async def test_behind_a_trusted_proxy_the_allowance_is_per_forwarded_address(
-        start_server: Callable[..., Any]) -> None:
+    start_server: Callable[..., Any],
+) -> None:
     running: Running = await start_server(trusted_proxies="127.0.0.1")
     running.user(ALICE)
     burst = {"client": {}, "headers": {"x-forwarded-for": "203.0.113.7"}}

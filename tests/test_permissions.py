@@ -29,8 +29,9 @@ def sees_room(site: str, group: str | None) -> bool:
 def runs_room(site: str, group: str | None) -> bool:
     """Polls and idea statuses: chair or facilitator there, or site staff/admin (who can
     see the room)."""
-    return sees_room(site, group) and (group in ("chair", "facilitator")
-                                       or site in ("staff", "admin"))
+    return sees_room(site, group) and (
+        group in ("chair", "facilitator") or site in ("staff", "admin")
+    )
 
 
 def moderates(site: str, group: str | None) -> bool:
@@ -44,23 +45,35 @@ RULES: dict[str, Any] = {
     "history": (sees_room, lambda w, n: {"room": "north"}),
     "presence": (sees_room, lambda w, n: {"room": "north"}),
     "typing": (sees_room, lambda w, n: {"room": "north"}),
-    "thread.create": (sees_room, lambda w, n: {"room": "north", "title": "Mine", "body": "b",
-                                               "cid": f"t{n}"}),
-    "message.post": (sees_room, lambda w, n: {"room": "north", "thread": w["thread"],
-                                              "body": "b", "cid": f"m{n}"}),
-    "message.edit": (lambda s, g: False, lambda w, n: {"message": w["messages"][n],
-                                                       "body": "changed"}),
+    "thread.create": (
+        sees_room,
+        lambda w, n: {"room": "north", "title": "Mine", "body": "b", "cid": f"t{n}"},
+    ),
+    "message.post": (
+        sees_room,
+        lambda w, n: {"room": "north", "thread": w["thread"], "body": "b", "cid": f"m{n}"},
+    ),
+    "message.edit": (
+        lambda s, g: False,
+        lambda w, n: {"message": w["messages"][n], "body": "changed"},
+    ),
     "message.delete": (moderates, lambda w, n: {"message": w["messages"][n]}),
-    "poll.create": (runs_room, lambda w, n: {"room": "north", "question": "Q?",
-                                             "options": ["a", "b"], "kind": "single"}),
+    "poll.create": (
+        runs_room,
+        lambda w, n: {"room": "north", "question": "Q?", "options": ["a", "b"], "kind": "single"},
+    ),
     "poll.vote": (sees_room, lambda w, n: {"poll": w["poll"], "choices": [0]}),
     "poll.close": (runs_room, lambda w, n: {"poll": w["polls"][n]}),
-    "idea.create": (sees_room, lambda w, n: {"room": "north", "title": "I", "body": "b",
-                                             "cid": f"i{n}"}),
+    "idea.create": (
+        sees_room,
+        lambda w, n: {"room": "north", "title": "I", "body": "b", "cid": f"i{n}"},
+    ),
     "idea.support": (sees_room, lambda w, n: {"idea": w["idea"]}),
     "idea.unsupport": (sees_room, lambda w, n: {"idea": w["idea"]}),
-    "idea.status": (runs_room, lambda w, n: {"idea": w["ideas"][n], "status": "discussing",
-                                             "note": ""}),
+    "idea.status": (
+        runs_room,
+        lambda w, n: {"idea": w["ideas"][n], "status": "discussing", "note": ""},
+    ),
 }
 # Each op is tried after joining (when the combo can join), so not_joined never hides a
 # permission answer; "join" itself is tried first.
@@ -79,21 +92,31 @@ async def _arrange(server: Running) -> dict[str, Any]:
     for c in (owner, runner):
         await c.call("join", room="north")
     made = await owner.call("thread.create", room="north", title="T", body="first", cid="o")
-    world: dict[str, Any] = {"thread": made["thread"]["id"], "messages": [], "polls": [],
-                             "ideas": []}
+    world: dict[str, Any] = {
+        "thread": made["thread"]["id"],
+        "messages": [],
+        "polls": [],
+        "ideas": [],
+    }
     for n in range(len(COMBOS)):
-        posted = await owner.call("message.post", room="north", thread=world["thread"],
-                                  body=f"owner {n}", cid=f"o{n}")
+        posted = await owner.call(
+            "message.post", room="north", thread=world["thread"], body=f"owner {n}", cid=f"o{n}"
+        )
         world["messages"].append(posted["message"]["id"])
-        poll = await runner.call("poll.create", room="north", question=f"Poll {n}",
-                                 options=["a", "b"], kind="single")
+        poll = await runner.call(
+            "poll.create", room="north", question=f"Poll {n}", options=["a", "b"], kind="single"
+        )
         world["polls"].append(poll["poll"]["id"])
-        idea = await owner.call("idea.create", room="north", title=f"Idea {n}", body="b",
-                                cid=f"oi{n}")
+        idea = await owner.call(
+            "idea.create", room="north", title=f"Idea {n}", body="b", cid=f"oi{n}"
+        )
         world["ideas"].append(idea["idea"]["id"])
     world["poll"] = world["polls"][0]
-    world["poll"] = (await runner.call("poll.create", room="north", question="Shared",
-                                       options=["a", "b"], kind="single"))["poll"]["id"]
+    world["poll"] = (
+        await runner.call(
+            "poll.create", room="north", question="Shared", options=["a", "b"], kind="single"
+        )
+    )["poll"]["id"]
     world["idea"] = world["ideas"][0]
     await owner.close()
     await runner.close()
@@ -106,11 +129,25 @@ async def _outcome(client: Client, op: str, args: dict[str, Any]) -> str:
 
 
 async def test_every_site_and_group_role_gets_exactly_the_operations_the_rules_allow(
-        server: Running) -> None:
+    server: Running,
+) -> None:
     world = await _arrange(server)
-    untested = set(OPERATIONS) - set(RULES) - {"hello", "leave", "ping", "poll.count",
-                                               "poll.vote_for", "poll.get", "poll.list",
-                                               "idea.merge", "idea.get", "idea.list"}
+    untested = (
+        set(OPERATIONS)
+        - set(RULES)
+        - {
+            "hello",
+            "leave",
+            "ping",
+            "poll.count",
+            "poll.vote_for",
+            "poll.get",
+            "poll.list",
+            "idea.merge",
+            "idea.get",
+            "idea.list",
+        }
+    )
     assert not untested, f"add these operations to the matrix: {untested}"
     wrong = []
     tried = 0
@@ -124,22 +161,35 @@ async def test_every_site_and_group_role_gets_exactly_the_operations_the_rules_a
             tried += 1
             allowed = rule(site, group)
             if allowed and got != "ok" or not allowed and got not in DENIED:
-                wrong.append(f"{site}/{group or 'none'} {op}: got {got}, "
-                             f"expected {'ok' if allowed else 'refusal'}")
+                wrong.append(
+                    f"{site}/{group or 'none'} {op}: got {got}, "
+                    f"expected {'ok' if allowed else 'refusal'}"
+                )
         # Editing one's own message is always the author's right.
         if sees_room(site, group):
-            mine = await client.call("message.post", room="north", thread=world["thread"],
-                                     body="my own", cid=f"own{n}")
-            if await _outcome(client, "message.edit", {"message": mine["message"]["id"],
-                                                       "body": "edited"}) != "ok":
+            mine = await client.call(
+                "message.post", room="north", thread=world["thread"], body="my own", cid=f"own{n}"
+            )
+            if (
+                await _outcome(
+                    client, "message.edit", {"message": mine["message"]["id"], "body": "edited"}
+                )
+                != "ok"
+            ):
                 wrong.append(f"{site}/{group or 'none'} cannot edit their own message")
         await client.close()
     assert wrong == []
     assert tried >= len(COMBOS) * 12
 
 
-PAGES = ["/g/north", "/g/north/t/{thread}", "/g/north/polls", "/g/north/polls/{poll}",
-         "/g/north/ideas", "/g/north/ideas/{idea}"]
+PAGES = [
+    "/g/north",
+    "/g/north/t/{thread}",
+    "/g/north/polls",
+    "/g/north/polls/{poll}",
+    "/g/north/ideas",
+    "/g/north/ideas/{idea}",
+]
 # The no-JavaScript forms: (path, fields, rule). Outsiders get 404, members without the
 # right 403, the allowed a 303 back to the page.
 FORMS = [
@@ -155,7 +205,8 @@ FORMS = [
 
 
 async def test_every_role_sees_and_uses_exactly_the_pages_and_forms_the_rules_allow(
-        server: Running) -> None:
+    server: Running,
+) -> None:
     world = await _arrange(server)
     wrong = []
     for site, group in COMBOS:
@@ -163,9 +214,15 @@ async def test_every_role_sees_and_uses_exactly_the_pages_and_forms_the_rules_al
             form = await http.get("/login")
             csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
             assert csrf is not None
-            done = await http.post("/login", data={"email": email_of(site, group),
-                                                   "password": PASSWORD, "next": "/",
-                                                   "csrf": csrf.group(1)})
+            done = await http.post(
+                "/login",
+                data={
+                    "email": email_of(site, group),
+                    "password": PASSWORD,
+                    "next": "/",
+                    "csrf": csrf.group(1),
+                },
+            )
             assert done.status_code == 303
             for path in PAGES:
                 url = path.format(**world)

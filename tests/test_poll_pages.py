@@ -24,14 +24,16 @@ class Browser:
     def __init__(self, server: Running, email: str) -> None:
         user = server.user(email)
         token, self.csrf = write_sync(server.db, accounts.create_session, user.id, 1)
-        self.http = httpx.AsyncClient(base_url=server.http, cookies={"cfn_session": token},
-                                      follow_redirects=False, timeout=10)
+        self.http = httpx.AsyncClient(
+            base_url=server.http, cookies={"cfn_session": token}, follow_redirects=False, timeout=10
+        )
 
     async def get(self, path: str) -> httpx.Response:
         return await self.http.get(path)
 
-    async def post(self, path: str, data: dict[str, Any] | None = None,
-                   csrf: bool = True) -> httpx.Response:
+    async def post(
+        self, path: str, data: dict[str, Any] | None = None, csrf: bool = True
+    ) -> httpx.Response:
         form = dict(data or {})
         if csrf:
             form["csrf"] = self.csrf
@@ -63,21 +65,33 @@ def user(server: Running, who: str) -> accounts.User:
 
 async def test_a_facilitator_runs_a_poll_with_forms_alone(server: Running, site: Any) -> None:
     fay, bob = site("fay"), site("bob")
-    made = await fay.post(f"/g/{ROOM}/polls", {
-        "question": "Next meeting's topic?", "options": "Falls\nLeaflet\n\nVisits",
-        "kind": "single", "anonymous": "no", "results": "live"})
+    made = await fay.post(
+        f"/g/{ROOM}/polls",
+        {
+            "question": "Next meeting's topic?",
+            "options": "Falls\nLeaflet\n\nVisits",
+            "kind": "single",
+            "anonymous": "no",
+            "results": "live",
+        },
+    )
     assert made.status_code == 303
     poll_id = int(re.search(r"poll-(\d+)", made.headers["location"]).group(1))
     page = await bob.get(f"/g/{ROOM}/polls")
     assert page.status_code == 200 and "Next meeting&#39;s topic?" in page.text
     assert 'name="choice"' in page.text and "New poll" not in page.text  # members only vote
-    assert (await bob.post(f"/g/{ROOM}/polls/{poll_id}/vote", {"choice": "1"})
-            ).status_code == 303
-    assert (await fay.post(f"/g/{ROOM}/polls/{poll_id}/count",
-                           {"count-0": "2", "count-1": "0", "count-2": "1"})).status_code == 303
-    assert (await fay.post(f"/g/{ROOM}/polls/{poll_id}/vote-for",
-                           {"member": str(user(server, "dan").id), "choice": "2"})
-            ).status_code == 303
+    assert (await bob.post(f"/g/{ROOM}/polls/{poll_id}/vote", {"choice": "1"})).status_code == 303
+    assert (
+        await fay.post(
+            f"/g/{ROOM}/polls/{poll_id}/count", {"count-0": "2", "count-1": "0", "count-2": "1"}
+        )
+    ).status_code == 303
+    assert (
+        await fay.post(
+            f"/g/{ROOM}/polls/{poll_id}/vote-for",
+            {"member": str(user(server, "dan").id), "choice": "2"},
+        )
+    ).status_code == 303
     shown = (await bob.get(f"/g/{ROOM}/polls/{poll_id}")).text
     assert "<strong>2</strong> votes, <strong>40%</strong>" in shown  # Falls: 2 of 5
     assert "0 online, 1 by phone (entered for them), 1 in the room" in shown  # Visits
@@ -85,11 +99,15 @@ async def test_a_facilitator_runs_a_poll_with_forms_alone(server: Running, site:
     assert (await fay.post(f"/g/{ROOM}/polls/{poll_id}/close")).status_code == 303
     closed = await bob.post(f"/g/{ROOM}/polls/{poll_id}/vote", {"choice": "0"})
     assert closed.status_code == 409 and "closed" in closed.text
-    rows = list(csv.reader(io.StringIO((await bob.get(
-        f"/g/{ROOM}/polls/{poll_id}/results.csv")).text.lstrip("\ufeff"))))
+    rows = list(
+        csv.reader(
+            io.StringIO(
+                (await bob.get(f"/g/{ROOM}/polls/{poll_id}/results.csv")).text.lstrip("\ufeff")
+            )
+        )
+    )
     assert ["Falls", "2", "40%", "0", "0", "2", ""] in [r[5:12] for r in rows]
-    assert ["Visits", "2", "40%", "0", "1", "1", "Dan (entered by Fay)"] in [
-        r[5:12] for r in rows]
+    assert ["Visits", "2", "40%", "0", "1", "1", "Dan (entered by Fay)"] in [r[5:12] for r in rows]
     printable = await bob.get(f"/g/{ROOM}/polls/{poll_id}/print")
     assert printable.status_code == 200 and "Results in numbers" in printable.text
     assert '<th scope="row">Dan</th><td>Visits</td><td>Fay</td>' in printable.text
@@ -99,19 +117,22 @@ async def test_members_cannot_run_polls_from_pages(server: Running, site: Any) -
     bob = site("bob")
     denied = await bob.post(f"/g/{ROOM}/polls", {"question": "Q", "options": "a\nb"})
     assert denied.status_code == 403
-    poll = write_sync(server.db, polls.create_poll, user(server, "fay"), ROOM, "Q", ["a", "b"],
-                      "single")["poll"]["id"]
+    poll = write_sync(
+        server.db, polls.create_poll, user(server, "fay"), ROOM, "Q", ["a", "b"], "single"
+    )["poll"]["id"]
     assert (await bob.post(f"/g/{ROOM}/polls/{poll}/close")).status_code == 403
-    assert (await bob.post(f"/g/{ROOM}/polls/{poll}/count", {"count-0": "9", "count-1": "0"})
-            ).status_code == 403
+    assert (
+        await bob.post(f"/g/{ROOM}/polls/{poll}/count", {"count-0": "9", "count-1": "0"})
+    ).status_code == 403
     assert server.db.execute("SELECT closed_at, room_counts FROM polls").fetchone()[:] == (
-        None, None)
+        None,
+        None,
+    )
 
 
 async def test_forms_without_the_csrf_token_are_refused(server: Running, site: Any) -> None:
     fay = site("fay")
-    refused = await fay.post(f"/g/{ROOM}/polls", {"question": "Q", "options": "a\nb"},
-                             csrf=False)
+    refused = await fay.post(f"/g/{ROOM}/polls", {"question": "Q", "options": "a\nb"}, csrf=False)
     assert refused.status_code == 403
     refused = await fay.post(f"/g/{ROOM}/ideas", {"title": "T", "body": "B"}, csrf=False)
     assert refused.status_code == 403
@@ -120,35 +141,51 @@ async def test_forms_without_the_csrf_token_are_refused(server: Running, site: A
 
 
 async def test_outsiders_get_the_same_404_as_for_a_group_that_does_not_exist(
-        server: Running, site: Any) -> None:
+    server: Running, site: Any
+) -> None:
     fay_user = user(server, "fay")
-    poll = write_sync(server.db, polls.create_poll, fay_user, ROOM, "Q", ["a", "b"],
-                      "single")["poll"]["id"]
+    poll = write_sync(server.db, polls.create_poll, fay_user, ROOM, "Q", ["a", "b"], "single")[
+        "poll"
+    ]["id"]
     idea = write_sync(server.db, ideas.create_idea, fay_user, ROOM, "T", "B", "c")["idea"]["id"]
     carol = site("carol")
     missing = await carol.get("/g/no-such-group/polls")
     assert missing.status_code == 404
     assert (await carol.get("/g/no-such-group")).text == missing.text  # the room page's 404
-    for path in (f"/g/{ROOM}/polls", f"/g/{ROOM}/polls/{poll}", f"/g/{ROOM}/polls/{poll}/print",
-                 f"/g/{ROOM}/polls/{poll}/results.csv", f"/g/{ROOM}/polls.csv",
-                 f"/g/{ROOM}/ideas", f"/g/{ROOM}/ideas/{idea}", "/g/south/polls/" + str(poll)):
+    for path in (
+        f"/g/{ROOM}/polls",
+        f"/g/{ROOM}/polls/{poll}",
+        f"/g/{ROOM}/polls/{poll}/print",
+        f"/g/{ROOM}/polls/{poll}/results.csv",
+        f"/g/{ROOM}/polls.csv",
+        f"/g/{ROOM}/ideas",
+        f"/g/{ROOM}/ideas/{idea}",
+        "/g/south/polls/" + str(poll),
+    ):
         got = await carol.get(path)
         assert got.status_code == 404 and got.text == missing.text, path
-    for path, data in ((f"/g/{ROOM}/polls/{poll}/vote", {"choice": "0"}),
-                       (f"/g/{ROOM}/ideas/{idea}/support", {"action": "support"})):
+    for path, data in (
+        (f"/g/{ROOM}/polls/{poll}/vote", {"choice": "0"}),
+        (f"/g/{ROOM}/ideas/{idea}/support", {"action": "support"}),
+    ):
         got = await carol.post(path, data)
         assert got.status_code == 404, path
     assert server.db.execute("SELECT count(*) FROM poll_voters").fetchone()[0] == 0
     assert "You said" in (await carol.get("/you-said-we-did")).text
-    assert "T" not in re.sub(r"<[^>]+>", "", (await carol.get("/you-said-we-did")).text
-                             ).split("You said, we did")[-1].split("Nothing")[0].strip()
+    assert (
+        "T"
+        not in re.sub(r"<[^>]+>", "", (await carol.get("/you-said-we-did")).text)
+        .split("You said, we did")[-1]
+        .split("Nothing")[0]
+        .strip()
+    )
 
 
-async def test_anonymous_poll_pages_and_exports_name_no_voter(server: Running,
-                                                             site: Any) -> None:
+async def test_anonymous_poll_pages_and_exports_name_no_voter(server: Running, site: Any) -> None:
     fay_user = user(server, "fay")
-    poll = write_sync(server.db, polls.create_poll, fay_user, ROOM, "Anon?", ["yes", "no"],
-                      "single", True)["poll"]["id"]
+    poll = write_sync(
+        server.db, polls.create_poll, fay_user, ROOM, "Anon?", ["yes", "no"], "single", True
+    )["poll"]["id"]
     voters = [user(server, w) for w in ("bob", "dan")]
     write_sync(server.db, polls.vote, voters[0], poll, [0])
     write_sync(server.db, polls.vote_for, fay_user, poll, voters[1].id, [1])
@@ -161,8 +198,11 @@ async def test_anonymous_poll_pages_and_exports_name_no_voter(server: Running,
             for needle in needles:
                 assert needle not in got.text, (who, path, needle)
 
-    paths = [f"/g/{ROOM}/polls/{poll}/print", f"/g/{ROOM}/polls/{poll}/results.csv",
-             f"/g/{ROOM}/polls.csv"]
+    paths = [
+        f"/g/{ROOM}/polls/{poll}/print",
+        f"/g/{ROOM}/polls/{poll}/results.csv",
+        f"/g/{ROOM}/polls.csv",
+    ]
     await scan("eve", [f"/g/{ROOM}/polls", f"/g/{ROOM}/polls/{poll}", *paths])
     await scan("fay", paths)
     write_sync(server.db, polls.close, fay_user, poll)
@@ -171,10 +211,20 @@ async def test_anonymous_poll_pages_and_exports_name_no_voter(server: Running,
 
 
 async def test_closed_results_are_hidden_on_pages_and_exports_until_close(
-        server: Running, site: Any) -> None:
+    server: Running, site: Any
+) -> None:
     fay_user = user(server, "fay")
-    poll = write_sync(server.db, polls.create_poll, fay_user, ROOM, "Secret?", ["alpha", "beta"],
-                      "single", False, "closed")["poll"]["id"]
+    poll = write_sync(
+        server.db,
+        polls.create_poll,
+        fay_user,
+        ROOM,
+        "Secret?",
+        ["alpha", "beta"],
+        "single",
+        False,
+        "closed",
+    )["poll"]["id"]
     write_sync(server.db, polls.vote, user(server, "bob"), poll, [1])
     for who in ("bob", "fay"):
         for path in (f"/g/{ROOM}/polls/{poll}", f"/g/{ROOM}/polls/{poll}/results.csv"):
@@ -187,10 +237,13 @@ async def test_closed_results_are_hidden_on_pages_and_exports_until_close(
 
 
 async def test_idea_board_forms_status_timeline_and_you_said_we_did(
-        server: Running, site: Any) -> None:
+    server: Running, site: Any
+) -> None:
     bob, dan, fay = site("bob"), site("dan"), site("fay")
-    made = await bob.post(f"/g/{ROOM}/ideas", {"title": "Signpost frequent callers",
-                                               "body": "To **peer support**.", "cid": "f1"})
+    made = await bob.post(
+        f"/g/{ROOM}/ideas",
+        {"title": "Signpost frequent callers", "body": "To **peer support**.", "cid": "f1"},
+    )
     assert made.status_code == 303
     idea = int(made.headers["location"].rsplit("/", 1)[1])
     await dan.post(f"/g/{ROOM}/ideas/{idea}/support", {"action": "support"})
@@ -199,30 +252,45 @@ async def test_idea_board_forms_status_timeline_and_you_said_we_did(
     page = (await dan.get(f"/g/{ROOM}/ideas/{idea}")).text
     assert "<strong>1</strong> supporter" in page and "Withdraw my support" in page
     assert "<strong>peer support</strong>" in page
-    assert (await bob.post(f"/g/{ROOM}/ideas/{idea}/status", {"status": "adopted"})
-            ).status_code == 403
+    assert (
+        await bob.post(f"/g/{ROOM}/ideas/{idea}/status", {"status": "adopted"})
+    ).status_code == 403
     no_note = await fay.post(f"/g/{ROOM}/ideas/{idea}/status", {"status": "not_taken_forward"})
     assert no_note.status_code == 400
-    await fay.post(f"/g/{ROOM}/ideas/{idea}/status",
-                   {"status": "adopted", "note": "Agreed with the frequent-caller team."})
+    await fay.post(
+        f"/g/{ROOM}/ideas/{idea}/status",
+        {"status": "adopted", "note": "Agreed with the frequent-caller team."},
+    )
     board = (await dan.get(f"/g/{ROOM}/ideas?status=adopted&sort=newest")).text
     assert "Signpost frequent callers" in board
     assert "Signpost" not in (await dan.get(f"/g/{ROOM}/ideas?status=done")).text
     said = (await dan.get("/you-said-we-did")).text
     assert "Signpost frequent callers" in said and "Agreed with the frequent-caller team." in said
-    rows = list(csv.reader(io.StringIO((await dan.get("/you-said-we-did.csv")
-                                        ).text.lstrip("\ufeff"))))
+    rows = list(
+        csv.reader(io.StringIO((await dan.get("/you-said-we-did.csv")).text.lstrip("\ufeff")))
+    )
     assert rows[0][:4] == ["Group", "Idea", "Current status", "Status"]
-    assert any(r[3] == "Adopted" and r[5] == "Agreed with the frequent-caller team."
-               for r in rows)
-    assert not any("Signpost" in r[1] for r in list(csv.reader(io.StringIO(
-        (await site("carol").get("/you-said-we-did.csv")).text.lstrip("\ufeff"))))[1:])
+    assert any(r[3] == "Adopted" and r[5] == "Agreed with the frequent-caller team." for r in rows)
+    assert not any(
+        "Signpost" in r[1]
+        for r in list(
+            csv.reader(
+                io.StringIO((await site("carol").get("/you-said-we-did.csv")).text.lstrip("\ufeff"))
+            )
+        )[1:]
+    )
 
 
-async def test_csv_cells_cannot_run_as_spreadsheet_formulas(server: Running,
-                                                            site: Any) -> None:
-    poll = write_sync(server.db, polls.create_poll, user(server, "fay"), ROOM,
-                      "=HYPERLINK(\"x\")", ["+1", "-2"], "single")["poll"]["id"]
+async def test_csv_cells_cannot_run_as_spreadsheet_formulas(server: Running, site: Any) -> None:
+    poll = write_sync(
+        server.db,
+        polls.create_poll,
+        user(server, "fay"),
+        ROOM,
+        '=HYPERLINK("x")',
+        ["+1", "-2"],
+        "single",
+    )["poll"]["id"]
     text = (await site("bob").get(f"/g/{ROOM}/polls/{poll}/results.csv")).text
     assert "'=HYPERLINK" in text and ",'+1," in text and ",'-2," in text
 
@@ -234,13 +302,24 @@ def _count_boxes(html: str) -> dict[str, str]:
 
 @pytest.mark.parametrize("results", ["closed", "after_vote", "live"])
 async def test_correcting_one_show_of_hands_box_keeps_the_other_counts(
-        server: Running, site: Any, results: str) -> None:
+    server: Running, site: Any, results: str
+) -> None:
     """6/4/2, then the first box corrected to 7 for a latecomer: 7/4/2 at close."""
     fay = site("fay")
-    poll = write_sync(server.db, polls.create_poll, user(server, "fay"), ROOM, "Topic?",
-                      ["Falls", "Leaflet", "Visits"], "single", False, results)["poll"]["id"]
-    await fay.post(f"/g/{ROOM}/polls/{poll}/count", {"count-0": "6", "count-1": "4",
-                                                     "count-2": "2"})
+    poll = write_sync(
+        server.db,
+        polls.create_poll,
+        user(server, "fay"),
+        ROOM,
+        "Topic?",
+        ["Falls", "Leaflet", "Visits"],
+        "single",
+        False,
+        results,
+    )["poll"]["id"]
+    await fay.post(
+        f"/g/{ROOM}/polls/{poll}/count", {"count-0": "6", "count-1": "4", "count-2": "2"}
+    )
     page = (await fay.get(f"/g/{ROOM}/polls/{poll}")).text
     boxes = _count_boxes(page)
     assert boxes == {"count-0": "6", "count-1": "4", "count-2": "2"}, boxes
@@ -249,16 +328,25 @@ async def test_correcting_one_show_of_hands_box_keeps_the_other_counts(
     assert (await fay.post(f"/g/{ROOM}/polls/{poll}/count", boxes)).status_code == 303
     assert _count_boxes((await fay.get(f"/g/{ROOM}/polls/{poll}")).text)["count-2"] == "2"
     assert (await fay.post(f"/g/{ROOM}/polls/{poll}/close")).status_code == 303
-    closed = write_sync(server.db, lambda tx: tx.one(
-        "SELECT final FROM polls WHERE id = ?", (poll,))[0])
+    closed = write_sync(
+        server.db, lambda tx: tx.one("SELECT final FROM polls WHERE id = ?", (poll,))[0]
+    )
     assert json.loads(closed)["in_room"] == [7, 4, 2]
 
 
 async def test_the_phoned_in_member_list_starts_with_choose_a_member(
-        server: Running, site: Any) -> None:
+    server: Running, site: Any
+) -> None:
     fay = site("fay")
-    poll = write_sync(server.db, polls.create_poll, user(server, "fay"), ROOM, "Topic?",
-                      ["Falls", "Leaflet"], "single")["poll"]["id"]
+    poll = write_sync(
+        server.db,
+        polls.create_poll,
+        user(server, "fay"),
+        ROOM,
+        "Topic?",
+        ["Falls", "Leaflet"],
+        "single",
+    )["poll"]["id"]
     page = (await fay.get(f"/g/{ROOM}/polls/{poll}")).text
     select = page.split('id="vote-for-member"', 1)[1].split("</select>", 1)[0]
     options = re.findall(r'<option value="([^"]*)"[^>]*>([^<]*)</option>', select)
@@ -271,22 +359,41 @@ async def test_the_phoned_in_member_list_starts_with_choose_a_member(
 
 
 async def test_the_csv_of_all_polls_is_one_table_under_one_header_row(
-        server: Running, site: Any) -> None:
+    server: Running, site: Any
+) -> None:
     fay_user = user(server, "fay")
-    named = write_sync(server.db, polls.create_poll, fay_user, ROOM, "Named?",
-                       ["yes", "no", "maybe"], "single")["poll"]["id"]
+    named = write_sync(
+        server.db, polls.create_poll, fay_user, ROOM, "Named?", ["yes", "no", "maybe"], "single"
+    )["poll"]["id"]
     write_sync(server.db, polls.vote, user(server, "bob"), named, [0])
-    hidden = write_sync(server.db, polls.create_poll, fay_user, ROOM, "Hidden?",
-                        ["a", "b"], "single", False, "closed")["poll"]["id"]
+    hidden = write_sync(
+        server.db,
+        polls.create_poll,
+        fay_user,
+        ROOM,
+        "Hidden?",
+        ["a", "b"],
+        "single",
+        False,
+        "closed",
+    )["poll"]["id"]
     write_sync(server.db, polls.vote, user(server, "bob"), hidden, [1])
-    closed = write_sync(server.db, polls.create_poll, fay_user, ROOM, "Closed?",
-                        ["x", "y"], "multi")["poll"]["id"]
+    closed = write_sync(
+        server.db, polls.create_poll, fay_user, ROOM, "Closed?", ["x", "y"], "multi"
+    )["poll"]["id"]
     write_sync(server.db, polls.close, fay_user, closed)
     text = (await site("dan").get(f"/g/{ROOM}/polls.csv")).text.lstrip("\ufeff")
     rows = list(csv.reader(io.StringIO(text)))
     header = rows[0]
-    assert header[:7] == ["Group", "Poll", "Status", "Votes are", "Members who voted",
-                          "Answer", "Total"]
+    assert header[:7] == [
+        "Group",
+        "Poll",
+        "Status",
+        "Votes are",
+        "Members who voted",
+        "Answer",
+        "Total",
+    ]
     assert all(len(r) == len(header) for r in rows), rows  # no blank or short rows
     assert [r for r in rows if r == header] == [header]  # one header row
     by_poll: dict[str, list[list[str]]] = {}
@@ -301,16 +408,23 @@ async def test_the_csv_of_all_polls_is_one_table_under_one_header_row(
 
 
 async def test_an_anonymous_poll_shows_only_the_turnout_on_pages_until_five_have_voted(
-        server: Running, site: Any) -> None:
+    server: Running, site: Any
+) -> None:
     fay_user = user(server, "fay")
     for who in ("gil", "hal"):
         server.member(ROOM, f"{who}@cfn.example")
-    poll = write_sync(server.db, polls.create_poll, fay_user, ROOM, "Anon?", ["yes", "no"],
-                      "single", True, "live")["poll"]["id"]
+    poll = write_sync(
+        server.db, polls.create_poll, fay_user, ROOM, "Anon?", ["yes", "no"], "single", True, "live"
+    )["poll"]["id"]
     write_sync(server.db, polls.vote, user(server, "bob"), poll, [0])
     write_sync(server.db, polls.count_in_room, fay_user, poll, [0, 3])
-    paths = [f"/g/{ROOM}/polls", f"/g/{ROOM}/polls/{poll}", f"/g/{ROOM}/polls/{poll}/print",
-             f"/g/{ROOM}/polls/{poll}/results.csv", f"/g/{ROOM}/polls.csv"]
+    paths = [
+        f"/g/{ROOM}/polls",
+        f"/g/{ROOM}/polls/{poll}",
+        f"/g/{ROOM}/polls/{poll}/print",
+        f"/g/{ROOM}/polls/{poll}/results.csv",
+        f"/g/{ROOM}/polls.csv",
+    ]
 
     async def shown(who: str) -> list[str]:
         return [(await site(who).get(p)).text for p in paths]
@@ -331,21 +445,30 @@ async def test_an_anonymous_poll_shows_only_the_turnout_on_pages_until_five_have
 
 
 async def test_every_group_page_has_the_same_header_in_the_same_order(
-        server: Running, site: Any) -> None:
+    server: Running, site: Any
+) -> None:
     """Group name (a link home to the group), then the group's tabs, then the page heading."""
     fay_user = user(server, "fay")
-    poll = write_sync(server.db, polls.create_poll, fay_user, ROOM, "Q", ["a", "b"],
-                      "single")["poll"]["id"]
+    poll = write_sync(server.db, polls.create_poll, fay_user, ROOM, "Q", ["a", "b"], "single")[
+        "poll"
+    ]["id"]
     idea = write_sync(server.db, ideas.create_idea, fay_user, ROOM, "T", "B", "h")["idea"]["id"]
     made = write_sync(server.db, discussions.create_thread, fay_user, ROOM, "Th", "Body", "h1")
     thread, message = made["thread"]["id"], made["message"]["id"]
     fay = site("fay")
-    pages = [f"/g/{ROOM}", f"/g/{ROOM}/t/{thread}", f"/g/{ROOM}/t/{thread}/m/{message}/edit",
-             f"/g/{ROOM}/t/{thread}/m/{message}/remove", f"/g/{ROOM}/polls",
-             f"/g/{ROOM}/polls/{poll}", f"/g/{ROOM}/ideas", f"/g/{ROOM}/ideas/{idea}"]
+    pages = [
+        f"/g/{ROOM}",
+        f"/g/{ROOM}/t/{thread}",
+        f"/g/{ROOM}/t/{thread}/m/{message}/edit",
+        f"/g/{ROOM}/t/{thread}/m/{message}/remove",
+        f"/g/{ROOM}/polls",
+        f"/g/{ROOM}/polls/{poll}",
+        f"/g/{ROOM}/ideas",
+        f"/g/{ROOM}/ideas/{idea}",
+    ]
     for path in pages:
         html = (await fay.get(path)).text
-        main = html[html.index('<main'):]
+        main = html[html.index("<main") :]
         name = main.find(f'<p class="group-name"><a href="/g/{ROOM}"')
         tabs, heading = main.find('<nav class="group-nav"'), main.find("<h1")
         assert 0 <= name < tabs < heading, path

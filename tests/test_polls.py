@@ -29,9 +29,18 @@ async def people(server: Running) -> dict[str, Any]:
     server.member(ROOM, "sue@cfn.example")
     server.user("ann@cfn.example", role="admin")
     server.user("carol@cfn.example")
-    return {e.split("@")[0]: server.user(e) for e in (
-        "fay@cfn.example", "cora@cfn.example", "bob@cfn.example", "dan@cfn.example",
-        "sue@cfn.example", "ann@cfn.example", "carol@cfn.example")}
+    return {
+        e.split("@")[0]: server.user(e)
+        for e in (
+            "fay@cfn.example",
+            "cora@cfn.example",
+            "bob@cfn.example",
+            "dan@cfn.example",
+            "sue@cfn.example",
+            "ann@cfn.example",
+            "carol@cfn.example",
+        )
+    }
 
 
 async def joined(clients: Any, who: str) -> Client:
@@ -41,24 +50,35 @@ async def joined(clients: Any, who: str) -> Client:
 
 
 async def make_poll(fac: Client, **kw: Any) -> int:
-    args = {"room": ROOM, "question": "Next meeting's topic?", "options": ["Falls", "Leaflet",
-            "Visits"], "kind": "single", "anonymous": False, "results": "live", **kw}
+    args = {
+        "room": ROOM,
+        "question": "Next meeting's topic?",
+        "options": ["Falls", "Leaflet", "Visits"],
+        "kind": "single",
+        "anonymous": False,
+        "results": "live",
+        **kw,
+    }
     return (await fac.call("poll.create", **args))["poll"]["id"]
 
 
 def stored_counts(server: Running, poll_id: int) -> list[int]:
-    n = len(json.loads(server.db.execute("SELECT options FROM polls WHERE id = ?",
-                                         (poll_id,)).fetchone()[0]))
+    n = len(
+        json.loads(
+            server.db.execute("SELECT options FROM polls WHERE id = ?", (poll_id,)).fetchone()[0]
+        )
+    )
     counts = [0] * n
     for choice, c in server.db.execute(
-            "SELECT choice, count(*) FROM poll_votes WHERE poll_id = ? GROUP BY choice",
-            (poll_id,)):
+        "SELECT choice, count(*) FROM poll_votes WHERE poll_id = ? GROUP BY choice", (poll_id,)
+    ):
         counts[choice] = c
     return counts
 
 
 async def test_poll_opens_for_everyone_and_live_tally_follows_each_vote(
-        server: Running, people: Any, clients: Any) -> None:
+    server: Running, people: Any, clients: Any
+) -> None:
     fay, bob, dan = [await joined(clients, w) for w in ("fay", "bob", "dan")]
     poll = await make_poll(fay)
     created = await dan.event("poll.created", poll=poll)
@@ -74,8 +94,7 @@ async def test_poll_opens_for_everyone_and_live_tally_follows_each_vote(
     assert tally["data"]["counts"] == [0, 1, 1]
 
 
-async def test_a_new_vote_replaces_the_old_one(server: Running, people: Any,
-                                               clients: Any) -> None:
+async def test_a_new_vote_replaces_the_old_one(server: Running, people: Any, clients: Any) -> None:
     fay, bob = await joined(clients, "fay"), await joined(clients, "bob")
     poll = await make_poll(fay)
     await bob.call("poll.vote", poll=poll, choices=[0])
@@ -85,7 +104,8 @@ async def test_a_new_vote_replaces_the_old_one(server: Running, people: Any,
 
 
 async def test_single_polls_take_exactly_one_valid_choice_and_multi_polls_several(
-        server: Running, people: Any, clients: Any) -> None:
+    server: Running, people: Any, clients: Any
+) -> None:
     fay, bob = await joined(clients, "fay"), await joined(clients, "bob")
     single = await make_poll(fay)
     assert await bob.error("poll.vote", poll=single, choices=[0, 1]) == "bad_request"
@@ -99,22 +119,38 @@ async def test_single_polls_take_exactly_one_valid_choice_and_multi_polls_severa
     assert stored_counts(server, single) == [0, 0, 0]
 
 
-async def test_options_must_number_two_to_twenty(server: Running, people: Any,
-                                                 clients: Any) -> None:
+async def test_options_must_number_two_to_twenty(
+    server: Running, people: Any, clients: Any
+) -> None:
     fay = await joined(clients, "fay")
-    assert await fay.error("poll.create", room=ROOM, question="Q", options=["only"],
-                           kind="single") == "bad_request"
-    assert await fay.error("poll.create", room=ROOM, question="Q",
-                           options=[f"o{i}" for i in range(21)], kind="single") == "bad_request"
-    assert await fay.error("poll.create", room=ROOM, question="Q", options=["a", ""],
-                           kind="single") == "bad_request"
-    assert await fay.error("poll.create", room=ROOM, question="Q", options=["a", "b"],
-                           kind="ranked") == "bad_request"
+    assert (
+        await fay.error("poll.create", room=ROOM, question="Q", options=["only"], kind="single")
+        == "bad_request"
+    )
+    assert (
+        await fay.error(
+            "poll.create",
+            room=ROOM,
+            question="Q",
+            options=[f"o{i}" for i in range(21)],
+            kind="single",
+        )
+        == "bad_request"
+    )
+    assert (
+        await fay.error("poll.create", room=ROOM, question="Q", options=["a", ""], kind="single")
+        == "bad_request"
+    )
+    assert (
+        await fay.error("poll.create", room=ROOM, question="Q", options=["a", "b"], kind="ranked")
+        == "bad_request"
+    )
     assert await make_poll(fay, options=[f"o{i}" for i in range(20)]) > 0
 
 
-async def test_votes_after_close_get_poll_closed(server: Running, people: Any,
-                                                 clients: Any) -> None:
+async def test_votes_after_close_get_poll_closed(
+    server: Running, people: Any, clients: Any
+) -> None:
     fay, bob = await joined(clients, "fay"), await joined(clients, "bob")
     poll = await make_poll(fay)
     await bob.call("poll.vote", poll=poll, choices=[0])
@@ -122,17 +158,21 @@ async def test_votes_after_close_get_poll_closed(server: Running, people: Any,
     closed = await bob.event("poll.closed", poll=poll)
     assert closed["data"]["counts"] == [1, 0, 0] and closed["data"]["voters"] == 1
     assert await bob.error("poll.vote", poll=poll, choices=[1]) == "poll_closed"
-    assert await fay.error("poll.vote_for", poll=poll, member=people["dan"].id,
-                           choices=[1]) == "poll_closed"
+    assert (
+        await fay.error("poll.vote_for", poll=poll, member=people["dan"].id, choices=[1])
+        == "poll_closed"
+    )
     assert await fay.error("poll.count", poll=poll, counts=[1, 1, 1]) == "poll_closed"
     assert await fay.error("poll.close", poll=poll) == "poll_closed"
     assert stored_counts(server, poll) == [1, 0, 0]
 
 
-@pytest.mark.parametrize("who,allowed", [
-    ("fay", True), ("cora", True), ("sue", True), ("ann", True), ("bob", False)])
+@pytest.mark.parametrize(
+    "who,allowed", [("fay", True), ("cora", True), ("sue", True), ("ann", True), ("bob", False)]
+)
 async def test_only_chairs_facilitators_staff_and_admins_run_polls(
-        server: Running, people: Any, clients: Any, who: str, allowed: bool) -> None:
+    server: Running, people: Any, clients: Any, who: str, allowed: bool
+) -> None:
     fay = await joined(clients, "fay")
     other = await make_poll(fay)
     actor = await joined(clients, who)
@@ -143,17 +183,24 @@ async def test_only_chairs_facilitators_staff_and_admins_run_polls(
         await actor.call("poll.close", poll=poll)
         await actor.call("poll.close", poll=other)
     else:
-        assert await actor.error("poll.create", room=ROOM, question="Q", options=["a", "b"],
-                                 kind="single") == "forbidden"
+        assert (
+            await actor.error(
+                "poll.create", room=ROOM, question="Q", options=["a", "b"], kind="single"
+            )
+            == "forbidden"
+        )
         assert await actor.error("poll.close", poll=other) == "forbidden"
         assert await actor.error("poll.count", poll=other, counts=[5, 0, 0]) == "forbidden"
-        assert await actor.error("poll.vote_for", poll=other, member=people["dan"].id,
-                                 choices=[0]) == "forbidden"
+        assert (
+            await actor.error("poll.vote_for", poll=other, member=people["dan"].id, choices=[0])
+            == "forbidden"
+        )
         assert stored_counts(server, other) == [0, 0, 0]
 
 
-async def test_outsiders_cannot_see_or_touch_a_groups_polls(server: Running, people: Any,
-                                                            clients: Any) -> None:
+async def test_outsiders_cannot_see_or_touch_a_groups_polls(
+    server: Running, people: Any, clients: Any
+) -> None:
     fay = await joined(clients, "fay")
     poll = await make_poll(fay)
     carol = await clients("carol@cfn.example")
@@ -167,7 +214,8 @@ async def test_outsiders_cannot_see_or_touch_a_groups_polls(server: Running, peo
 
 
 async def test_after_vote_results_reach_a_member_only_once_they_have_voted(
-        server: Running, people: Any, clients: Any) -> None:
+    server: Running, people: Any, clients: Any
+) -> None:
     fay, bob, dan = [await joined(clients, w) for w in ("fay", "bob", "dan")]
     poll = await make_poll(fay, results="after_vote")
     created = await dan.event("poll.created", poll=poll)
@@ -183,15 +231,18 @@ async def test_after_vote_results_reach_a_member_only_once_they_have_voted(
 
 
 async def test_closed_results_stay_hidden_in_every_event_and_reply_until_close(
-        server: Running, people: Any, clients: Any) -> None:
+    server: Running, people: Any, clients: Any
+) -> None:
     fay, bob, dan = [await joined(clients, w) for w in ("fay", "bob", "dan")]
     poll = await make_poll(fay, results="closed")
-    replies = [await bob.call("poll.vote", poll=poll, choices=[2]),
-               await fay.call("poll.count", poll=poll, counts=[0, 0, 4]),
-               await fay.call("poll.vote_for", poll=poll, member=people["dan"].id,
-                              choices=[2]),
-               await fay.call("poll.get", poll=poll), await bob.call("poll.get", poll=poll),
-               await dan.call("poll.list", room=ROOM)]
+    replies = [
+        await bob.call("poll.vote", poll=poll, choices=[2]),
+        await fay.call("poll.count", poll=poll, counts=[0, 0, 4]),
+        await fay.call("poll.vote_for", poll=poll, member=people["dan"].id, choices=[2]),
+        await fay.call("poll.get", poll=poll),
+        await bob.call("poll.get", poll=poll),
+        await dan.call("poll.list", room=ROOM),
+    ]
     await dan.stored_events(ROOM, 4)
     for frame in [*replies, *(e["data"] for e in dan.events)]:
         text = json.dumps(frame)
@@ -202,7 +253,8 @@ async def test_closed_results_stay_hidden_in_every_event_and_reply_until_close(
 
 
 async def test_show_of_hands_and_on_behalf_votes_are_apart_counted_and_audited(
-        server: Running, people: Any, clients: Any) -> None:
+    server: Running, people: Any, clients: Any
+) -> None:
     fay, bob = await joined(clients, "fay"), await joined(clients, "bob")
     poll = await make_poll(fay)
     await bob.call("poll.vote", poll=poll, choices=[0])
@@ -224,18 +276,22 @@ async def test_show_of_hands_and_on_behalf_votes_are_apart_counted_and_audited(
     vote_for = next(e for e in trail if e["action"] == "poll.vote_for")
     assert vote_for["detail"]["member"] == people["dan"].id
     assert await fay.error("poll.count", poll=poll, counts=[1, 2]) == "bad_request"
-    assert await fay.error("poll.vote_for", poll=poll, member=people["carol"].id,
-                           choices=[0]) == "not_found"
+    assert (
+        await fay.error("poll.vote_for", poll=poll, member=people["carol"].id, choices=[0])
+        == "not_found"
+    )
 
 
-async def test_named_polls_show_who_chose_what_to_members(server: Running, people: Any,
-                                                          clients: Any) -> None:
+async def test_named_polls_show_who_chose_what_to_members(
+    server: Running, people: Any, clients: Any
+) -> None:
     fay, bob, dan = [await joined(clients, w) for w in ("fay", "bob", "dan")]
     poll = await make_poll(fay, anonymous=False)
     await bob.call("poll.vote", poll=poll, choices=[1])
     seen = (await dan.call("poll.get", poll=poll))["poll"]
-    assert seen["named"] == [{"member": {"id": people["bob"].id, "name": "Bob"},
-                              "choices": [1], "entered_by": None}]
+    assert seen["named"] == [
+        {"member": {"id": people["bob"].id, "name": "Bob"}, "choices": [1], "entered_by": None}
+    ]
 
 
 def _identities(people: dict[str, Any], voters: list[str]) -> list[str]:
@@ -247,7 +303,8 @@ def _identities(people: dict[str, Any], voters: list[str]) -> list[str]:
 
 
 async def test_anonymous_poll_never_links_a_member_to_a_choice(
-        server: Running, people: Any, clients: Any, caplog: pytest.LogCaptureFixture) -> None:
+    server: Running, people: Any, clients: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     """Every frame anyone receives, every log line, and the stored rows after close."""
     caplog.set_level(logging.DEBUG)
     fay, bob, dan, cora = [await joined(clients, w) for w in ("fay", "bob", "dan", "cora")]
@@ -275,23 +332,35 @@ async def test_anonymous_poll_never_links_a_member_to_a_choice(
             text = json.dumps(msg)
             for needle in _identities(people, ["bob", "dan", "cora"]):
                 assert needle not in text, (needle, msg)
-    vote_lines = [r.getMessage() for r in caplog.records
-                  if "choice" in r.getMessage() or "vote" in r.getMessage()]
+    vote_lines = [
+        r.getMessage()
+        for r in caplog.records
+        if "choice" in r.getMessage() or "vote" in r.getMessage()
+    ]
     assert vote_lines  # debug logging was on, and saw the votes go by
     for line in vote_lines:  # (names do appear in logs: joins, presence; never with a vote)
         for who in ("bob", "dan", "cora"):
             u = people[who]
             assert u.name not in line and u.email not in line and f"id={u.id}" not in line, line
-    assert server.db.execute("SELECT count(*) FROM poll_votes WHERE poll_id = ?",
-                             (poll,)).fetchone()[0] == 0
-    took_part = {r[0]: r[1] for r in server.db.execute(
-        "SELECT user_id, voted_at FROM poll_voters WHERE poll_id = ?", (poll,))}
+    assert (
+        server.db.execute("SELECT count(*) FROM poll_votes WHERE poll_id = ?", (poll,)).fetchone()[
+            0
+        ]
+        == 0
+    )
+    took_part = {
+        r[0]: r[1]
+        for r in server.db.execute(
+            "SELECT user_id, voted_at FROM poll_voters WHERE poll_id = ?", (poll,)
+        )
+    }
     assert set(took_part) == {people["bob"].id, people["dan"].id, people["cora"].id}
-    closed_at = server.db.execute("SELECT closed_at FROM polls WHERE id = ?",
-                                  (poll,)).fetchone()[0]
+    closed_at = server.db.execute("SELECT closed_at FROM polls WHERE id = ?", (poll,)).fetchone()[0]
     assert set(took_part.values()) == {closed_at}  # vote times would link voter and tally
-    stored = [unpack(r[0]) for r in server.db.execute(
-        "SELECT data FROM events WHERE type = 'poll.tally' ORDER BY seq")]
+    stored = [
+        unpack(r[0])
+        for r in server.db.execute("SELECT data FROM events WHERE type = 'poll.tally' ORDER BY seq")
+    ]
     assert [t["voters"] for t in stored] == [1, 2, 3]
     assert all(set(t) == {"poll", "voters"} for t in stored)  # the counts moved per vote: gone
     trail = json.dumps([e for e in audit.entries(server.db) if e["subject"] == f"poll {poll}"])
@@ -299,7 +368,8 @@ async def test_anonymous_poll_never_links_a_member_to_a_choice(
 
 
 async def test_counts_equal_stored_votes_with_100_members_voting_at_once(
-        server: Running, subprotocol: str) -> None:
+    server: Running, subprotocol: str
+) -> None:
     server.member(ROOM, "fay@cfn.example", "facilitator")
     emails = [f"m{i}@cfn.example" for i in range(100)]
 
@@ -314,15 +384,23 @@ async def test_counts_equal_stored_votes_with_100_members_voting_at_once(
     tokens = write_sync(server.db, arrange)
     fay = await connect(server, server.token("fay@cfn.example"), subprotocol)
     await fay.call("join", room=ROOM)
-    poll = (await fay.call("poll.create", room=ROOM, question="Q", options=["a", "b", "c"],
-                           kind="multi"))["poll"]["id"]
+    poll = (
+        await fay.call(
+            "poll.create", room=ROOM, question="Q", options=["a", "b", "c"], kind="multi"
+        )
+    )["poll"]["id"]
     members = await asyncio.gather(*(connect(server, t, subprotocol) for t in tokens))
     try:
-        replies = await asyncio.gather(*(
-            m.call("poll.vote", poll=poll, choices=[i % 3] if i % 4 else [0, 1, 2])
-            for i, m in enumerate(members)))
-        tallies = sorted([e for e in await fay.stored_events(ROOM, 101)
-                          if e["type"] == "poll.tally"], key=lambda e: e["seq"])
+        replies = await asyncio.gather(
+            *(
+                m.call("poll.vote", poll=poll, choices=[i % 3] if i % 4 else [0, 1, 2])
+                for i, m in enumerate(members)
+            )
+        )
+        tallies = sorted(
+            [e for e in await fay.stored_events(ROOM, 101) if e["type"] == "poll.tally"],
+            key=lambda e: e["seq"],
+        )
         assert [t["data"]["voters"] for t in tallies] == list(range(1, 101))
         previous = [0, 0, 0]
         for t in tallies:  # each tally a snapshot after exactly one more vote, none lost
@@ -341,11 +419,14 @@ async def test_counts_equal_stored_votes_with_100_members_voting_at_once(
         await fay.close()
 
 
-async def test_vote_needs_no_join_but_create_does(server: Running, people: Any,
-                                                  clients: Any) -> None:
+async def test_vote_needs_no_join_but_create_does(
+    server: Running, people: Any, clients: Any
+) -> None:
     fay = await clients("fay@cfn.example")
-    assert await fay.error("poll.create", room=ROOM, question="Q", options=["a", "b"],
-                           kind="single") == "not_joined"
+    assert (
+        await fay.error("poll.create", room=ROOM, question="Q", options=["a", "b"], kind="single")
+        == "not_joined"
+    )
     await fay.call("join", room=ROOM)
     poll = await make_poll(fay)
     bob = await clients("bob@cfn.example")  # Yusuf votes later from the polls page or CLI
@@ -355,7 +436,8 @@ async def test_vote_needs_no_join_but_create_does(server: Running, people: Any,
 
 
 async def test_anonymous_poll_counts_a_phoned_in_vote_with_the_online_ones(
-        server: Running, people: Any, clients: Any) -> None:
+    server: Running, people: Any, clients: Any
+) -> None:
     """Shown apart, a lone phoned-in vote plus the audit trail's "entered for" names a choice."""
     fay, bob, dan, sue = [await joined(clients, w) for w in ("fay", "bob", "dan", "sue")]
     poll = await make_poll(fay, anonymous=True)
@@ -388,21 +470,24 @@ def _count_keys(value: Any) -> set[str]:
 
 
 async def test_anonymous_poll_shows_only_the_turnout_until_five_members_have_voted(
-        server: Running, people: Any, clients: Any) -> None:
+    server: Running, people: Any, clients: Any
+) -> None:
     """Below 5 voters no frame anyone gets carries a count: events (live and replayed),
     every reply, poll.get and poll.list, the facilitator's included; the 5th shows them."""
-    fay, bob, dan, cora, sue = [await joined(clients, w)
-                                for w in ("fay", "bob", "dan", "cora", "sue")]
+    fay, bob, dan, cora, sue = [
+        await joined(clients, w) for w in ("fay", "bob", "dan", "cora", "sue")
+    ]
     poll = await make_poll(fay, anonymous=True)  # results straight away, the default
     created = await dan.event("poll.created", poll=poll)
     assert created["data"]["privacy_threshold"] == 5
     assert created["data"]["results_visible"] is False
-    replies = [await bob.call("poll.vote", poll=poll, choices=[0]),
-               await fay.call("poll.count", poll=poll, counts=[3, 0, 0]),
-               await fay.call("poll.vote_for", poll=poll, member=people["cora"].id,
-                              choices=[1]),
-               await dan.call("poll.vote", poll=poll, choices=[2]),
-               await sue.call("poll.vote", poll=poll, choices=[2])]
+    replies = [
+        await bob.call("poll.vote", poll=poll, choices=[0]),
+        await fay.call("poll.count", poll=poll, counts=[3, 0, 0]),
+        await fay.call("poll.vote_for", poll=poll, member=people["cora"].id, choices=[1]),
+        await dan.call("poll.vote", poll=poll, choices=[2]),
+        await sue.call("poll.vote", poll=poll, choices=[2]),
+    ]
     assert [r["voters"] for r in replies] == [1, 1, 2, 3, 4]
     for c in (fay, bob, dan, cora, sue):
         got = (await c.call("poll.get", poll=poll))["poll"]
@@ -413,12 +498,18 @@ async def test_anonymous_poll_shows_only_the_turnout_until_five_members_have_vot
     await late.call("join", room=ROOM, since=0)
     replayed = [e for e in await late.stored_events(ROOM, 6) if e["type"].startswith("poll.")]
     assert [e["type"] for e in replayed] == ["poll.created", *["poll.tally"] * 5]
-    events = [e for c in (fay, bob, dan, cora, sue, late) for e in c.events
-              if e["type"].startswith("poll.")]
+    events = [
+        e
+        for c in (fay, bob, dan, cora, sue, late)
+        for e in c.events
+        if e["type"].startswith("poll.")
+    ]
     for frame in [*replies, *events, created]:
         assert not _count_keys(frame), frame
-    stored = [unpack(r[0]) for r in server.db.execute(
-        "SELECT data FROM events WHERE type LIKE 'poll.%' ORDER BY seq")]
+    stored = [
+        unpack(r[0])
+        for r in server.db.execute("SELECT data FROM events WHERE type LIKE 'poll.%' ORDER BY seq")
+    ]
     assert stored and not any(_count_keys(d) for d in stored)
     fifth = await fay.call("poll.vote", poll=poll, choices=[0])
     assert fifth["voters"] == 5 and fifth["counts"] == [5, 1, 2]

@@ -42,10 +42,23 @@ SP = pytest.mark.parametrize("sp", [JSON, MSGPACK], ids=["json", "msgpack"])
 
 @SP
 def test_a_valid_command_decodes_to_its_op_ref_and_checked_arguments(sp: str) -> None:
-    cmd = decode(wire({"op": "message.post", "ref": 7, "room": "north", "thread": 3,
-                       "body": "Hello", "cid": "c-1"}, sp), sp)
-    assert cmd == Command("message.post", 7, {"room": "north", "thread": 3, "body": "Hello",
-                                              "cid": "c-1"})
+    cmd = decode(
+        wire(
+            {
+                "op": "message.post",
+                "ref": 7,
+                "room": "north",
+                "thread": 3,
+                "body": "Hello",
+                "cid": "c-1",
+            },
+            sp,
+        ),
+        sp,
+    )
+    assert cmd == Command(
+        "message.post", 7, {"room": "north", "thread": 3, "body": "Hello", "cid": "c-1"}
+    )
 
 
 @SP
@@ -62,8 +75,20 @@ def test_null_optional_arguments_count_as_absent(sp: str) -> None:
 
 @SP
 def test_thread_titles_are_trimmed_but_bodies_are_stored_as_sent(sp: str) -> None:
-    cmd = decode(wire({"op": "thread.create", "ref": 2, "room": "r", "title": "  Hi  ",
-                       "body": "  text\n", "cid": "x"}, sp), sp)
+    cmd = decode(
+        wire(
+            {
+                "op": "thread.create",
+                "ref": 2,
+                "room": "r",
+                "title": "  Hi  ",
+                "body": "  text\n",
+                "cid": "x",
+            },
+            sp,
+        ),
+        sp,
+    )
     assert cmd.args["title"] == "Hi" and cmd.args["body"] == "  text\n"
 
 
@@ -74,10 +99,24 @@ def test_json_command_may_arrive_as_utf8_bytes() -> None:
 
 def test_every_op_in_the_schema_table_has_a_decodable_minimal_form() -> None:
     """Guards the SCHEMAS table itself: each op needs only its required arguments."""
-    sample = {"slug": "north", "id": 1, "uint": 0, "str": "x", "title": "T", "body": "B",
-              "note": "", "cid": "c", "limit": 5, "bool": True, "options": ["a", "b"],
-              "choices": [0], "counts": [1, 2], "poll_kind": "single",
-              "poll_results": "live", "idea_status": "discussing"}
+    sample = {
+        "slug": "north",
+        "id": 1,
+        "uint": 0,
+        "str": "x",
+        "title": "T",
+        "body": "B",
+        "note": "",
+        "cid": "c",
+        "limit": 5,
+        "bool": True,
+        "options": ["a", "b"],
+        "choices": [0],
+        "counts": [1, 2],
+        "poll_kind": "single",
+        "poll_results": "live",
+        "idea_status": "discussing",
+    }
     for op, schema in SCHEMAS.items():
         raw = {"op": op, "ref": 1}
         raw.update({name: sample[kind] for name, kind, required in schema if required})
@@ -109,8 +148,7 @@ def test_an_op_that_is_not_text_is_bad_request(sp: str, op: Any) -> None:
 
 @SP
 @pytest.mark.parametrize("ref", ["1", 1.5, True, None, [1]])
-def test_a_ref_that_is_not_a_whole_number_is_bad_request_and_not_echoed(sp: str,
-                                                                        ref: Any) -> None:
+def test_a_ref_that_is_not_a_whole_number_is_bad_request_and_not_echoed(sp: str, ref: Any) -> None:
     err = refused(wire({"op": "ping", "ref": ref}, sp), sp)
     assert err.code == "bad_request" and err.ref is None
 
@@ -133,32 +171,36 @@ def test_an_unknown_op_is_unknown_op_with_ref_echoed(sp: str) -> None:
 
 
 @SP
-@pytest.mark.parametrize("args", [
-    {"op": "join", "room": 5},
-    {"op": "join", "room": ""},
-    {"op": "join", "room": "north", "since": "3"},
-    {"op": "join", "room": "north", "since": -1},
-    {"op": "join", "room": "north", "since": 1.5},
-    {"op": "join", "room": "north", "epoch": 7},
-    {"op": "message.post", "room": "north", "thread": "1", "body": "x", "cid": "c"},
-    {"op": "message.post", "room": "north", "thread": True, "body": "x", "cid": "c"},
-    {"op": "message.post", "room": "north", "thread": 0, "body": "x", "cid": "c"},
-    {"op": "message.post", "room": "north", "thread": 1, "body": 5, "cid": "c"},
-    {"op": "message.post", "room": "north", "thread": 1, "body": "   ", "cid": "c"},
-    {"op": "message.post", "room": "north", "thread": 1, "body": "x", "cid": 3},
-    {"op": "message.post", "room": "north", "thread": 1, "body": "x", "cid": ""},
-    {"op": "message.post", "room": "north", "thread": 1, "body": "x"},
-    {"op": "message.edit", "message": 1, "body": ["x"]},
-    {"op": "message.delete", "message": {"id": 1}},
-    {"op": "history", "room": "north", "limit": 0},
-    {"op": "history", "room": "north", "limit": 201},
-    {"op": "history", "room": "north", "before": "9"},
-    {"op": "thread.create", "room": "north", "title": "", "body": "b", "cid": "c"},
-    {"op": "hello", "client": 3},
-    {"op": "typing", "room": "north", "thread": "t"},
-])
-def test_a_wrong_argument_type_or_value_is_bad_request_with_ref(sp: str,
-                                                               args: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    "args",
+    [
+        {"op": "join", "room": 5},
+        {"op": "join", "room": ""},
+        {"op": "join", "room": "north", "since": "3"},
+        {"op": "join", "room": "north", "since": -1},
+        {"op": "join", "room": "north", "since": 1.5},
+        {"op": "join", "room": "north", "epoch": 7},
+        {"op": "message.post", "room": "north", "thread": "1", "body": "x", "cid": "c"},
+        {"op": "message.post", "room": "north", "thread": True, "body": "x", "cid": "c"},
+        {"op": "message.post", "room": "north", "thread": 0, "body": "x", "cid": "c"},
+        {"op": "message.post", "room": "north", "thread": 1, "body": 5, "cid": "c"},
+        {"op": "message.post", "room": "north", "thread": 1, "body": "   ", "cid": "c"},
+        {"op": "message.post", "room": "north", "thread": 1, "body": "x", "cid": 3},
+        {"op": "message.post", "room": "north", "thread": 1, "body": "x", "cid": ""},
+        {"op": "message.post", "room": "north", "thread": 1, "body": "x"},
+        {"op": "message.edit", "message": 1, "body": ["x"]},
+        {"op": "message.delete", "message": {"id": 1}},
+        {"op": "history", "room": "north", "limit": 0},
+        {"op": "history", "room": "north", "limit": 201},
+        {"op": "history", "room": "north", "before": "9"},
+        {"op": "thread.create", "room": "north", "title": "", "body": "b", "cid": "c"},
+        {"op": "hello", "client": 3},
+        {"op": "typing", "room": "north", "thread": "t"},
+    ],
+)
+def test_a_wrong_argument_type_or_value_is_bad_request_with_ref(
+    sp: str, args: dict[str, Any]
+) -> None:
     err = refused(wire({**args, "ref": 21}, sp), sp)
     assert err.code == "bad_request" and err.ref == 21
 
@@ -202,8 +244,21 @@ def test_a_body_over_the_limit_is_too_large_and_at_the_limit_is_fine(sp: str) ->
 @SP
 def test_a_title_over_the_limit_is_too_large(sp: str) -> None:
     limits = Limits(max_body=100, max_title=20)
-    err = refused(wire({"op": "thread.create", "ref": 6, "room": "n", "title": "t" * 21,
-                        "body": "b", "cid": "c"}, sp), sp, limits)
+    err = refused(
+        wire(
+            {
+                "op": "thread.create",
+                "ref": 6,
+                "room": "n",
+                "title": "t" * 21,
+                "body": "b",
+                "cid": "c",
+            },
+            sp,
+        ),
+        sp,
+        limits,
+    )
     assert err.code == "too_large" and err.ref == 6
 
 
@@ -232,8 +287,12 @@ def test_replies_encode_to_the_protocol_shapes(sp: str) -> None:
     empty = unwire(encode(protocol.reply_ok(4), sp), sp)
     assert empty == {"op": "reply", "ref": 4, "ok": True, "data": {}}
     err = unwire(encode(protocol.reply_error(None, "bad_request", "No."), sp), sp)
-    assert err == {"op": "reply", "ref": None, "ok": False,
-                   "error": {"code": "bad_request", "message": "No."}}
+    assert err == {
+        "op": "reply",
+        "ref": None,
+        "ok": False,
+        "error": {"code": "bad_request", "message": "No."},
+    }
 
 
 def test_json_replies_are_text_frames_and_msgpack_replies_are_binary() -> None:
@@ -249,9 +308,14 @@ def test_json_encoding_keeps_non_ascii_text_readable() -> None:
 @SP
 def test_an_event_encodes_with_room_seq_type_at_and_data(sp: str) -> None:
     ev = Event("north", 5, "message.created", 1_700_000_000_000, {"id": 1, "body": "hi"})
-    assert unwire(ev.frame(sp), sp) == {"op": "event", "room": "north", "seq": 5,
-                                        "type": "message.created", "at": 1_700_000_000_000,
-                                        "data": {"id": 1, "body": "hi"}}
+    assert unwire(ev.frame(sp), sp) == {
+        "op": "event",
+        "room": "north",
+        "seq": 5,
+        "type": "message.created",
+        "at": 1_700_000_000_000,
+        "data": {"id": 1, "body": "hi"},
+    }
 
 
 @SP
@@ -268,11 +332,16 @@ def test_an_event_is_encoded_once_per_subprotocol_however_many_receive_it() -> N
 
 @SP
 def test_a_decoded_command_round_trips_through_what_a_client_encodes(sp: str) -> None:
-    raw = {"op": "history", "ref": 2**40, "room": "renal-transport", "thread": 9,
-           "before": 100, "limit": 200}
+    raw = {
+        "op": "history",
+        "ref": 2**40,
+        "room": "renal-transport",
+        "thread": 9,
+        "before": 100,
+        "limit": 200,
+    }
     cmd = decode(wire(raw, sp), sp)
-    assert cmd.ref == 2**40 and cmd.args == {k: v for k, v in raw.items()
-                                             if k not in ("op", "ref")}
+    assert cmd.ref == 2**40 and cmd.args == {k: v for k, v in raw.items() if k not in ("op", "ref")}
 
 
 def test_now_ms_is_unix_milliseconds() -> None:
@@ -286,7 +355,7 @@ def test_the_worked_examples_in_docs_protocol_md_are_true() -> None:
     from pathlib import Path
 
     text = (Path(__file__).resolve().parent.parent / "docs" / "protocol.md").read_text()
-    section = text[text.index("## 8. A worked session"):text.index("## Deviations")]
+    section = text[text.index("## 8. A worked session") : text.index("## Deviations")]
     checked, hexbuf, direction = 0, "", ""
     for line in (raw.strip() for raw in section.splitlines()):
         m = re.match(r"^(>>|<<)\s+([0-9a-f]+)$", line)
@@ -312,12 +381,30 @@ def test_the_worked_examples_in_docs_protocol_md_are_true() -> None:
 # --- text that cannot be stored ---------------------------------------------------------------
 
 TEXT_KINDS = {"str", "slug", "cid", "title", "body", "note", "options"}
-TEXT_SAMPLE = {"slug": "north", "id": 1, "uint": 0, "str": "x", "title": "T", "body": "B",
-               "note": "", "cid": "c", "limit": 5, "bool": True, "options": ["a", "b"],
-               "choices": [0], "counts": [1, 2], "poll_kind": "single",
-               "poll_results": "live", "idea_status": "discussing"}
-TEXT_ARGS = [(op, name, kind) for op, schema in SCHEMAS.items()
-             for name, kind, _ in schema if kind in TEXT_KINDS]
+TEXT_SAMPLE = {
+    "slug": "north",
+    "id": 1,
+    "uint": 0,
+    "str": "x",
+    "title": "T",
+    "body": "B",
+    "note": "",
+    "cid": "c",
+    "limit": 5,
+    "bool": True,
+    "options": ["a", "b"],
+    "choices": [0],
+    "counts": [1, 2],
+    "poll_kind": "single",
+    "poll_results": "live",
+    "idea_status": "discussing",
+}
+TEXT_ARGS = [
+    (op, name, kind)
+    for op, schema in SCHEMAS.items()
+    for name, kind, _ in schema
+    if kind in TEXT_KINDS
+]
 PLACEHOLDER = "zq\u00e9zq"  # 6 UTF-8 bytes, swapped for invalid UTF-8 in the packed frame
 
 
@@ -328,19 +415,23 @@ def _with_bad_text(op: str, name: str, kind: str, bad: str) -> dict[str, Any]:
     return raw
 
 
-@pytest.mark.parametrize(("op", "name", "kind"), TEXT_ARGS,
-                         ids=[f"{op}-{name}" for op, name, _ in TEXT_ARGS])
+@pytest.mark.parametrize(
+    ("op", "name", "kind"), TEXT_ARGS, ids=[f"{op}-{name}" for op, name, _ in TEXT_ARGS]
+)
 def test_a_lone_surrogate_in_any_text_argument_is_bad_request_with_ref(
-        op: str, name: str, kind: str) -> None:
+    op: str, name: str, kind: str
+) -> None:
     err = refused(json.dumps(_with_bad_text(op, name, kind, "x\udcff")), JSON)
     assert (err.code, err.ref) == ("bad_request", 77)
     assert "not valid text" in err.message
 
 
-@pytest.mark.parametrize(("op", "name", "kind"), TEXT_ARGS,
-                         ids=[f"{op}-{name}" for op, name, _ in TEXT_ARGS])
+@pytest.mark.parametrize(
+    ("op", "name", "kind"), TEXT_ARGS, ids=[f"{op}-{name}" for op, name, _ in TEXT_ARGS]
+)
 def test_invalid_utf8_in_any_msgpack_text_argument_is_bad_request_with_ref(
-        op: str, name: str, kind: str) -> None:
+    op: str, name: str, kind: str
+) -> None:
     packed = msgpack.packb(_with_bad_text(op, name, kind, PLACEHOLDER), use_bin_type=True)
     good = PLACEHOLDER.encode()
     assert packed.count(good) == 1
@@ -354,7 +445,8 @@ def test_an_op_name_that_is_not_valid_text_is_bad_request_not_echoed_back(sp: st
         data: bytes | str = json.dumps({"op": "ping\udcff", "ref": 5})
     else:
         data = msgpack.packb({"op": PLACEHOLDER, "ref": 5}).replace(
-            PLACEHOLDER.encode(), b"zq\xff\xfezq")
+            PLACEHOLDER.encode(), b"zq\xff\xfezq"
+        )
     err = refused(data, sp)
     assert (err.code, err.ref) == ("bad_request", 5)
     encode(protocol.reply_error(err.ref, err.code, err.message), sp)  # the reply is sendable

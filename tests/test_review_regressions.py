@@ -27,7 +27,8 @@ from tests.test_ws_auth import login_cookie
 
 
 async def test_an_admin_demoted_while_connected_can_no_longer_join_other_groups(
-        server: Running) -> None:
+    server: Running,
+) -> None:
     server.group("north")
     server.user("root@cfn.example", role="admin")
     root = await connect(server, server.token("root@cfn.example"))
@@ -49,14 +50,16 @@ async def test_an_admin_demoted_while_connected_can_no_longer_join_other_groups(
 
 
 async def test_a_deleted_message_s_edited_text_is_not_replayed_to_a_resuming_client(
-        server: Running) -> None:
+    server: Running,
+) -> None:
     server.member("north", "alice@cfn.example", "chair")
     server.member("north", "bob@cfn.example")
     alice = await connect(server, server.token("alice@cfn.example"))
     await alice.call("join", room="north")
     made = await alice.call("thread.create", room="north", title="T", body="fine", cid="t")
-    posted = await alice.call("message.post", room="north", thread=made["thread"]["id"],
-                              body="first words", cid="m")
+    posted = await alice.call(
+        "message.post", room="north", thread=made["thread"]["id"], body="first words", cid="m"
+    )
     await alice.call("message.edit", message=posted["message"]["id"], body="abusive words")
     await alice.call("message.delete", message=posted["message"]["id"])
     bob = await connect(server, server.token("bob@cfn.example"))
@@ -118,8 +121,13 @@ class IdleSocket:
 async def test_a_connection_cut_off_before_it_ran_closes_at_once_with_that_code() -> None:
     ws = IdleSocket()
     services = SimpleNamespace(settings=Settings.from_env({}))
-    conn = Connection(ws, services, User(1, "a@cfn.example", "A", "member"),  # type: ignore[arg-type]
-                      JSON, {})
+    conn = Connection(
+        ws,
+        services,
+        User(1, "a@cfn.example", "A", "member"),  # type: ignore[arg-type]
+        JSON,
+        {},
+    )
     conn.cut_off(REVOKED)  # the access watcher acted while the handshake was accepting
     await asyncio.wait_for(conn.run(), timeout=2)
     assert ws.closed_with == REVOKED
@@ -128,9 +136,13 @@ async def test_a_connection_cut_off_before_it_ran_closes_at_once_with_that_code(
 async def test_a_browser_socket_closes_once_its_login_session_expires(server: Running) -> None:
     server.member("north", "alice@cfn.example")
     cookie = await login_cookie(server, "alice@cfn.example")
-    ws = await websockets.connect(server.url, subprotocols=[JSON], open_timeout=10,
-                                  additional_headers={"Cookie": cookie},
-                                  origin=f"http://127.0.0.1:{server.port}")
+    ws = await websockets.connect(
+        server.url,
+        subprotocols=[JSON],
+        open_timeout=10,
+        additional_headers={"Cookie": cookie},
+        origin=f"http://127.0.0.1:{server.port}",
+    )
     alice = Client(ws, JSON)
     await alice.call("join", room="north")
     with server.db:  # the session's days run out; no row changes that a trigger would see
@@ -146,7 +158,8 @@ async def test_a_browser_socket_closes_once_its_login_session_expires(server: Ru
 
 
 async def test_logins_checking_passwords_do_not_hold_up_the_database_readers(
-        server: Running) -> None:
+    server: Running,
+) -> None:
     for n in range(4):
         server.user(f"member{n}@cfn.example")
     db = server.services.db
@@ -154,9 +167,20 @@ async def test_logins_checking_passwords_do_not_hold_up_the_database_readers(
         page = await http.get("/login")
         csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
         assert csrf is not None
-        logins = [asyncio.create_task(http.post("/login", data={
-            "email": f"member{n}@cfn.example", "password": PASSWORD, "csrf": csrf.group(1),
-            "next": "/"})) for n in range(4)]  # each a ~0.2 s argon2id check
+        logins = [
+            asyncio.create_task(
+                http.post(
+                    "/login",
+                    data={
+                        "email": f"member{n}@cfn.example",
+                        "password": PASSWORD,
+                        "csrf": csrf.group(1),
+                        "next": "/",
+                    },
+                )
+            )
+            for n in range(4)
+        ]  # each a ~0.2 s argon2id check
         await asyncio.sleep(0.05)  # the four are now checking their passwords
         reads = [db.read(lambda c: c.execute("SELECT 1").fetchone()[0]) for _ in range(2)]
         assert await asyncio.gather(*reads) == [1, 1]

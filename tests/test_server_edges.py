@@ -52,13 +52,16 @@ async def next_reply(client: Client) -> dict:
 
 
 async def test_a_lone_surrogate_over_a_live_json_socket_is_bad_request_and_logs_nothing(
-        proc: tuple[ServerProcess, str]) -> None:
+    proc: tuple[ServerProcess, str],
+) -> None:
     server, token = proc
     client = await server.connect(token, JSON)
     await client.call("join", room="north")
-    for op, args in [("thread.create", {"title": "x\udcff", "body": "b", "cid": "s1"}),
-                     ("idea.create", {"title": "t", "body": "x\udcff", "cid": "s2"}),
-                     ("join", {"room": "north\udcff"})]:
+    for op, args in [
+        ("thread.create", {"title": "x\udcff", "body": "b", "cid": "s1"}),
+        ("idea.create", {"title": "t", "body": "x\udcff", "cid": "s2"}),
+        ("join", {"room": "north\udcff"}),
+    ]:
         frame = json.dumps({"op": op, "ref": 9, "room": "north", **args})
         await client.send_raw(frame)
         reply = await next_reply(client)
@@ -69,13 +72,22 @@ async def test_a_lone_surrogate_over_a_live_json_socket_is_bad_request_and_logs_
 
 
 async def test_invalid_utf8_over_a_live_msgpack_socket_is_bad_request_with_its_ref(
-        proc: tuple[ServerProcess, str]) -> None:
+    proc: tuple[ServerProcess, str],
+) -> None:
     import msgpack
 
     server, token = proc
     client = await server.connect(token, MSGPACK)
-    packed = msgpack.packb({"op": "thread.create", "ref": 8, "room": "north", "title": "zqzq",
-                            "body": "b", "cid": "m1"})
+    packed = msgpack.packb(
+        {
+            "op": "thread.create",
+            "ref": 8,
+            "room": "north",
+            "title": "zqzq",
+            "body": "b",
+            "cid": "m1",
+        }
+    )
     await client.send_raw(packed.replace(b"zqzq", b"z\xff\xfez"))
     reply = await next_reply(client)
     assert reply["ref"] == 8 and reply["error"]["code"] == "bad_request", reply
@@ -88,7 +100,8 @@ async def test_invalid_utf8_over_a_live_msgpack_socket_is_bad_request_with_its_r
 
 
 async def test_an_oversize_frame_closes_with_1009_every_time(
-        proc: tuple[ServerProcess, str]) -> None:
+    proc: tuple[ServerProcess, str],
+) -> None:
     server, token = proc
     codes, resets = [], 0
     for i in range(30):
@@ -105,14 +118,19 @@ async def test_an_oversize_frame_closes_with_1009_every_time(
 
 
 async def test_a_refused_upgrade_logs_one_info_line_not_an_error(
-        proc: tuple[ServerProcess, str]) -> None:
+    proc: tuple[ServerProcess, str],
+) -> None:
     server, token = proc
     with pytest.raises(InvalidStatus) as no_subprotocol:
-        await websockets.connect(server.url, additional_headers={
-            "Authorization": f"Bearer {token}"}, open_timeout=10)
+        await websockets.connect(
+            server.url, additional_headers={"Authorization": f"Bearer {token}"}, open_timeout=10
+        )
     with pytest.raises(InvalidStatus) as bad_token:
-        await websockets.connect(server.url, subprotocols=[JSON],  # type: ignore[list-item]
-                                 additional_headers={"Authorization": "Bearer nope"})
+        await websockets.connect(
+            server.url,
+            subprotocols=[JSON],  # type: ignore[list-item]
+            additional_headers={"Authorization": "Bearer nope"},
+        )
     assert no_subprotocol.value.response.status_code == 400
     assert bad_token.value.response.status_code == 403
     await asyncio.sleep(0.3)
@@ -123,7 +141,8 @@ async def test_a_refused_upgrade_logs_one_info_line_not_an_error(
 
 
 async def test_a_text_frame_with_invalid_utf8_closes_with_1007_and_logs_no_traceback(
-        proc: tuple[ServerProcess, str]) -> None:
+    proc: tuple[ServerProcess, str],
+) -> None:
     server, token = proc
     client = await server.connect(token, JSON)
     # websockets' client will not send invalid UTF-8 as text: write the frame by hand.
@@ -152,8 +171,10 @@ async def raw_post(port: int, path: str, size: int, *, chunked: bool = False) ->
     returns the response's first bytes (the status line and headers)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     length = b"transfer-encoding: chunked" if chunked else b"content-length: %d" % size
-    writer.write(b"POST %s HTTP/1.1\r\nhost: x\r\ncontent-type: application/x-www-form-urlencoded"
-                 b"\r\n%s\r\n\r\n" % (path.encode(), length))
+    writer.write(
+        b"POST %s HTTP/1.1\r\nhost: x\r\ncontent-type: application/x-www-form-urlencoded"
+        b"\r\n%s\r\n\r\n" % (path.encode(), length)
+    )
 
     async def pour() -> None:
         # 128 KiB fields: each within the form parser's own per-field limit, 512 of them
@@ -175,13 +196,15 @@ async def raw_post(port: int, path: str, size: int, *, chunked: bool = False) ->
 
 
 async def test_huge_form_bodies_get_413_quickly_without_the_server_growing(
-        proc: tuple[ServerProcess, str]) -> None:
+    proc: tuple[ServerProcess, str],
+) -> None:
     server, _ = proc
     before = rss_mb(server)
     loop = asyncio.get_running_loop()
     started = loop.time()
-    answers = await asyncio.gather(*(raw_post(server.port, "/login", 64 << 20, chunked=i % 2)
-                                     for i in range(4)))
+    answers = await asyncio.gather(
+        *(raw_post(server.port, "/login", 64 << 20, chunked=i % 2) for i in range(4))
+    )
     took = loop.time() - started
     grew = rss_mb(server) - before
     print(f"4 x 64 MiB posts: 413 in {took:.2f} s, server RSS grew {grew:.1f} MB")
@@ -200,7 +223,8 @@ async def test_huge_form_bodies_get_413_quickly_without_the_server_growing(
 
 
 async def test_a_huge_request_header_gets_431_and_ordinary_headers_pass(
-        proc: tuple[ServerProcess, str]) -> None:
+    proc: tuple[ServerProcess, str],
+) -> None:
     server, _ = proc
     before = rss_mb(server)
     reader, writer = await asyncio.open_connection("127.0.0.1", server.port)

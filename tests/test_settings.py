@@ -12,7 +12,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_docs_settings_page_lists_every_setting_as_declared():
     assert (ROOT / "docs" / "settings.md").read_text() == settings_table(), (
-        "regenerate with: python -m server settings > docs/settings.md")
+        "regenerate with: python -m server settings > docs/settings.md"
+    )
 
 
 def test_environment_variables_set_values_and_flags_win():
@@ -20,8 +21,9 @@ def test_environment_variables_set_values_and_flags_win():
     assert s.rate_limit == 0.0 and s.port == 9100
 
 
-@pytest.mark.parametrize("env", [{"CFN_PORT": "eighty"}, {"CFN_SYNCHRONOUS": "OFF"},
-                                 {"CFN_MAX_FRAME": "0"}])
+@pytest.mark.parametrize(
+    "env", [{"CFN_PORT": "eighty"}, {"CFN_SYNCHRONOUS": "OFF"}, {"CFN_MAX_FRAME": "0"}]
+)
 def test_bad_setting_values_are_refused_with_the_variable_named(env):
     with pytest.raises(ValueError, match="CFN_"):
         Settings.from_env(env)

@@ -61,8 +61,9 @@ async def test_hello_join_post_fan_out_and_resume(start_server: Callable, sp: st
         assert hello["user"]["name"] == "Alice" and hello["groups"][0]["slug"] == "north"
         await alice.call("join", room="north")
         joined = await bob.call("join", room="north")
-        thread = (await alice.call("thread.create", room="north", title="T", body="first",
-                                   cid="t"))["thread"]["id"]
+        thread = (
+            await alice.call("thread.create", room="north", title="T", body="first", cid="t")
+        )["thread"]["id"]
         await alice.call("message.post", room="north", thread=thread, body="second", cid="m1")
         seen = await bob.stored_events("north", 3)  # fan-out to the second client
         assert [e["seq"] for e in seen] == [1, 2, 3]  # thread, its first message, the post
@@ -70,8 +71,9 @@ async def test_hello_join_post_fan_out_and_resume(start_server: Callable, sp: st
         await bob.close()
 
         for i in range(3):  # missed while bob was away
-            await alice.call("message.post", room="north", thread=thread, body=f"missed {i}",
-                             cid=f"x{i}")
+            await alice.call(
+                "message.post", room="north", thread=thread, body=f"missed {i}", cid=f"x{i}"
+            )
         bob = await connect(running, running.token(BOB), sp)
         resumed = await bob.call("join", room="north", since=3, epoch=joined["epoch"])
         assert resumed["recovered"] is True and resumed["seq"] == 6
@@ -105,14 +107,15 @@ async def test_a_client_that_stops_reading_is_closed_with_4008(start_server: Cal
     shrink_server_side_buffer(running, slow_sock)
     await alice.call("join", room="north")
     await slow.call("join", room="north")
-    thread = (await alice.call("thread.create", room="north", title="Big", body="start",
-                               cid="t"))["thread"]["id"]
+    thread = (await alice.call("thread.create", room="north", title="Big", body="start", cid="t"))[
+        "thread"
+    ]["id"]
     for i in range(120):  # slow reads none of this
-        await alice.call("message.post", room="north", thread=thread, body=f"{i} {'x' * 8_000}",
-                         cid=f"m{i}")
+        await alice.call(
+            "message.post", room="north", thread=thread, body=f"{i} {'x' * 8_000}", cid=f"m{i}"
+        )
     for _ in range(500):
-        if all(c.close_code == 4008 for c in running.services.connections
-               if c.user_name == "Slow"):
+        if all(c.close_code == 4008 for c in running.services.connections if c.user_name == "Slow"):
             break
         await asyncio.sleep(0.02)
     await read_until_closed(slow)
@@ -134,7 +137,8 @@ async def test_shutdown_closes_with_1001(start_server: Callable) -> None:
 
 
 async def test_the_real_command_line_with_the_variable_set_serves_and_closes_with_1001(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     proc = ServerProcess(tmp_path / "cfn.db", CFN_WS_FAST_PATH="0")
     running = Running(proc.db_path)  # only to arrange data in the same file
     running.member("north", ALICE)

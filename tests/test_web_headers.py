@@ -33,8 +33,11 @@ def _check_headers(url: str, response: httpx.Response) -> list[str]:
             problems.append(f"{url}: {name} is {response.headers.get(name)!r}")
     if response.headers.get("content-type", "").startswith("text/html"):
         html = response.text
-        inline = [s for s in re.findall(r"<script\b[^>]*>", html) if "src=" not in s
-                  and 'type="application/json"' not in s]
+        inline = [
+            s
+            for s in re.findall(r"<script\b[^>]*>", html)
+            if "src=" not in s and 'type="application/json"' not in s
+        ]
         if inline:
             problems.append(f"{url}: inline script {inline[0]}")
         if re.search(r"\son[a-z]+\s*=", html):
@@ -48,17 +51,22 @@ async def test_every_page_and_error_carries_the_security_headers(server: Running
     alice = await connect(server, server.token("alice@cfn.example"))
     await alice.call("join", room="north")
     made = await alice.call("thread.create", room="north", title="T", body="B", cid="c")
-    poll = await alice.call("poll.create", room="north", question="Q?", options=["a", "b"],
-                            kind="single")
+    poll = await alice.call(
+        "poll.create", room="north", question="Q?", options=["a", "b"], kind="single"
+    )
     idea = await alice.call("idea.create", room="north", title="I", body="B", cid="i")
     await alice.close()
-    values = {"slug": "north", "thread": made["thread"]["id"], "message": made["message"]["id"],
-              "poll": poll["poll"]["id"], "idea": idea["idea"]["id"]}
+    values = {
+        "slug": "north",
+        "thread": made["thread"]["id"],
+        "message": made["message"]["id"],
+        "poll": poll["poll"]["id"],
+        "idea": idea["idea"]["id"],
+    }
     urls = set()
     for route in server.server.app.routes:
         if isinstance(route, Route) and "GET" in (route.methods or ()):
-            urls.add(re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: str(values[m.group(1)]),
-                            route.path))
+            urls.add(re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: str(values[m.group(1)]), route.path))
         elif isinstance(route, Mount) and route.path == "/static":
             urls.add("/static/site.css")
     urls |= {"/no-such-page", "/g/not-a-group", "/static/missing.css"}
@@ -71,8 +79,10 @@ async def test_every_page_and_error_carries_the_security_headers(server: Running
         form = await http.get("/login")
         csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
         assert csrf is not None
-        done = await http.post("/login", data={"email": "alice@cfn.example", "csrf": csrf[1],
-                                               "password": PASSWORD, "next": "/"})
+        done = await http.post(
+            "/login",
+            data={"email": "alice@cfn.example", "csrf": csrf[1], "password": PASSWORD, "next": "/"},
+        )
         problems += _check_headers("POST /login", done)
         statuses = {}
         for url in sorted(urls):

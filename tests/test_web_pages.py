@@ -31,8 +31,12 @@ async def member(server: Running, room: str):  # noqa: ANN201 (an async generato
     async def open_member(email: str) -> Member:
         user = server.user(email)
         token, csrf = write_sync(server.db, accounts.create_session, user.id, 1)
-        http = httpx.AsyncClient(base_url=server.http, cookies={SESSION_COOKIE: token},
-                                 follow_redirects=False, timeout=10)
+        http = httpx.AsyncClient(
+            base_url=server.http,
+            cookies={SESSION_COOKIE: token},
+            follow_redirects=False,
+            timeout=10,
+        )
         opened.append(http)
         return Member(http, csrf, user)
 
@@ -41,8 +45,9 @@ async def member(server: Running, room: str):  # noqa: ANN201 (an async generato
         await http.aclose()
 
 
-def post(server: Running, email: str, room: str, thread: int | None, body: str,
-         title: str = "A thread") -> dict:
+def post(
+    server: Running, email: str, room: str, thread: int | None, body: str, title: str = "A thread"
+) -> dict:
     user = server.user(email)
     cid = f"t-{len(server.db.execute('SELECT id FROM messages').fetchall())}-{body[:10]}"
     if thread is None:
@@ -50,15 +55,23 @@ def post(server: Running, email: str, room: str, thread: int | None, body: str,
     return write_sync(server.db, discussions.post_message, user, room, thread, body, cid)
 
 
-async def test_outsiders_and_unknown_groups_get_the_identical_404(server: Running, room: str,
-                                                                 member) -> None:
+async def test_outsiders_and_unknown_groups_get_the_identical_404(
+    server: Running, room: str, member
+) -> None:
     made = post(server, "alice@cfn.example", room, None, "Private words", "Members only")
     tid, mid = made["thread"]["id"], made["message"]["id"]
     server.member("south", "carol@cfn.example")
     carol = await member("carol@cfn.example")
-    pages = [f"/g/north/t/{tid}", "/g/north", f"/g/north/t/{tid}/m/{mid}", "/g/nowhere",
-             f"/g/nowhere/t/{tid}", f"/g/south/t/{tid}", f"/g/south/t/{tid}/m/{mid}",
-             "/g/north/t/9999999999999999999999"]
+    pages = [
+        f"/g/north/t/{tid}",
+        "/g/north",
+        f"/g/north/t/{tid}/m/{mid}",
+        "/g/nowhere",
+        f"/g/nowhere/t/{tid}",
+        f"/g/south/t/{tid}",
+        f"/g/south/t/{tid}/m/{mid}",
+        "/g/north/t/9999999999999999999999",
+    ]
     bodies = set()
     for path in pages:
         r = await carol.http.get(path)
@@ -66,15 +79,19 @@ async def test_outsiders_and_unknown_groups_get_the_identical_404(server: Runnin
         assert "Members only" not in r.text and "Private words" not in r.text
         bodies.add(r.text)
     assert len(bodies) == 1
-    r = await carol.http.post(f"/g/north/t/{tid}/messages",
-                              data={"csrf": carol.csrf, "body": "let me in", "cid": "x"})
+    r = await carol.http.post(
+        f"/g/north/t/{tid}/messages", data={"csrf": carol.csrf, "body": "let me in", "cid": "x"}
+    )
     assert r.status_code == 404 and r.text in bodies
-    assert server.db.execute("SELECT count(*) FROM messages WHERE body = 'let me in'"
-                             ).fetchone()[0] == 0
+    assert (
+        server.db.execute("SELECT count(*) FROM messages WHERE body = 'let me in'").fetchone()[0]
+        == 0
+    )
 
 
-async def test_every_form_refuses_a_missing_or_wrong_csrf_token(server: Running, room: str,
-                                                                member) -> None:
+async def test_every_form_refuses_a_missing_or_wrong_csrf_token(
+    server: Running, room: str, member
+) -> None:
     bob = await member("bob@cfn.example")
     tid = post(server, "alice@cfn.example", room, None, "Hello")["thread"]["id"]
     attempts = [
@@ -92,10 +109,13 @@ async def test_every_form_refuses_a_missing_or_wrong_csrf_token(server: Running,
     assert (await bob.http.get("/")).status_code == 200  # still logged in
 
 
-async def test_member_text_is_shown_as_safe_markdown_never_raw_html(server: Running, room: str,
-                                                                     member) -> None:
-    body = ("**bold** and *soft*\n\n- one\n- two\n\n[site](https://example.org) "
-            "<script>alert('x')</script> <img src=x onerror=alert(1)> [bad](javascript:alert(1))")
+async def test_member_text_is_shown_as_safe_markdown_never_raw_html(
+    server: Running, room: str, member
+) -> None:
+    body = (
+        "**bold** and *soft*\n\n- one\n- two\n\n[site](https://example.org) "
+        "<script>alert('x')</script> <img src=x onerror=alert(1)> [bad](javascript:alert(1))"
+    )
     tid = post(server, "alice@cfn.example", room, None, body, "<b>Title</b>")["thread"]["id"]
     bob = await member("bob@cfn.example")
     html = (await bob.http.get(f"/g/north/t/{tid}")).text
@@ -107,8 +127,9 @@ async def test_member_text_is_shown_as_safe_markdown_never_raw_html(server: Runn
     assert "&lt;script&gt;" in html and "&lt;b&gt;Title&lt;/b&gt;" in html
 
 
-async def test_pages_carry_a_csp_and_no_inline_script_or_style(server: Running, room: str,
-                                                               member) -> None:
+async def test_pages_carry_a_csp_and_no_inline_script_or_style(
+    server: Running, room: str, member
+) -> None:
     tid = post(server, "alice@cfn.example", room, None, "Hi")["thread"]["id"]
     bob = await member("bob@cfn.example")
     for path in ("/", "/g/north", f"/g/north/t/{tid}", "/g/nowhere"):
@@ -120,8 +141,9 @@ async def test_pages_carry_a_csp_and_no_inline_script_or_style(server: Running, 
         assert "<style" not in r.text
 
 
-async def test_home_counts_messages_by_others_since_my_last_visit(server: Running, room: str,
-                                                                  member) -> None:
+async def test_home_counts_messages_by_others_since_my_last_visit(
+    server: Running, room: str, member
+) -> None:
     bob = await member("bob@cfn.example")
     tid = post(server, "alice@cfn.example", room, None, "First")["thread"]["id"]
     post(server, "alice@cfn.example", room, tid, "Second")
@@ -135,11 +157,14 @@ async def test_home_counts_messages_by_others_since_my_last_visit(server: Runnin
     assert "1 new message<" in (await bob.http.get("/")).text
 
 
-async def test_thread_history_marks_what_is_new_and_pages_through_it(server: Running, room: str,
-                                                                      member) -> None:
+async def test_thread_history_marks_what_is_new_and_pages_through_it(
+    server: Running, room: str, member
+) -> None:
     tid = post(server, "alice@cfn.example", room, None, "Message 1")["thread"]["id"]
-    ids = [post(server, "alice@cfn.example", room, tid, f"Message {n}")["message"]["id"]
-           for n in range(2, 41)]
+    ids = [
+        post(server, "alice@cfn.example", room, tid, f"Message {n}")["message"]["id"]
+        for n in range(2, 41)
+    ]
     bob = await member("bob@cfn.example")
     first = (await bob.http.get(f"/g/north/t/{tid}")).text
     assert "Page 1 of 2" in first and "New since your last visit" in first
@@ -157,8 +182,9 @@ async def test_thread_history_marks_what_is_new_and_pages_through_it(server: Run
     assert r.status_code == 303 and r.headers["location"].endswith(f"?page=1#m{ids[0]}")
 
 
-async def test_a_form_post_without_javascript_posts_once(server: Running, room: str,
-                                                        member) -> None:
+async def test_a_form_post_without_javascript_posts_once(
+    server: Running, room: str, member
+) -> None:
     tid = post(server, "alice@cfn.example", room, None, "Hello")["thread"]["id"]
     bob = await member("bob@cfn.example")
     form = {"csrf": bob.csrf, "body": "Pressed twice", "cid": "abc123"}
@@ -166,13 +192,20 @@ async def test_a_form_post_without_javascript_posts_once(server: Running, room: 
     second = await bob.http.post(f"/g/north/t/{tid}/messages", data=form)
     assert first.status_code == second.status_code == 303
     assert first.headers["location"] == second.headers["location"]
-    assert server.db.execute("SELECT count(*) FROM messages WHERE body = 'Pressed twice'"
-                             ).fetchone()[0] == 1
-    empty = await bob.http.post(f"/g/north/t/{tid}/messages",
-                                data={"csrf": bob.csrf, "body": "  ", "cid": "e"})
+    assert (
+        server.db.execute("SELECT count(*) FROM messages WHERE body = 'Pressed twice'").fetchone()[
+            0
+        ]
+        == 1
+    )
+    empty = await bob.http.post(
+        f"/g/north/t/{tid}/messages", data={"csrf": bob.csrf, "body": "  ", "cid": "e"}
+    )
     assert empty.status_code == 400 and "Please write a message" in empty.text
-    made = await bob.http.post("/g/north/threads", data={
-        "csrf": bob.csrf, "title": "From a form", "body": "No JS here", "cid": "t1"})
+    made = await bob.http.post(
+        "/g/north/threads",
+        data={"csrf": bob.csrf, "title": "From a form", "body": "No JS here", "cid": "t1"},
+    )
     assert made.status_code == 303 and re.fullmatch(r"/g/north/t/\d+", made.headers["location"])
 
 
@@ -182,14 +215,16 @@ async def test_the_live_client_moves_the_read_mark(server: Running, room: str, m
     await bob.http.get(f"/g/north/t/{tid}")
     mid = post(server, "alice@cfn.example", room, tid, "Seen live")["message"]["id"]
     assert "1 new message<" in (await bob.http.get("/")).text
-    r = await bob.http.post("/g/north/seen", data={"csrf": bob.csrf, "thread": str(tid),
-                                                   "message": str(mid)})
+    r = await bob.http.post(
+        "/g/north/seen", data={"csrf": bob.csrf, "thread": str(tid), "message": str(mid)}
+    )
     assert r.status_code == 204
     assert "No new messages" in (await bob.http.get("/")).text
 
 
-async def test_the_room_page_with_its_js_and_css_weighs_under_150_kb(server: Running, room: str,
-                                                                      member) -> None:
+async def test_the_room_page_with_its_js_and_css_weighs_under_150_kb(
+    server: Running, room: str, member
+) -> None:
     tid = post(server, "alice@cfn.example", room, None, "Hi")["thread"]["id"]
     bob = await member("bob@cfn.example")
     for path in ("/g/north", f"/g/north/t/{tid}"):
@@ -205,14 +240,17 @@ async def test_the_room_page_with_its_js_and_css_weighs_under_150_kb(server: Run
             assert asset.status_code == 200, url
             total += len(asset.content)
             if url.endswith(".js"):
-                todo += [urljoin(url, m) for m in
-                         re.findall(r"""(?:from|import)\s*['"]([^'"]+\.js)['"]""", asset.text)]
+                todo += [
+                    urljoin(url, m)
+                    for m in re.findall(r"""(?:from|import)\s*['"]([^'"]+\.js)['"]""", asset.text)
+                ]
         assert {"/static/room.js", "/static/socket.js", "/static/site.css"} <= seen
         assert total < 150_000, f"{path} weighs {total} bytes"
 
 
 async def test_the_thread_list_keeps_its_new_badges_until_each_thread_is_read(
-        server: Running, room: str, member) -> None:
+    server: Running, room: str, member
+) -> None:
     bob = await member("bob@cfn.example")
     first = post(server, "alice@cfn.example", room, None, "One", "First")["thread"]["id"]
     post(server, "alice@cfn.example", room, first, "Two")
@@ -229,7 +267,8 @@ async def test_the_thread_list_keeps_its_new_badges_until_each_thread_is_read(
 
 
 async def test_mark_all_read_clears_every_badge_of_the_group_without_javascript(
-        server: Running, room: str, member) -> None:
+    server: Running, room: str, member
+) -> None:
     bob = await member("bob@cfn.example")
     tid = post(server, "alice@cfn.example", room, None, "One", "First")["thread"]["id"]
     post(server, "alice@cfn.example", room, tid, "Two")
@@ -248,11 +287,14 @@ async def test_mark_all_read_clears_every_badge_of_the_group_without_javascript(
 
 
 async def test_bare_web_addresses_become_safe_links_and_lookalikes_stay_text(
-        server: Running, room: str, member) -> None:
-    body = ("See https://example.org/a?b=1. Or (http://nhs.example/x_(y)), fine!\n"
-            "javascript:alert(1) JAVASCRIPT:alert(1) data:text/html,hi hxxp://evil.example "
-            "https:/evil.example www.evil.example a@evil.example xhttps://evil.example "
-            "ftp://evil.example //evil.example https://аpple.example/login")
+    server: Running, room: str, member
+) -> None:
+    body = (
+        "See https://example.org/a?b=1. Or (http://nhs.example/x_(y)), fine!\n"
+        "javascript:alert(1) JAVASCRIPT:alert(1) data:text/html,hi hxxp://evil.example "
+        "https:/evil.example www.evil.example a@evil.example xhttps://evil.example "
+        "ftp://evil.example //evil.example https://аpple.example/login"
+    )
     tid = post(server, "alice@cfn.example", room, None, body)["thread"]["id"]
     bob = await member("bob@cfn.example")
     html = (await bob.http.get(f"/g/north/t/{tid}")).text
@@ -260,7 +302,8 @@ async def test_bare_web_addresses_become_safe_links_and_lookalikes_stay_text(
     links = re.findall(r'<a href="([^"]+)" rel="([^"]+)">([^<]+)</a>', shown)
     assert [(h, t) for h, _, t in links if "example" in h] == [
         ("https://example.org/a?b=1", "https://example.org/a?b=1"),
-        ("http://nhs.example/x_(y)", "http://nhs.example/x_(y)")]
+        ("http://nhs.example/x_(y)", "http://nhs.example/x_(y)"),
+    ]
     assert {rel for _, rel, _ in links} == {"noopener nofollow ugc"}
     assert "evil" not in "".join(h for h, _, _ in links)
     assert not re.search(r'href="(?:javascript|data)', shown, re.IGNORECASE)

@@ -58,36 +58,40 @@ async def pump(client: Client, arrivals: dict[int, float]) -> None:
 
 
 async def test_a_client_that_stops_reading_is_closed_with_4008_and_loses_nothing_on_resume(
-        start_server: Callable, subprotocol: str) -> None:
+    start_server: Callable, subprotocol: str
+) -> None:
     running: Running = await start_server(send_queue=20)
     for email in (ALICE, BOB, SLOW):
         running.member("north", email)
     alice = await connect(running, running.token(ALICE), subprotocol)
     bob = await connect(running, running.token(BOB), subprotocol)
     slow_sock = small_socket(running.port)
-    slow = await connect(running, running.token(SLOW), subprotocol, sock=slow_sock,
-                         max_queue=2)
+    slow = await connect(running, running.token(SLOW), subprotocol, sock=slow_sock, max_queue=2)
     shrink_server_side_buffer(running, slow_sock)
     readers: list[asyncio.Task[None]] = []
     try:
         await alice.call("join", room="north")
         await bob.call("join", room="north")
         joined = await slow.call("join", room="north")
-        thread = (await alice.call("thread.create", room="north", title="Big", body="start",
-                                   cid="t"))["thread"]["id"]
+        thread = (
+            await alice.call("thread.create", room="north", title="Big", body="start", cid="t")
+        )["thread"]["id"]
         # From here ``slow`` never reads until the server gives up on it; the others read
         # everything as it comes.
         alice_seen = {e["seq"]: 0.0 for e in alice.events if e["seq"] is not None}
         bob_seen: dict[int, float] = {}
-        readers = [asyncio.create_task(pump(alice, alice_seen)),
-                   asyncio.create_task(pump(bob, bob_seen))]
+        readers = [
+            asyncio.create_task(pump(alice, alice_seen)),
+            asyncio.create_task(pump(bob, bob_seen)),
+        ]
         count, body = 120, "x" * 8_000
         final = 2 + count
         sent_at: dict[str, float] = {}
         for i in range(count):
             sent_at[f"m{i}"] = time.monotonic()
-            await alice.send("message.post", room="north", thread=thread, body=f"{i} {body}",
-                             cid=f"m{i}")
+            await alice.send(
+                "message.post", room="north", thread=thread, body=f"{i} {body}", cid=f"m{i}"
+            )
             if i % 4 == 3:
                 await asyncio.sleep(0.01)  # a lively room, not one giant burst
         for _ in range(1_000):  # up to 20 s
@@ -98,8 +102,7 @@ async def test_a_client_that_stops_reading_is_closed_with_4008_and_loses_nothing
         assert sorted(alice_seen) == list(range(1, final + 1))
         assert len(alice.replies) == count and all(r["ok"] for r in alice.replies.values())
         # Promptly: each post reached bob soon after it was sent, whatever slow did.
-        by_cid = {e["data"]["cid"]: e["seq"] for e in bob.events
-                  if e["type"] == "message.created"}
+        by_cid = {e["data"]["cid"]: e["seq"] for e in bob.events if e["type"] == "message.created"}
         lags = [bob_seen[by_cid[cid]] - t for cid, t in sent_at.items()]
         assert max(lags) < 3.0, f"the room slowed down: worst delay {max(lags):.2f}s"
 
@@ -118,8 +121,7 @@ async def test_a_client_that_stops_reading_is_closed_with_4008_and_loses_nothing
         last = got[-1] if got else 0
         again = await connect(running, running.token(SLOW), subprotocol)
         try:
-            resumed = await again.call("join", room="north", since=last,
-                                       epoch=joined["epoch"])
+            resumed = await again.call("join", room="north", since=last, epoch=joined["epoch"])
             assert resumed["recovered"] is True and resumed["seq"] == final
             rest = await again.stored_events("north", final - last, timeout=20)
             assert [e["seq"] for e in rest] == list(range(last + 1, final + 1))
@@ -136,19 +138,18 @@ async def test_a_client_that_stops_reading_is_closed_with_4008_and_loses_nothing
 # --- restart and shutdown -----------------------------------------------------------------
 
 
-async def test_everything_is_still_there_after_a_restart(start_server: Callable,
-                                                         subprotocol: str) -> None:
+async def test_everything_is_still_there_after_a_restart(
+    start_server: Callable, subprotocol: str
+) -> None:
     running: Running = await start_server()
     running.member("north", ALICE)
     token = running.token(ALICE)
     alice = await connect(running, token, subprotocol)
     joined = await alice.call("join", room="north")
-    made = await alice.call("thread.create", room="north", title="Kept", body="first",
-                            cid="t")
+    made = await alice.call("thread.create", room="north", title="Kept", body="first", cid="t")
     thread = made["thread"]["id"]
     for i in range(5):
-        await alice.call("message.post", room="north", thread=thread, body=f"m{i}",
-                         cid=f"c{i}")
+        await alice.call("message.post", room="north", thread=thread, body=f"m{i}", cid=f"c{i}")
     await alice.call("message.edit", message=made["message"]["id"], body="first, edited")
     before = await alice.call("history", room="north")
     await alice.close()
@@ -165,11 +166,11 @@ async def test_everything_is_still_there_after_a_restart(start_server: Callable,
         replay = await alice.stored_events("north", 8)
         assert [e["seq"] for e in replay] == list(range(1, 9))
         assert replay[-1]["type"] == "message.edited"
-        again = await alice.call("message.post", room="north", thread=thread, body="m0",
-                                 cid="c0")
+        again = await alice.call("message.post", room="north", thread=thread, body="m0", cid="c0")
         assert again["message"]["seq"] == 3, "cid memory survives a restart"
-        posted = await alice.call("message.post", room="north", thread=thread, body="new",
-                                  cid="new")
+        posted = await alice.call(
+            "message.post", room="north", thread=thread, body="new", cid="new"
+        )
         assert posted["message"]["seq"] == 9, "seq continues where it stopped"
     finally:
         await alice.close()
@@ -192,8 +193,13 @@ async def _post_until_closed(client: Client, thread: int, tag: str) -> list[int]
     task = asyncio.create_task(reader())
     try:
         while not task.done() and sent < 2_000:
-            await client.send("message.post", room="north", thread=thread,
-                              body=f"{tag} {sent}", cid=f"{tag}-{sent}")
+            await client.send(
+                "message.post",
+                room="north",
+                thread=thread,
+                body=f"{tag} {sent}",
+                cid=f"{tag}-{sent}",
+            )
             sent += 1
             if sent % 10 == 0:
                 await asyncio.sleep(0.005)
@@ -204,7 +210,8 @@ async def _post_until_closed(client: Client, thread: int, tag: str) -> list[int]
 
 
 async def test_shutdown_commits_in_flight_writes_then_closes_with_1001(
-        start_server: Callable, subprotocol: str) -> None:
+    start_server: Callable, subprotocol: str
+) -> None:
     running: Running = await start_server()
     emails = [f"p{i}@cfn.example" for i in range(3)]
     for email in emails:
@@ -212,10 +219,12 @@ async def test_shutdown_commits_in_flight_writes_then_closes_with_1001(
     posters = [await connect(running, running.token(e), subprotocol) for e in emails]
     for p in posters:
         await p.call("join", room="north")
-    thread = (await posters[0].call("thread.create", room="north", title="T", body="B",
-                                    cid="t"))["thread"]["id"]
-    work = [asyncio.create_task(_post_until_closed(p, thread, f"p{i}"))
-            for i, p in enumerate(posters)]
+    thread = (await posters[0].call("thread.create", room="north", title="T", body="B", cid="t"))[
+        "thread"
+    ]["id"]
+    work = [
+        asyncio.create_task(_post_until_closed(p, thread, f"p{i}")) for i, p in enumerate(posters)
+    ]
     await asyncio.sleep(0.3)  # writes are streaming in
     await running.stop()
     acked = await asyncio.gather(*work)
@@ -230,7 +239,8 @@ async def test_shutdown_commits_in_flight_writes_then_closes_with_1001(
 
 
 async def test_new_connections_are_turned_away_while_shutting_down(
-        start_server: Callable, subprotocol: str) -> None:
+    start_server: Callable, subprotocol: str
+) -> None:
     running: Running = await start_server()
     running.member("north", ALICE)
     alice = await connect(running, running.token(ALICE), subprotocol)
@@ -251,22 +261,29 @@ async def test_new_connections_are_turned_away_while_shutting_down(
 # --- keepalive ---------------------------------------------------------------------------
 
 
-async def _raw_upgrade(running: Running, token: str, subprotocol: str,
-                       ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+async def _raw_upgrade(
+    running: Running,
+    token: str,
+    subprotocol: str,
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """A hand-made WebSocket handshake whose client will never answer a ping."""
     reader, writer = await asyncio.open_connection("127.0.0.1", running.port)
-    writer.write((
-        f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{running.port}\r\nUpgrade: websocket\r\n"
-        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-        f"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: {subprotocol}\r\n"
-        f"Authorization: Bearer {token}\r\n\r\n").encode())
+    writer.write(
+        (
+            f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{running.port}\r\nUpgrade: websocket\r\n"
+            "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            f"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: {subprotocol}\r\n"
+            f"Authorization: Bearer {token}\r\n\r\n"
+        ).encode()
+    )
     head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
     assert head.startswith(b"HTTP/1.1 101"), head
     return reader, writer
 
 
 async def test_the_server_pings_and_drops_a_peer_that_never_answers(
-        start_server: Callable, subprotocol: str) -> None:
+    start_server: Callable, subprotocol: str
+) -> None:
     running: Running = await start_server(ping_interval=0.2, ping_timeout=0.3)
     token = running.token(ALICE)
     answering = await connect(running, token, subprotocol)  # websockets answers pings

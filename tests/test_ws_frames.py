@@ -42,22 +42,34 @@ CASES: list[tuple[str, Any, str, int | None]] = [
     ("ref not a number", {"op": "ping", "ref": "43"}, "bad_request", None),
     ("ref a float", {"op": "ping", "ref": 4.5}, "bad_request", None),
     ("no ref", {"op": "ping"}, "bad_request", None),
-    ("since as text", {"op": "join", "ref": 44, "room": "north", "since": "3"},
-     "bad_request", 44),
-    ("thread as text", {"op": "message.post", "ref": 45, "room": "north", "thread": "1",
-                        "body": "x", "cid": "c"}, "bad_request", 45),
-    ("body as a number", {"op": "message.edit", "ref": 46, "message": 1, "body": 3},
-     "bad_request", 46),
+    ("since as text", {"op": "join", "ref": 44, "room": "north", "since": "3"}, "bad_request", 44),
+    (
+        "thread as text",
+        {"op": "message.post", "ref": 45, "room": "north", "thread": "1", "body": "x", "cid": "c"},
+        "bad_request",
+        45,
+    ),
+    (
+        "body as a number",
+        {"op": "message.edit", "ref": 46, "message": 1, "body": 3},
+        "bad_request",
+        46,
+    ),
     ("missing argument", {"op": "join", "ref": 47}, "bad_request", 47),
     ("unknown op", {"op": "message.shout", "ref": 48}, "unknown_op", 48),
-    ("limit above 200", {"op": "history", "ref": 49, "room": "north", "limit": 500},
-     "bad_request", 49),
+    (
+        "limit above 200",
+        {"op": "history", "ref": 49, "room": "north", "limit": 500},
+        "bad_request",
+        49,
+    ),
 ]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 async def test_a_bad_frame_gets_its_error_and_the_connection_stays_usable(
-        server: Running, room: str, clients: Callable, case: tuple) -> None:
+    server: Running, room: str, clients: Callable, case: tuple
+) -> None:
     _, obj, code, ref = case
     alice = await clients(ALICE)
     await alice.send_raw(raw(alice, obj))
@@ -68,7 +80,8 @@ async def test_a_bad_frame_gets_its_error_and_the_connection_stays_usable(
 
 
 async def test_invalid_json_is_bad_request_and_the_connection_stays_usable(
-        server: Running, clients: Callable) -> None:
+    server: Running, clients: Callable
+) -> None:
     alice = await clients(ALICE, JSON)
     for junk in ['{"op": "ping", "ref": 1', "not json at all", '{"op": "ping", "ref": NaN}']:
         await alice.send_raw(junk)
@@ -78,7 +91,8 @@ async def test_invalid_json_is_bad_request_and_the_connection_stays_usable(
 
 
 async def test_invalid_msgpack_is_bad_request_and_the_connection_stays_usable(
-        server: Running, clients: Callable) -> None:
+    server: Running, clients: Callable
+) -> None:
     alice = await clients(ALICE, MSGPACK)
     for junk in [b"\xc1", b"\x82\xa2op", msgpack.packb({"op": "ping", "ref": 1}) + b"\x01"]:
         await alice.send_raw(junk)
@@ -87,8 +101,9 @@ async def test_invalid_msgpack_is_bad_request_and_the_connection_stays_usable(
     await still_usable(alice)
 
 
-async def test_a_text_frame_on_a_msgpack_connection_is_bad_request(server: Running,
-                                                                   clients: Callable) -> None:
+async def test_a_text_frame_on_a_msgpack_connection_is_bad_request(
+    server: Running, clients: Callable
+) -> None:
     alice = await clients(ALICE, MSGPACK)
     await alice.send_raw(json.dumps({"op": "ping", "ref": 5}))
     reply = await next_reply(alice)
@@ -96,16 +111,19 @@ async def test_a_text_frame_on_a_msgpack_connection_is_bad_request(server: Runni
     await still_usable(alice)
 
 
-async def test_bad_frames_leave_stored_data_untouched(server: Running, room: str,
-                                                     clients: Callable) -> None:
+async def test_bad_frames_leave_stored_data_untouched(
+    server: Running, room: str, clients: Callable
+) -> None:
     alice = await clients(ALICE)
     await alice.call("join", room=room)
     made = await alice.call("thread.create", room=room, title="T", body="Safe", cid="a")
     mid = made["message"]["id"]
-    for obj in ({"op": "message.edit", "ref": 1, "message": mid, "body": ""},
-                {"op": "message.edit", "ref": 2, "message": str(mid), "body": "x"},
-                {"op": "message.delete", "ref": 3, "message": -1},
-                {"op": "message.edit", "ref": 4, "message": mid, "body": "x" * 10_001}):
+    for obj in (
+        {"op": "message.edit", "ref": 1, "message": mid, "body": ""},
+        {"op": "message.edit", "ref": 2, "message": str(mid), "body": "x"},
+        {"op": "message.delete", "ref": 3, "message": -1},
+        {"op": "message.edit", "ref": 4, "message": mid, "body": "x" * 10_001},
+    ):
         await alice.send_raw(raw(alice, obj))
         assert (await next_reply(alice))["ok"] is False
     page = await alice.call("history", room=room)
@@ -114,15 +132,18 @@ async def test_bad_frames_leave_stored_data_untouched(server: Running, room: str
 
 
 async def test_replies_come_in_command_order_even_when_mixed_with_errors(
-        server: Running, room: str, clients: Callable) -> None:
+    server: Running, room: str, clients: Callable
+) -> None:
     alice = await clients(ALICE)
     await alice.call("join", room=room)
-    thread = (await alice.call("thread.create", room=room, title="T", body="B",
-                               cid="t"))["thread"]["id"]
+    thread = (await alice.call("thread.create", room=room, title="T", body="B", cid="t"))["thread"][
+        "id"
+    ]
     refs = []
     for i in range(10):
-        refs.append(await alice.send("message.post", room=room, thread=thread, body=f"{i}",
-                                     cid=f"c{i}"))
+        refs.append(
+            await alice.send("message.post", room=room, thread=thread, body=f"{i}", cid=f"c{i}")
+        )
         refs.append(await alice.send("nope.op"))
         refs.append(await alice.send("ping"))
     order = []
@@ -136,29 +157,51 @@ async def test_replies_come_in_command_order_even_when_mixed_with_errors(
 # --- too long values and too big frames ------------------------------------------------
 
 
-async def test_a_body_or_title_over_the_limit_is_too_large(server: Running, room: str,
-                                                          clients: Callable) -> None:
+async def test_a_body_or_title_over_the_limit_is_too_large(
+    server: Running, room: str, clients: Callable
+) -> None:
     alice = await clients(ALICE)
     await alice.call("join", room=room)
-    assert await alice.error("thread.create", room=room, title="t" * 201, body="b",
-                             cid="a") == "too_large"
-    assert await alice.error("thread.create", room=room, title="t", body="b" * 10_001,
-                             cid="b") == "too_large"
-    made = await alice.call("thread.create", room=room, title="t" * 200, body="b" * 10_000,
-                            cid="c")
-    assert await alice.error("message.post", room=room, thread=made["thread"]["id"],
-                             body="b" * 10_001, cid="d") == "too_large"
-    assert await alice.error("message.edit", message=made["message"]["id"],
-                             body="é" * 10_001) == "too_large"
+    assert (
+        await alice.error("thread.create", room=room, title="t" * 201, body="b", cid="a")
+        == "too_large"
+    )
+    assert (
+        await alice.error("thread.create", room=room, title="t", body="b" * 10_001, cid="b")
+        == "too_large"
+    )
+    made = await alice.call("thread.create", room=room, title="t" * 200, body="b" * 10_000, cid="c")
+    assert (
+        await alice.error(
+            "message.post", room=room, thread=made["thread"]["id"], body="b" * 10_001, cid="d"
+        )
+        == "too_large"
+    )
+    assert (
+        await alice.error("message.edit", message=made["message"]["id"], body="é" * 10_001)
+        == "too_large"
+    )
     assert server.db.execute("SELECT count(*) FROM messages").fetchone()[0] == 1
 
 
-async def test_a_frame_over_the_size_limit_closes_with_1009(server: Running, room: str,
-                                                            clients: Callable) -> None:
+async def test_a_frame_over_the_size_limit_closes_with_1009(
+    server: Running, room: str, clients: Callable
+) -> None:
     alice, bob = await clients(ALICE), await clients("bob@cfn.example")
     await alice.call("join", room=room)
-    await alice.send_raw(raw(alice, {"op": "thread.create", "ref": 1, "room": room,
-                                     "title": "t", "body": "x" * 70_000, "cid": "big"}))
+    await alice.send_raw(
+        raw(
+            alice,
+            {
+                "op": "thread.create",
+                "ref": 1,
+                "room": room,
+                "title": "t",
+                "body": "x" * 70_000,
+                "cid": "big",
+            },
+        )
+    )
     with pytest.raises(ConnectionClosed):
         for _ in range(10):
             await alice._read_one(10)
@@ -167,8 +210,9 @@ async def test_a_frame_over_the_size_limit_closes_with_1009(server: Running, roo
     assert server.db.execute("SELECT count(*) FROM messages").fetchone()[0] == 0
 
 
-async def test_a_smaller_max_frame_setting_is_enforced_and_announced(start_server: Callable,
-                                                                     subprotocol: str) -> None:
+async def test_a_smaller_max_frame_setting_is_enforced_and_announced(
+    start_server: Callable, subprotocol: str
+) -> None:
     running: Running = await start_server(max_frame=2_000)
     alice = await connect(running, running.token(ALICE), subprotocol)
     try:
@@ -185,7 +229,8 @@ async def test_a_smaller_max_frame_setting_is_enforced_and_announced(start_serve
 
 
 async def test_a_burst_beyond_the_rate_limit_is_rate_limited_then_recovers(
-        start_server: Callable, subprotocol: str) -> None:
+    start_server: Callable, subprotocol: str
+) -> None:
     running: Running = await start_server(rate_limit=5)  # 5 a second, burst of 10
     alice = await connect(running, running.token(ALICE), subprotocol)
     try:
@@ -202,8 +247,7 @@ async def test_a_burst_beyond_the_rate_limit_is_rate_limited_then_recovers(
         await alice.close()
 
 
-async def test_the_rate_limit_is_per_connection(start_server: Callable,
-                                                subprotocol: str) -> None:
+async def test_the_rate_limit_is_per_connection(start_server: Callable, subprotocol: str) -> None:
     running: Running = await start_server(rate_limit=5)
     token = running.token(ALICE)
     first = await connect(running, token, subprotocol)

@@ -28,7 +28,8 @@ async def new_thread(client: Client, room: str, cid: str = "t1", title: str = "T
 
 
 async def test_thread_create_stores_a_thread_and_its_first_message_and_announces_both(
-        server: Running, room: str, clients: Callable) -> None:
+    server: Running, room: str, clients: Callable
+) -> None:
     alice, bob = await joined(clients, room, ALICE, BOB)
     made = await new_thread(alice, room, title="  Winter pressures  ")
     assert set(made) == {"thread", "message"}
@@ -44,8 +45,9 @@ async def test_thread_create_stores_a_thread_and_its_first_message_and_announces
     assert isinstance(data["created_at"], int) and data["created_at"] > 1_600_000_000_000
 
 
-async def test_message_post_replies_its_id_and_seq(server: Running, room: str,
-                                                   clients: Callable) -> None:
+async def test_message_post_replies_its_id_and_seq(
+    server: Running, room: str, clients: Callable
+) -> None:
     alice, bob = await joined(clients, room, ALICE, BOB)
     thread = (await new_thread(alice, room))["thread"]["id"]
     posted = await bob.call("message.post", room=room, thread=thread, body="Reply", cid="r1")
@@ -54,20 +56,25 @@ async def test_message_post_replies_its_id_and_seq(server: Running, room: str,
     assert event["seq"] == 3 and event["data"]["author"]["name"] == "Bob"
 
 
-async def test_posting_to_a_thread_of_another_room_is_not_found(server: Running, room: str,
-                                                                clients: Callable) -> None:
+async def test_posting_to_a_thread_of_another_room_is_not_found(
+    server: Running, room: str, clients: Callable
+) -> None:
     server.member("south", ALICE)
-    alice, = await joined(clients, room, ALICE)
+    (alice,) = await joined(clients, room, ALICE)
     await alice.call("join", room="south")
     south_thread = (await new_thread(alice, "south"))["thread"]["id"]
-    assert await alice.error("message.post", room=room, thread=south_thread, body="x",
-                             cid="x") == "not_found"
-    assert await alice.error("message.post", room=room, thread=999, body="x",
-                             cid="y") == "not_found"
+    assert (
+        await alice.error("message.post", room=room, thread=south_thread, body="x", cid="x")
+        == "not_found"
+    )
+    assert (
+        await alice.error("message.post", room=room, thread=999, body="x", cid="y") == "not_found"
+    )
 
 
-async def test_a_repeated_cid_for_message_post_creates_nothing_new(server: Running, room: str,
-                                                                   clients: Callable) -> None:
+async def test_a_repeated_cid_for_message_post_creates_nothing_new(
+    server: Running, room: str, clients: Callable
+) -> None:
     alice, bob = await joined(clients, room, ALICE, BOB)
     thread = (await new_thread(alice, room))["thread"]["id"]
     first = await alice.call("message.post", room=room, thread=thread, body="Once", cid="m1")
@@ -81,8 +88,9 @@ async def test_a_repeated_cid_for_message_post_creates_nothing_new(server: Runni
     assert count == 1
 
 
-async def test_a_repeated_cid_for_thread_create_creates_nothing_new(server: Running, room: str,
-                                                                    clients: Callable) -> None:
+async def test_a_repeated_cid_for_thread_create_creates_nothing_new(
+    server: Running, room: str, clients: Callable
+) -> None:
     alice, bob = await joined(clients, room, ALICE, BOB)
     first = await new_thread(alice, room, cid="same")
     again = await new_thread(alice, room, cid="same")
@@ -90,12 +98,15 @@ async def test_a_repeated_cid_for_thread_create_creates_nothing_new(server: Runn
     await bob.stored_events(room, 2)
     await bob.drain(0.3)
     assert [e["type"] for e in bob.events if e["seq"] is not None] == [
-        "thread.created", "message.created"]
+        "thread.created",
+        "message.created",
+    ]
     assert server.db.execute("SELECT count(*) FROM threads").fetchone()[0] == 1
 
 
-async def test_a_cid_is_unique_per_author_and_room_not_globally(server: Running, room: str,
-                                                                clients: Callable) -> None:
+async def test_a_cid_is_unique_per_author_and_room_not_globally(
+    server: Running, room: str, clients: Callable
+) -> None:
     server.member("south", ALICE)
     alice, bob = await joined(clients, room, ALICE, BOB)
     await alice.call("join", room="south")
@@ -106,13 +117,14 @@ async def test_a_cid_is_unique_per_author_and_room_not_globally(server: Running,
     assert len(ids) == 3
 
 
-async def test_a_retry_after_reconnecting_gets_the_original_ids(server: Running, room: str,
-                                                                clients: Callable) -> None:
-    alice, = await joined(clients, room, ALICE)
+async def test_a_retry_after_reconnecting_gets_the_original_ids(
+    server: Running, room: str, clients: Callable
+) -> None:
+    (alice,) = await joined(clients, room, ALICE)
     thread = (await new_thread(alice, room))["thread"]["id"]
     first = await alice.call("message.post", room=room, thread=thread, body="Hi", cid="net")
     await alice.close()
-    alice2, = await joined(clients, room, ALICE)
+    (alice2,) = await joined(clients, room, ALICE)
     again = await alice2.call("message.post", room=room, thread=thread, body="Hi", cid="net")
     assert again == first
 
@@ -120,9 +132,10 @@ async def test_a_retry_after_reconnecting_gets_the_original_ids(server: Running,
 # --- history ---------------------------------------------------------------------------------
 
 
-async def test_history_pages_backwards_oldest_first_with_more(server: Running, room: str,
-                                                               clients: Callable) -> None:
-    alice, = await joined(clients, room, ALICE)
+async def test_history_pages_backwards_oldest_first_with_more(
+    server: Running, room: str, clients: Callable
+) -> None:
+    (alice,) = await joined(clients, room, ALICE)
     thread = (await new_thread(alice, room))["thread"]["id"]
     for i in range(6):
         await alice.call("message.post", room=room, thread=thread, body=f"m{i}", cid=f"c{i}")
@@ -137,8 +150,9 @@ async def test_history_pages_backwards_oldest_first_with_more(server: Running, r
     assert len(exact["messages"]) == 7 and exact["more"] is False
 
 
-async def test_history_messages_have_the_message_created_shape(server: Running, room: str,
-                                                                clients: Callable) -> None:
+async def test_history_messages_have_the_message_created_shape(
+    server: Running, room: str, clients: Callable
+) -> None:
     alice, bob = await joined(clients, room, ALICE, BOB)
     await new_thread(alice, room)
     live = (await bob.stored_events(room, 2))[1]["data"]
@@ -146,12 +160,15 @@ async def test_history_messages_have_the_message_created_shape(server: Running, 
     assert stored == [live]
 
 
-async def test_history_defaults_to_50_and_allows_200_but_not_201(server: Running, room: str,
-                                                                  clients: Callable) -> None:
-    alice, = await joined(clients, room, ALICE)
+async def test_history_defaults_to_50_and_allows_200_but_not_201(
+    server: Running, room: str, clients: Callable
+) -> None:
+    (alice,) = await joined(clients, room, ALICE)
     thread = (await new_thread(alice, room))["thread"]["id"]
-    refs = [await alice.send("message.post", room=room, thread=thread, body=f"b{i}",
-                             cid=f"c{i}") for i in range(59)]
+    refs = [
+        await alice.send("message.post", room=room, thread=thread, body=f"b{i}", cid=f"c{i}")
+        for i in range(59)
+    ]
     for ref in refs:
         assert (await alice.reply(ref))["ok"]
     page = await alice.call("history", room=room)
@@ -163,7 +180,7 @@ async def test_history_defaults_to_50_and_allows_200_but_not_201(server: Running
 
 
 async def test_history_filters_by_thread(server: Running, room: str, clients: Callable) -> None:
-    alice, = await joined(clients, room, ALICE)
+    (alice,) = await joined(clients, room, ALICE)
     t1 = (await new_thread(alice, room, cid="a", title="One"))["thread"]["id"]
     t2 = (await new_thread(alice, room, cid="b", title="Two"))["thread"]["id"]
     await alice.call("message.post", room=room, thread=t1, body="in one", cid="c")
@@ -175,10 +192,11 @@ async def test_history_filters_by_thread(server: Running, room: str, clients: Ca
     assert len(whole["messages"]) == 4
 
 
-async def test_history_of_a_thread_in_another_room_is_not_found(server: Running, room: str,
-                                                               clients: Callable) -> None:
+async def test_history_of_a_thread_in_another_room_is_not_found(
+    server: Running, room: str, clients: Callable
+) -> None:
     server.member("south", ALICE)
-    alice, = await joined(clients, room, ALICE)
+    (alice,) = await joined(clients, room, ALICE)
     await alice.call("join", room="south")
     south = (await new_thread(alice, "south"))["thread"]["id"]
     assert await alice.error("history", room=room, thread=south) == "not_found"
@@ -187,8 +205,9 @@ async def test_history_of_a_thread_in_another_room_is_not_found(server: Running,
 # --- edit and delete --------------------------------------------------------------------------
 
 
-async def test_the_author_edits_and_everyone_sees_the_edit(server: Running, room: str,
-                                                          clients: Callable) -> None:
+async def test_the_author_edits_and_everyone_sees_the_edit(
+    server: Running, room: str, clients: Callable
+) -> None:
     alice, bob = await joined(clients, room, ALICE, BOB)
     made = await new_thread(alice, room)
     mid = made["message"]["id"]
@@ -201,11 +220,12 @@ async def test_the_author_edits_and_everyone_sees_the_edit(server: Running, room
 
 
 @pytest.mark.parametrize("editor", ["member", "chair", "admin"])
-async def test_only_the_author_may_edit(server: Running, room: str, clients: Callable,
-                                        editor: str) -> None:
+async def test_only_the_author_may_edit(
+    server: Running, room: str, clients: Callable, editor: str
+) -> None:
     server.user("admin@cfn.example", "Ada", role="admin")
     server.member(room, "dave@cfn.example")
-    bob, = await joined(clients, room, BOB)
+    (bob,) = await joined(clients, room, BOB)
     mid = (await new_thread(bob, room))["message"]["id"]
     email = {"member": "dave@cfn.example", "chair": ALICE, "admin": "admin@cfn.example"}
     other = await clients(email[editor])
@@ -213,9 +233,10 @@ async def test_only_the_author_may_edit(server: Running, room: str, clients: Cal
     assert (await bob.call("history", room=room))["messages"][0]["body"] == "Opening"
 
 
-async def test_outsiders_cannot_edit_or_delete_and_learn_nothing(server: Running, room: str,
-                                                                 clients: Callable) -> None:
-    alice, = await joined(clients, room, ALICE)
+async def test_outsiders_cannot_edit_or_delete_and_learn_nothing(
+    server: Running, room: str, clients: Callable
+) -> None:
+    (alice,) = await joined(clients, room, ALICE)
     mid = (await new_thread(alice, room))["message"]["id"]
     carol = await clients(CAROL)
     edit = await carol.error("message.edit", message=mid, body="hacked")
@@ -226,9 +247,10 @@ async def test_outsiders_cannot_edit_or_delete_and_learn_nothing(server: Running
 
 
 @pytest.mark.parametrize("role", ["author", "chair", "facilitator", "admin"])
-async def test_author_chair_facilitator_and_admin_may_delete(server: Running, room: str,
-                                                             clients: Callable, role: str) -> None:
-    bob, = await joined(clients, room, BOB)
+async def test_author_chair_facilitator_and_admin_may_delete(
+    server: Running, room: str, clients: Callable, role: str
+) -> None:
+    (bob,) = await joined(clients, room, BOB)
     mid = (await new_thread(bob, room))["message"]["id"]
     if role == "author":
         deleter = bob
@@ -248,8 +270,9 @@ async def test_author_chair_facilitator_and_admin_may_delete(server: Running, ro
 
 @pytest.mark.parametrize("who", ["member", "staff"])
 async def test_plain_members_and_staff_may_not_delete_others_messages(
-        server: Running, room: str, clients: Callable, who: str) -> None:
-    alice, = await joined(clients, room, ALICE)
+    server: Running, room: str, clients: Callable, who: str
+) -> None:
+    (alice,) = await joined(clients, room, ALICE)
     mid = (await new_thread(alice, room))["message"]["id"]
     if who == "staff":
         server.user("sam@cfn.example", "Sam", role="staff")
@@ -263,8 +286,9 @@ async def test_plain_members_and_staff_may_not_delete_others_messages(
 
 
 async def test_a_deleted_message_body_is_gone_from_history_and_from_replay(
-        server: Running, room: str, clients: Callable) -> None:
-    alice, = await joined(clients, room, ALICE)
+    server: Running, room: str, clients: Callable
+) -> None:
+    (alice,) = await joined(clients, room, ALICE)
     made = await new_thread(alice, room)
     thread, mid = made["thread"]["id"], made["message"]["id"]
     kept = await alice.call("message.post", room=room, thread=thread, body="Keep me", cid="k")
@@ -285,9 +309,10 @@ async def test_a_deleted_message_body_is_gone_from_history_and_from_replay(
     assert rows[0] == ""
 
 
-async def test_a_deleted_message_cannot_be_edited_or_deleted_again(server: Running, room: str,
-                                                                   clients: Callable) -> None:
-    alice, = await joined(clients, room, ALICE)
+async def test_a_deleted_message_cannot_be_edited_or_deleted_again(
+    server: Running, room: str, clients: Callable
+) -> None:
+    (alice,) = await joined(clients, room, ALICE)
     mid = (await new_thread(alice, room))["message"]["id"]
     await alice.call("message.delete", message=mid)
     assert await alice.error("message.edit", message=mid, body="back") == "conflict"

@@ -18,8 +18,12 @@ async def new_thread(client: Client, room: str, cid: str = "t1") -> int:
 
 async def post_many(client: Client, room: str, thread: int, count: int, tag: str) -> list[dict]:
     """Pipeline ``count`` posts, then collect every reply (all must succeed)."""
-    refs = [await client.send("message.post", room=room, thread=thread, body=f"{tag} {i}",
-                              cid=f"{tag}-{i}") for i in range(count)]
+    refs = [
+        await client.send(
+            "message.post", room=room, thread=thread, body=f"{tag} {i}", cid=f"{tag}-{i}"
+        )
+        for i in range(count)
+    ]
     replies = [await client.reply(ref, timeout=20) for ref in refs]
     assert all(r["ok"] for r in replies), replies
     return [r["data"]["message"] for r in replies]
@@ -28,8 +32,9 @@ async def post_many(client: Client, room: str, thread: int, count: int, tag: str
 # --- hello ------------------------------------------------------------------------------------
 
 
-async def test_hello_describes_the_user_server_limits_and_groups(server: Running, room: str,
-                                                                 clients: Callable) -> None:
+async def test_hello_describes_the_user_server_limits_and_groups(
+    server: Running, room: str, clients: Callable
+) -> None:
     server.group("renal", "Renal transport", "service")
     server.member("renal", ALICE, "facilitator")
     alice = await clients(ALICE)
@@ -38,11 +43,14 @@ async def test_hello_describes_the_user_server_limits_and_groups(server: Running
     assert isinstance(hello["server"], str) and hello["server"]
     assert hello["limits"]["max_frame"] == 65_536 and hello["limits"]["max_body"] == 10_000
     assert {(g["slug"], g["name"], g["role"]) for g in hello["groups"]} == {
-        ("north", "North", "chair"), ("renal", "Renal transport", "facilitator")}
+        ("north", "North", "chair"),
+        ("renal", "Renal transport", "facilitator"),
+    }
 
 
-async def test_hello_for_someone_in_no_group_lists_no_groups(server: Running, room: str,
-                                                             clients: Callable) -> None:
+async def test_hello_for_someone_in_no_group_lists_no_groups(
+    server: Running, room: str, clients: Callable
+) -> None:
     carol = await clients(CAROL)
     assert (await carol.call("hello"))["groups"] == []
 
@@ -55,8 +63,9 @@ async def test_ping_replies_with_empty_data(server: Running, clients: Callable) 
 # --- forbidden is the same for non-members and unknown rooms -----------------------------
 
 
-async def test_non_members_and_unknown_rooms_get_the_same_forbidden(server: Running, room: str,
-                                                                    clients: Callable) -> None:
+async def test_non_members_and_unknown_rooms_get_the_same_forbidden(
+    server: Running, room: str, clients: Callable
+) -> None:
     carol = await clients(CAROL)
     answers = []
     for slug in (room, "no-such-room"):
@@ -69,15 +78,17 @@ async def test_non_members_and_unknown_rooms_get_the_same_forbidden(server: Runn
     assert carol.events == [], "nothing of the room reaches a non-member"
 
 
-async def test_a_site_admin_who_is_not_a_member_may_join(server: Running, room: str,
-                                                         clients: Callable) -> None:
+async def test_a_site_admin_who_is_not_a_member_may_join(
+    server: Running, room: str, clients: Callable
+) -> None:
     server.user("admin@cfn.example", "Ada", role="admin")
     admin = await clients("admin@cfn.example")
     assert (await admin.call("join", room=room))["room"] == room
 
 
-async def test_site_staff_who_are_not_members_are_forbidden(server: Running, room: str,
-                                                            clients: Callable) -> None:
+async def test_site_staff_who_are_not_members_are_forbidden(
+    server: Running, room: str, clients: Callable
+) -> None:
     server.user("staff@cfn.example", "Sam", role="staff")
     staff = await clients("staff@cfn.example")
     assert await staff.error("join", room=room) == "forbidden"
@@ -86,8 +97,9 @@ async def test_site_staff_who_are_not_members_are_forbidden(server: Running, roo
 # --- join, seq, and live events ------------------------------------------------------------
 
 
-async def test_join_replies_room_seq_epoch_and_not_recovered(server: Running, room: str,
-                                                            clients: Callable) -> None:
+async def test_join_replies_room_seq_epoch_and_not_recovered(
+    server: Running, room: str, clients: Callable
+) -> None:
     alice = await clients(ALICE)
     joined = await alice.call("join", room=room)
     assert joined == {"room": room, "seq": 0, "epoch": joined["epoch"], "recovered": False}
@@ -96,8 +108,9 @@ async def test_join_replies_room_seq_epoch_and_not_recovered(server: Running, ro
     assert (await alice.call("join", room=room))["seq"] == 2
 
 
-async def test_concurrent_posters_produce_every_seq_exactly_once(server: Running, room: str,
-                                                                 clients: Callable) -> None:
+async def test_concurrent_posters_produce_every_seq_exactly_once(
+    server: Running, room: str, clients: Callable
+) -> None:
     emails = [f"p{i}@cfn.example" for i in range(4)]
     for email in emails:
         server.member(room, email)
@@ -108,21 +121,28 @@ async def test_concurrent_posters_produce_every_seq_exactly_once(server: Running
         await p.call("join", room=room)
     thread = await new_thread(posters[0], room)
     per = 25
-    results = await asyncio.gather(*(post_many(p, room, thread, per, f"p{i}")
-                                     for i, p in enumerate(posters)))
+    results = await asyncio.gather(
+        *(post_many(p, room, thread, per, f"p{i}") for i, p in enumerate(posters))
+    )
     total = 2 + per * len(posters)
     events = await watcher.stored_events(room, total, timeout=20)
     assert [e["seq"] for e in events] == list(range(1, total + 1))
     acked = sorted(m["seq"] for r in results for m in r)
     assert acked == list(range(3, total + 1)), "each reply's seq is its event's seq"
-    stored = [r[0] for r in server.db.execute(
-        "SELECT seq FROM events e JOIN rooms r ON r.id = e.room_id WHERE r.slug = ?"
-        " ORDER BY seq", (room,))]
+    stored = [
+        r[0]
+        for r in server.db.execute(
+            "SELECT seq FROM events e JOIN rooms r ON r.id = e.room_id WHERE r.slug = ?"
+            " ORDER BY seq",
+            (room,),
+        )
+    ]
     assert stored == list(range(1, total + 1))
 
 
 async def test_join_without_since_leaves_no_gap_between_reply_and_live_events(
-        server: Running, room: str, clients: Callable) -> None:
+    server: Running, room: str, clients: Callable
+) -> None:
     alice, bob = await clients(ALICE), await clients(BOB)
     await alice.call("join", room=room)
     thread = await new_thread(alice, room)
@@ -147,7 +167,8 @@ async def _all_stored(client: Client, room: str, count: int) -> list[dict[str, A
 
 
 async def test_events_arrive_in_both_subprotocols_with_the_same_content(
-        server: Running, room: str, clients: Callable, subprotocol: str) -> None:
+    server: Running, room: str, clients: Callable, subprotocol: str
+) -> None:
     from tests.harness import JSON, MSGPACK
 
     other = MSGPACK if subprotocol == JSON else JSON
@@ -165,7 +186,8 @@ async def test_events_arrive_in_both_subprotocols_with_the_same_content(
 
 
 async def test_resume_after_disconnect_replays_missed_events_without_gap_or_duplicate(
-        server: Running, room: str, clients: Callable) -> None:
+    server: Running, room: str, clients: Callable
+) -> None:
     alice, bob = await clients(ALICE), await clients(BOB)
     await alice.call("join", room=room)
     joined = await bob.call("join", room=room)
@@ -188,7 +210,8 @@ async def test_resume_after_disconnect_replays_missed_events_without_gap_or_dupl
 
 
 async def test_resume_since_the_current_seq_replays_nothing_but_recovers(
-        server: Running, room: str, clients: Callable) -> None:
+    server: Running, room: str, clients: Callable
+) -> None:
     alice = await clients(ALICE)
     joined = await alice.call("join", room=room)
     await new_thread(alice, room)
@@ -200,8 +223,9 @@ async def test_resume_since_the_current_seq_replays_nothing_but_recovers(
     assert alice.events == [], "a re-join replays nothing and does not flap presence"
 
 
-async def test_resume_with_since_but_no_epoch_recovers(server: Running, room: str,
-                                                      clients: Callable) -> None:
+async def test_resume_with_since_but_no_epoch_recovers(
+    server: Running, room: str, clients: Callable
+) -> None:
     alice, bob = await clients(ALICE), await clients(BOB)
     await alice.call("join", room=room)
     await new_thread(alice, room)
@@ -212,7 +236,8 @@ async def test_resume_with_since_but_no_epoch_recovers(server: Running, room: st
 
 
 async def test_a_wrong_epoch_replies_not_recovered_and_replays_nothing(
-        server: Running, room: str, clients: Callable) -> None:
+    server: Running, room: str, clients: Callable
+) -> None:
     alice, bob = await clients(ALICE), await clients(BOB)
     await alice.call("join", room=room)
     thread = await new_thread(alice, room)
@@ -227,8 +252,9 @@ async def test_a_wrong_epoch_replies_not_recovered_and_replays_nothing(
     assert [e["seq"] for e in live] == [6], "live events still follow"
 
 
-async def test_since_beyond_the_replay_limit_replies_not_recovered(start_server: Callable,
-                                                                   subprotocol: str) -> None:
+async def test_since_beyond_the_replay_limit_replies_not_recovered(
+    start_server: Callable, subprotocol: str
+) -> None:
     running: Running = await start_server(replay_limit=5)
     running.member("north", ALICE)
     alice = await connect(running, running.token(ALICE), subprotocol)
@@ -250,8 +276,9 @@ async def test_since_beyond_the_replay_limit_replies_not_recovered(start_server:
         await alice.close()
 
 
-async def test_since_ahead_of_the_room_replies_not_recovered(server: Running, room: str,
-                                                            clients: Callable) -> None:
+async def test_since_ahead_of_the_room_replies_not_recovered(
+    server: Running, room: str, clients: Callable
+) -> None:
     alice = await clients(ALICE)
     joined = await alice.call("join", room=room)
     ahead = await alice.call("join", room=room, since=99, epoch=joined["epoch"])
@@ -261,21 +288,23 @@ async def test_since_ahead_of_the_room_replies_not_recovered(server: Running, ro
 # --- leave, not_joined, presence, typing ------------------------------------------------------
 
 
-async def test_room_writes_before_join_are_not_joined(server: Running, room: str,
-                                                     clients: Callable) -> None:
+async def test_room_writes_before_join_are_not_joined(
+    server: Running, room: str, clients: Callable
+) -> None:
     alice = await clients(ALICE)
-    assert await alice.error("thread.create", room=room, title="T", body="B",
-                             cid="c") == "not_joined"
-    assert await alice.error("message.post", room=room, thread=1, body="B",
-                             cid="c") == "not_joined"
+    assert (
+        await alice.error("thread.create", room=room, title="T", body="B", cid="c") == "not_joined"
+    )
+    assert await alice.error("message.post", room=room, thread=1, body="B", cid="c") == "not_joined"
     assert await alice.error("presence", room=room) == "not_joined"
     assert await alice.error("typing", room=room) == "not_joined"
     assert await alice.error("leave", room=room) == "not_joined"
     assert server.db.execute("SELECT count(*) FROM events").fetchone()[0] == 0
 
 
-async def test_history_needs_membership_but_not_a_join(server: Running, room: str,
-                                                       clients: Callable) -> None:
+async def test_history_needs_membership_but_not_a_join(
+    server: Running, room: str, clients: Callable
+) -> None:
     alice, bob = await clients(ALICE), await clients(BOB)
     await alice.call("join", room=room)
     await new_thread(alice, room)
@@ -283,8 +312,7 @@ async def test_history_needs_membership_but_not_a_join(server: Running, room: st
     assert [m["body"] for m in page["messages"]] == ["Opening"]
 
 
-async def test_leave_stops_events_and_writes(server: Running, room: str,
-                                            clients: Callable) -> None:
+async def test_leave_stops_events_and_writes(server: Running, room: str, clients: Callable) -> None:
     alice, bob = await clients(ALICE), await clients(BOB)
     await alice.call("join", room=room)
     await bob.call("join", room=room)
@@ -295,32 +323,39 @@ async def test_leave_stops_events_and_writes(server: Running, room: str,
     await post_many(alice, room, thread, 3, "gone")
     await bob.drain(0.3)
     assert bob.events == []
-    assert await bob.error("message.post", room=room, thread=thread, body="x",
-                           cid="b") == "not_joined"
+    assert (
+        await bob.error("message.post", room=room, thread=thread, body="x", cid="b") == "not_joined"
+    )
 
 
 async def test_presence_lists_who_is_online_and_announces_arrivals_and_departures(
-        server: Running, room: str, clients: Callable) -> None:
+    server: Running, room: str, clients: Callable
+) -> None:
     alice, bob = await clients(ALICE), await clients(BOB)
     await alice.call("join", room=room)
     alice_id, bob_id = server.user(ALICE).id, server.user(BOB).id
     assert (await alice.call("presence", room=room))["members"] == [
-        {"id": alice_id, "name": "Alice"}]
+        {"id": alice_id, "name": "Alice"}
+    ]
     await bob.call("join", room=room)
     arrived = await alice.event("presence.join", id=bob_id)
     assert arrived["seq"] is None and arrived["room"] == room
     assert arrived["data"] == {"id": bob_id, "name": "Bob"}
     assert (await bob.call("presence", room=room))["members"] == [
-        {"id": alice_id, "name": "Alice"}, {"id": bob_id, "name": "Bob"}]
+        {"id": alice_id, "name": "Alice"},
+        {"id": bob_id, "name": "Bob"},
+    ]
     await bob.call("leave", room=room)
     left = await alice.event("presence.leave")
     assert left["seq"] is None and left["data"] == {"id": bob_id, "name": "Bob"}
     assert (await alice.call("presence", room=room))["members"] == [
-        {"id": alice_id, "name": "Alice"}]
+        {"id": alice_id, "name": "Alice"}
+    ]
 
 
-async def test_disconnecting_announces_presence_leave(server: Running, room: str,
-                                                      clients: Callable) -> None:
+async def test_disconnecting_announces_presence_leave(
+    server: Running, room: str, clients: Callable
+) -> None:
     alice, bob = await clients(ALICE), await clients(BOB)
     await alice.call("join", room=room)
     await bob.call("join", room=room)
@@ -330,8 +365,9 @@ async def test_disconnecting_announces_presence_leave(server: Running, room: str
     assert left["data"]["id"] == server.user(BOB).id
 
 
-async def test_two_tabs_of_one_member_count_once_in_presence(server: Running, room: str,
-                                                             clients: Callable) -> None:
+async def test_two_tabs_of_one_member_count_once_in_presence(
+    server: Running, room: str, clients: Callable
+) -> None:
     alice, bob1, bob2 = await clients(ALICE), await clients(BOB), await clients(BOB)
     await alice.call("join", room=room)
     await bob1.call("join", room=room)
@@ -345,7 +381,8 @@ async def test_two_tabs_of_one_member_count_once_in_presence(server: Running, ro
 
 
 async def test_typing_sends_an_ephemeral_event_that_is_never_stored(
-        server: Running, room: str, clients: Callable) -> None:
+    server: Running, room: str, clients: Callable
+) -> None:
     alice, bob = await clients(ALICE), await clients(BOB)
     await alice.call("join", room=room)
     await bob.call("join", room=room)
@@ -359,8 +396,9 @@ async def test_typing_sends_an_ephemeral_event_that_is_never_stored(
     assert (await bob.call("join", room=room))["seq"] == 2, "typing takes no seq"
 
 
-async def test_a_reply_error_is_raised_by_the_harness(server: Running, room: str,
-                                                      clients: Callable) -> None:
+async def test_a_reply_error_is_raised_by_the_harness(
+    server: Running, room: str, clients: Callable
+) -> None:
     """Guards the harness: call() must surface failures, not hide them."""
     carol = await clients(CAROL)
     try:

@@ -62,10 +62,13 @@ async def test_a_burst_of_posts_reaches_every_subscriber_complete_and_in_order(s
     bob = await connect(server, server.token("bob@cfn.example"), "cfn.v1.json")
     await alice.call("join", room="north")
     await bob.call("join", room="north")
-    thread = (await alice.call("thread.create", room="north", title="T", body="b",
-                               cid="t"))["thread"]["id"]
-    refs = [await alice.send("message.post", room="north", thread=thread, body=f"m{i}",
-                             cid=f"c{i}") for i in range(100)]  # pipelined: group commits
+    thread = (await alice.call("thread.create", room="north", title="T", body="b", cid="t"))[
+        "thread"
+    ]["id"]
+    refs = [
+        await alice.send("message.post", room="north", thread=thread, body=f"m{i}", cid=f"c{i}")
+        for i in range(100)
+    ]  # pipelined: group commits
     for ref in refs:
         assert (await alice.reply(ref))["ok"]
     for client in (alice, bob):
@@ -85,16 +88,16 @@ def test_wire_frames_use_the_short_medium_and_long_length_forms():
     assert long[:2] == b"\x82\x7f" and int.from_bytes(long[2:10], "big") == 70_000
 
 
-async def test_preframed_events_arrive_intact_in_both_subprotocols_at_every_length(
-        server: Running):
+async def test_preframed_events_arrive_intact_in_both_subprotocols_at_every_length(server: Running):
     server.member("north", "alice@cfn.example")
     server.member("north", "bob@cfn.example")
     alice = await connect(server, server.token("alice@cfn.example"), "cfn.v1.json")
     bob = await connect(server, server.token("bob@cfn.example"), "cfn.v1.msgpack")
     await alice.call("join", room="north")
     await bob.call("join", room="north")
-    thread = (await alice.call("thread.create", room="north", title="T", body="b",
-                               cid="t"))["thread"]["id"]
+    thread = (await alice.call("thread.create", room="north", title="T", body="b", cid="t"))[
+        "thread"
+    ]["id"]
     bodies = ["short é", "x" * 200 + "é", "é" * 9_000]  # < 126 bytes, and two longer forms
     for i, body in enumerate(bodies):
         await alice.call("message.post", room="north", thread=thread, body=body, cid=f"c{i}")

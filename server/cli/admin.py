@@ -36,8 +36,10 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
 def cmd_member_remove(args: argparse.Namespace) -> int:
     conn = connect(args)
     write_sync(conn, admin.remove_member, args.slug, args.email)
-    print(f"{args.email} is no longer a member of {args.slug}; their live view of the room"
-          " ends within a second.")
+    print(
+        f"{args.email} is no longer a member of {args.slug}; their live view of the room"
+        " ends within a second."
+    )
     return 0
 
 
@@ -68,18 +70,22 @@ def cmd_user_erase(args: argparse.Namespace) -> int:
             raise CLIError("Nothing was changed.")
     conn = connect(args)
     counts = write_sync(conn, privacy.erase_user, args.email)
-    print(f"Erased {args.email}: their posts now show as \"Former member\" "
-          f"({counts['sessions']} session(s), {counts['api_tokens']} token(s), "
-          f"{counts['memberships']} membership(s) removed; "
-          f"{counts['events_scrubbed']} stored event(s) rewritten).")
+    print(
+        f'Erased {args.email}: their posts now show as "Former member" '
+        f"({counts['sessions']} session(s), {counts['api_tokens']} token(s), "
+        f"{counts['memberships']} membership(s) removed; "
+        f"{counts['events_scrubbed']} stored event(s) rewritten)."
+    )
     return 0
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
     conn = connect(args)
     done = backup(conn, args.path)
-    print(f"Backed up {done['messages']} messages and {done['events']} events to "
-          f"{done['path']} (new epoch {done['epoch']}).")
+    print(
+        f"Backed up {done['messages']} messages and {done['events']} events to "
+        f"{done['path']} (new epoch {done['epoch']})."
+    )
     return 0
 
 
@@ -92,8 +98,10 @@ def cmd_audit(args: argparse.Namespace) -> int:
     for r in reversed(rows):  # oldest first, like a log
         when = datetime.datetime.fromtimestamp(r["at"] / 1000, datetime.UTC)
         detail = " ".join(f"{k}={v}" for k, v in r["detail"].items())
-        print(f"{when:%Y-%m-%d %H:%M:%S}Z  {r['actor'] or 'console'}  {r['action']}"
-              f"  {r['room'] or '-'}  {r['subject'] or '-'}  {detail}".rstrip())
+        print(
+            f"{when:%Y-%m-%d %H:%M:%S}Z  {r['actor'] or 'console'}  {r['action']}"
+            f"  {r['room'] or '-'}  {r['subject'] or '-'}  {detail}".rstrip()
+        )
     return 0
 
 
@@ -101,11 +109,18 @@ Parser = TypeVar("Parser", bound=argparse.ArgumentParser)
 Commands = argparse._SubParsersAction  # what add_subparsers() returns; argparse has no public name
 
 
-def register(sub: Commands[Parser], db: Parser, *, user: Commands[Parser],
-             member: Commands[Parser], token: Commands[Parser]) -> None:
+def register(
+    sub: Commands[Parser],
+    db: Parser,
+    *,
+    user: Commands[Parser],
+    member: Commands[Parser],
+    token: Commands[Parser],
+) -> None:
     """Add the commands to the parser built in main.py."""
-    p = token.add_parser("revoke", parents=[db],
-                         help="revoke one API token (give it, or - for stdin) or --all EMAIL")
+    p = token.add_parser(
+        "revoke", parents=[db], help="revoke one API token (give it, or - for stdin) or --all EMAIL"
+    )
     p.add_argument("token", nargs="?", help="the token itself, as printed by token create")
     p.add_argument("--all", metavar="EMAIL", help="revoke every token of this person")
     p.set_defaults(run=cmd_token_revoke)
@@ -120,20 +135,23 @@ def register(sub: Commands[Parser], db: Parser, *, user: Commands[Parser],
     p.add_argument("role", help="member, staff or admin")
     p.set_defaults(run=cmd_user_role)
 
-    p = user.add_parser("export", parents=[db],
-                        help="everything held about a person, as JSON (UK GDPR access)")
+    p = user.add_parser(
+        "export", parents=[db], help="everything held about a person, as JSON (UK GDPR access)"
+    )
     p.add_argument("email")
     p.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
     p.set_defaults(run=cmd_user_export)
 
-    p = user.add_parser("erase", parents=[db],
-                        help="erase a person's personal data; posts stay as Former member")
+    p = user.add_parser(
+        "erase", parents=[db], help="erase a person's personal data; posts stay as Former member"
+    )
     p.add_argument("email")
     p.add_argument("--yes", action="store_true", help="confirm without asking")
     p.set_defaults(run=cmd_user_erase)
 
-    p = sub.add_parser("backup", parents=[db],
-                       help="copy the database safely while the server runs (new epoch)")
+    p = sub.add_parser(
+        "backup", parents=[db], help="copy the database safely while the server runs (new epoch)"
+    )
     p.add_argument("path")
     p.set_defaults(run=cmd_backup)
 

@@ -89,8 +89,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     connect(args).close()  # create and migrate now, so problems show as one line
     _check_port_free(settings.host, settings.port)
     server = make_server(settings)
-    print(f"Serving the Critical Friends hub on http://{settings.host}:{settings.port}/ "
-          f"(database {settings.db}). Press Ctrl+C to stop.", flush=True)
+    print(
+        f"Serving the Critical Friends hub on http://{settings.host}:{settings.port}/ "
+        f"(database {settings.db}). Press Ctrl+C to stop.",
+        flush=True,
+    )
     server.run()
     return 0
 
@@ -106,8 +109,10 @@ def _check_port_free(host: str, port: int) -> None:
             pass
     except OSError as e:
         if e.errno == errno.EADDRINUSE:
-            raise CLIError(f"Port {port} is already in use on {host} (another server?). Stop "
-                           f"it, or choose another port: serve --port {port + 1}") from None
+            raise CLIError(
+                f"Port {port} is already in use on {host} (another server?). Stop "
+                f"it, or choose another port: serve --port {port + 1}"
+            ) from None
         reason = os.strerror(e.errno).lower() if e.errno else str(e)
         raise CLIError(f"Cannot listen on {host}:{port} ({reason}). Check --host.") from None
 
@@ -138,13 +143,13 @@ class _Parser(argparse.ArgumentParser):
     """Mistyped commands get one plain line on stderr, like every other error here."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"error: {message[:1].upper()}{message[1:]}. "
-                     f"See: {self.prog} --help\n")
+        self.exit(2, f"error: {message[:1].upper()}{message[1:]}. See: {self.prog} --help\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
-        prog="python -m server", description="Critical Friends Network discussion server.")
+        prog="python -m server", description="Critical Friends Network discussion server."
+    )
     parser.add_argument("--version", action="version", version=__version__)
     db = _Parser(add_help=False)  # the --db option every database command shares
     db.add_argument("--db", help="database file (default: $CFN_DB, else cfn.db here)")
@@ -162,7 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_demo)
 
     user = sub.add_parser("user", help="manage people").add_subparsers(
-        dest="action", required=True, metavar="ACTION")
+        dest="action", required=True, metavar="ACTION"
+    )
     p = user.add_parser("add", parents=[db], help="add a person (password on stdin)")
     p.add_argument("email")
     p.add_argument("--name", required=True)
@@ -170,7 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_user_add)
 
     group = sub.add_parser("group", help="manage groups").add_subparsers(
-        dest="action", required=True, metavar="ACTION")
+        dest="action", required=True, metavar="ACTION"
+    )
     p = group.add_parser("add", parents=[db], help="add a group")
     p.add_argument("slug")
     p.add_argument("--name", required=True)
@@ -178,7 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_group_add)
 
     member = sub.add_parser("member", help="manage group membership").add_subparsers(
-        dest="action", required=True, metavar="ACTION")
+        dest="action", required=True, metavar="ACTION"
+    )
     p = member.add_parser("add", parents=[db], help="add a person to a group")
     p.add_argument("slug")
     p.add_argument("email")
@@ -186,7 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_member_add)
 
     token = sub.add_parser("token", help="manage API tokens").add_subparsers(
-        dest="action", required=True, metavar="ACTION")
+        dest="action", required=True, metavar="ACTION"
+    )
     p = token.add_parser("create", parents=[db], help="print a new API token")
     p.add_argument("email")
     p.set_defaults(run=cmd_token_create)
@@ -218,5 +227,3 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _fail(message: str) -> int:
     print(f"error: {message}", file=sys.stderr)
     return 1
-
-

@@ -29,8 +29,7 @@ def latest_change(conn: Conn) -> int:
 
 def changed_users(conn: Conn, after: int) -> tuple[int, set[int]]:
     """The newest change id and the members whose access changed since ``after``."""
-    rows = conn.execute("SELECT id, user_id FROM access_changes WHERE id > ?",
-                        (after,)).fetchall()
+    rows = conn.execute("SELECT id, user_id FROM access_changes WHERE id > ?", (after,)).fetchall()
     return (max((r[0] for r in rows), default=after), {r[1] for r in rows})
 
 

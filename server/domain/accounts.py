@@ -78,8 +78,13 @@ def _user(row: Row | None) -> User | None:
 # --- users --------------------------------------------------------------------------------
 
 
-def add_user(tx: Tx, email: str, name: str, role: str = "member", password: str | None = None,
-             ) -> User:
+def add_user(
+    tx: Tx,
+    email: str,
+    name: str,
+    role: str = "member",
+    password: str | None = None,
+) -> User:
     email, name = email.strip(), name.strip()
     if not _EMAIL.match(email):
         raise BadRequest(f"'{email}' is not an email address.")
@@ -92,16 +97,19 @@ def add_user(tx: Tx, email: str, name: str, role: str = "member", password: str 
     pw_hash = _hasher.hash(password) if password else None
     user_id: int = tx.value(
         "INSERT INTO users(email, name, role, password_hash, created_at) VALUES (?, ?, ?, ?, ?)"
-        " RETURNING id", (email, name, role, pw_hash, tx.now),
+        " RETURNING id",
+        (email, name, role, pw_hash, tx.now),
     )
     return User(user_id, email, name, role)
 
 
 def user_by_email(conn: Conn, email: str) -> User | None:
-    return _user(conn.execute(
-        "SELECT id, email, name, role FROM users WHERE email = ? AND erased_at IS NULL",
-        (email.strip(),),
-    ).fetchone())
+    return _user(
+        conn.execute(
+            "SELECT id, email, name, role FROM users WHERE email = ? AND erased_at IS NULL",
+            (email.strip(),),
+        ).fetchone()
+    )
 
 
 def require_user(conn: Conn, email: str) -> User:
@@ -116,7 +124,8 @@ def password_record(conn: Conn, email: str) -> tuple[User | None, str]:
     one for an unknown email, so both cases cost the same time."""
     row = conn.execute(
         "SELECT id, email, name, role, password_hash FROM users"
-        " WHERE email = ? AND erased_at IS NULL", (email.strip(),),
+        " WHERE email = ? AND erased_at IS NULL",
+        (email.strip(),),
     ).fetchone()
     if row is None or not row["password_hash"]:
         return None, _dummy_hash()
@@ -158,8 +167,10 @@ def add_group(tx: Tx, slug: str, name: str, kind: str = "regional") -> int:
         "INSERT INTO groups(slug, name, kind, created_at) VALUES (?, ?, ?, ?) RETURNING id",
         (slug, name.strip(), kind, tx.now),
     )
-    tx.execute("INSERT INTO rooms(group_id, slug, kind, created_at) VALUES (?, ?, 'main', ?)",
-               (group_id, slug, tx.now))
+    tx.execute(
+        "INSERT INTO rooms(group_id, slug, kind, created_at) VALUES (?, ?, 'main', ?)",
+        (group_id, slug, tx.now),
+    )
     return group_id
 
 
@@ -183,7 +194,8 @@ def access(conn: Conn, user: User, slug: str) -> Access:
         "SELECT g.id, r.slug, g.name, g.kind, m.role, r.id AS room_id FROM rooms r"
         " JOIN groups g ON g.id = r.group_id"
         " LEFT JOIN memberships m ON m.group_id = g.id AND m.user_id = ?"
-        " WHERE r.slug = ?", (user.id, slug),
+        " WHERE r.slug = ?",
+        (user.id, slug),
     ).fetchone()
     if row is None or (row["role"] is None and not user.is_admin):
         raise Forbidden("You are not a member of that group.")
@@ -196,7 +208,8 @@ def access_by_id(conn: Conn, user: User, group_id: int) -> Access | None:
         "SELECT g.id, r.slug, g.name, g.kind, m.role, r.id AS room_id FROM groups g"
         " JOIN rooms r ON r.group_id = g.id AND r.kind = 'main'"
         " LEFT JOIN memberships m ON m.group_id = g.id AND m.user_id = ?"
-        " WHERE g.id = ?", (user.id, group_id),
+        " WHERE g.id = ?",
+        (user.id, group_id),
     ).fetchone()
     if row is None or (row["role"] is None and not user.is_admin):
         return None
@@ -209,7 +222,8 @@ def user_groups(conn: Conn, user: User) -> list[dict[str, str]]:
         rows = conn.execute(
             "SELECT g.slug, g.name, g.kind, coalesce(m.role, 'admin') AS role FROM groups g"
             " LEFT JOIN memberships m ON m.group_id = g.id AND m.user_id = ?"
-            " ORDER BY g.name", (user.id,),
+            " ORDER BY g.name",
+            (user.id,),
         )
     else:
         rows = conn.execute(
@@ -217,8 +231,9 @@ def user_groups(conn: Conn, user: User) -> list[dict[str, str]]:
             " JOIN groups g ON g.id = m.group_id WHERE m.user_id = ? ORDER BY g.name",
             (user.id,),
         )
-    return [{"slug": r["slug"], "name": r["name"], "kind": r["kind"], "role": r["role"]}
-            for r in rows]
+    return [
+        {"slug": r["slug"], "name": r["name"], "kind": r["kind"], "role": r["role"]} for r in rows
+    ]
 
 
 def require_staff_or_moderator(user: User, acc: Access) -> None:
@@ -241,11 +256,14 @@ def create_token(tx: Tx, email: str) -> str:
 
 
 def user_for_token(conn: Conn, token: str) -> User | None:
-    return _user(conn.execute(
-        "SELECT u.id, u.email, u.name, u.role FROM api_tokens t JOIN users u ON u.id = t.user_id"
-        " WHERE t.token_hash = ? AND t.revoked_at IS NULL AND u.erased_at IS NULL",
-        (hash_secret(token),),
-    ).fetchone())
+    return _user(
+        conn.execute(
+            "SELECT u.id, u.email, u.name, u.role FROM api_tokens t"
+            " JOIN users u ON u.id = t.user_id"
+            " WHERE t.token_hash = ? AND t.revoked_at IS NULL AND u.erased_at IS NULL",
+            (hash_secret(token),),
+        ).fetchone()
+    )
 
 
 # --- login sessions -----------------------------------------------------------------------

@@ -48,18 +48,24 @@ def _person(user_id: int | None, name: str | None, erased: Any) -> dict[str, Any
 def idea_data(row: Row) -> dict[str, Any]:
     """The shape of an idea in events and reads."""
     return {
-        "id": row["id"], "idea": row["id"], "title": row["title"], "body": row["body"],
+        "id": row["id"],
+        "idea": row["id"],
+        "title": row["title"],
+        "body": row["body"],
         "author": _person(row["author_id"], row["author_name"], row["author_erased"]),
-        "cid": row["cid"], "status": row["status"], "thread": row["thread_id"],
-        "supporters": row["supporters"], "created_at": row["created_at"],
-        "status_at": row["status_at"], "merged_into": row["merged_into"],
+        "cid": row["cid"],
+        "status": row["status"],
+        "thread": row["thread_id"],
+        "supporters": row["supporters"],
+        "created_at": row["created_at"],
+        "status_at": row["status_at"],
+        "merged_into": row["merged_into"],
         "merged_title": row["merged_title"],
     }
 
 
 def _idea_row(conn: Conn, idea_id: int) -> Row | None:
-    return conn.execute(f"SELECT {_IDEA_COLUMNS}{_IDEA_FROM} WHERE i.id = ?",
-                        (idea_id,)).fetchone()
+    return conn.execute(f"SELECT {_IDEA_COLUMNS}{_IDEA_FROM} WHERE i.id = ?", (idea_id,)).fetchone()
 
 
 def _idea_for(conn: Conn, user: User, idea_id: int) -> tuple[Row, Access]:
@@ -71,19 +77,26 @@ def _idea_for(conn: Conn, user: User, idea_id: int) -> tuple[Row, Access]:
 
 
 def _supporters(conn: Conn, idea_id: int) -> int:
-    count: int = conn.value("SELECT count(*) FROM idea_supporters WHERE idea_id = ?",
-                            (idea_id,))
+    count: int = conn.value("SELECT count(*) FROM idea_supporters WHERE idea_id = ?", (idea_id,))
     return count
 
 
 # --- writes -------------------------------------------------------------------------------
 
 
-def create_idea(tx: Tx, user: User, room: str, title: str, body: str, cid: str,
-                ) -> dict[str, Any]:
+def create_idea(
+    tx: Tx,
+    user: User,
+    room: str,
+    title: str,
+    body: str,
+    cid: str,
+) -> dict[str, Any]:
     acc = access(tx, user, room)
-    existing = tx.one("SELECT id FROM ideas WHERE group_id = ? AND author_id = ? AND cid = ?",
-                      (acc.group_id, user.id, cid))
+    existing = tx.one(
+        "SELECT id FROM ideas WHERE group_id = ? AND author_id = ? AND cid = ?",
+        (acc.group_id, user.id, cid),
+    )
     if existing is not None:  # a retry: the original id, nothing new
         return {"idea": {"id": existing["id"]}}
     made = discussions.create_thread(tx, user, room, f"Idea: {title}"[:200], body, f"idea:{cid}")
@@ -92,8 +105,11 @@ def create_idea(tx: Tx, user: User, room: str, title: str, body: str, cid: str,
         " status_at) VALUES (?, ?, ?, ?, ?, 'proposed', ?, ?, ?) RETURNING id",
         (acc.group_id, title, body, user.id, cid, made["thread"]["id"], tx.now, tx.now),
     )
-    tx.execute("INSERT INTO idea_status_log(idea_id, status, note, by_id, at)"
-               " VALUES (?, 'proposed', '', ?, ?)", (idea_id, user.id, tx.now))
+    tx.execute(
+        "INSERT INTO idea_status_log(idea_id, status, note, by_id, at)"
+        " VALUES (?, 'proposed', '', ?, ?)",
+        (idea_id, user.id, tx.now),
+    )
     row = _idea_row(tx, idea_id)
     assert row is not None
     tx.emit(acc.room_id, acc.slug, "idea.created", idea_data(row))
@@ -111,11 +127,15 @@ def support(tx: Tx, user: User, idea_id: int, on: bool) -> dict[str, Any]:
     """Support (or withdraw support for) an idea: one per member, repeats change nothing."""
     row, acc = _live_idea(tx, user, idea_id)
     if on:
-        cur = tx.execute("INSERT INTO idea_supporters(idea_id, user_id, at)"
-                         " VALUES (?, ?, ?) ON CONFLICT DO NOTHING", (idea_id, user.id, tx.now))
+        cur = tx.execute(
+            "INSERT INTO idea_supporters(idea_id, user_id, at)"
+            " VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            (idea_id, user.id, tx.now),
+        )
     else:
-        cur = tx.execute("DELETE FROM idea_supporters WHERE idea_id = ? AND user_id = ?",
-                         (idea_id, user.id))
+        cur = tx.execute(
+            "DELETE FROM idea_supporters WHERE idea_id = ? AND user_id = ?", (idea_id, user.id)
+        )
     count = _supporters(tx, idea_id)
     if cur.rowcount:
         tx.emit(acc.room_id, acc.slug, "idea.supporters", {"idea": idea_id, "count": count})
@@ -129,27 +149,49 @@ def check_status(status: str) -> str:
     return status
 
 
-def set_status(tx: Tx, user: User, idea_id: int, status: str, note: str = "",
-               ) -> dict[str, Any]:
+def set_status(
+    tx: Tx,
+    user: User,
+    idea_id: int,
+    status: str,
+    note: str = "",
+) -> dict[str, Any]:
     check_status(status)  # first, as the wire protocol refused an unknown one before
     row, acc = _live_idea(tx, user, idea_id)
     require_staff_or_moderator(user, acc)
     note = (note or "").strip()
     if status == "not_taken_forward" and not note:
-        raise BadRequest("Say why the idea is not being taken forward: a note is needed.",
-                         field="note")
+        raise BadRequest(
+            "Say why the idea is not being taken forward: a note is needed.", field="note"
+        )
     if status == row["status"] and not note:
         raise Conflict(f"The idea is already '{STATUS_LABELS[status]}'.")
-    tx.execute("UPDATE ideas SET status = ?, status_at = ? WHERE id = ?",
-               (status, tx.now, idea_id))
-    tx.execute("INSERT INTO idea_status_log(idea_id, status, note, by_id, at)"
-               " VALUES (?, ?, ?, ?, ?)", (idea_id, status, note, user.id, tx.now))
-    audit.record(tx, user.id, "idea.status", group_id=acc.group_id, subject=f"idea {idea_id}",
-                 status=status, previous=row["status"])
-    tx.emit(acc.room_id, acc.slug, "idea.status", {
-        "idea": idea_id, "status": status, "note": note,
-        "by": {"id": user.id, "name": user.name}, "at": tx.now,
-    })
+    tx.execute("UPDATE ideas SET status = ?, status_at = ? WHERE id = ?", (status, tx.now, idea_id))
+    tx.execute(
+        "INSERT INTO idea_status_log(idea_id, status, note, by_id, at) VALUES (?, ?, ?, ?, ?)",
+        (idea_id, status, note, user.id, tx.now),
+    )
+    audit.record(
+        tx,
+        user.id,
+        "idea.status",
+        group_id=acc.group_id,
+        subject=f"idea {idea_id}",
+        status=status,
+        previous=row["status"],
+    )
+    tx.emit(
+        acc.room_id,
+        acc.slug,
+        "idea.status",
+        {
+            "idea": idea_id,
+            "status": status,
+            "note": note,
+            "by": {"id": user.id, "name": user.name},
+            "at": tx.now,
+        },
+    )
     return {"idea": idea_id, "status": status}
 
 
@@ -169,17 +211,28 @@ def merge(tx: Tx, user: User, idea_id: int, into_id: int) -> dict[str, Any]:
         " SELECT ?, user_id, at FROM idea_supporters WHERE idea_id = ? ON CONFLICT DO NOTHING",
         (into_id, idea_id),
     )
-    tx.execute("UPDATE ideas SET merged_into = ?, status_at = ? WHERE id = ?",
-               (into_id, tx.now, idea_id))
+    tx.execute(
+        "UPDATE ideas SET merged_into = ?, status_at = ? WHERE id = ?", (into_id, tx.now, idea_id)
+    )
     note = f"Merged into idea {into_id}: {kept['title']}"
-    tx.execute("INSERT INTO idea_status_log(idea_id, status, note, by_id, at)"
-               " VALUES (?, ?, ?, ?, ?)", (idea_id, row["status"], note, user.id, tx.now))
-    audit.record(tx, user.id, "idea.merge", group_id=acc.group_id, subject=f"idea {idea_id}",
-                 into=into_id)
+    tx.execute(
+        "INSERT INTO idea_status_log(idea_id, status, note, by_id, at) VALUES (?, ?, ?, ?, ?)",
+        (idea_id, row["status"], note, user.id, tx.now),
+    )
+    audit.record(
+        tx, user.id, "idea.merge", group_id=acc.group_id, subject=f"idea {idea_id}", into=into_id
+    )
     count = _supporters(tx, into_id)
-    tx.emit(acc.room_id, acc.slug, "idea.merged", {
-        "idea": idea_id, "into": into_id, "by": {"id": user.id, "name": user.name},
-    })
+    tx.emit(
+        acc.room_id,
+        acc.slug,
+        "idea.merged",
+        {
+            "idea": idea_id,
+            "into": into_id,
+            "by": {"id": user.id, "name": user.name},
+        },
+    )
     tx.emit(acc.room_id, acc.slug, "idea.supporters", {"idea": into_id, "count": count})
     return {"idea": idea_id, "into": into_id, "count": count}
 
@@ -190,23 +243,37 @@ def merge(tx: Tx, user: User, idea_id: int, into_id: int) -> dict[str, Any]:
 def timeline(conn: Conn, idea_id: int) -> list[dict[str, Any]]:
     rows = conn.execute(
         "SELECT l.status, l.note, l.at, l.by_id, u.name, u.erased_at FROM idea_status_log l"
-        " LEFT JOIN users u ON u.id = l.by_id WHERE l.idea_id = ? ORDER BY l.id", (idea_id,),
+        " LEFT JOIN users u ON u.id = l.by_id WHERE l.idea_id = ? ORDER BY l.id",
+        (idea_id,),
     ).fetchall()
-    return [{"status": r["status"], "label": STATUS_LABELS[r["status"]], "note": r["note"],
-             "at": r["at"], "by": _person(r["by_id"], r["name"], r["erased_at"])} for r in rows]
+    return [
+        {
+            "status": r["status"],
+            "label": STATUS_LABELS[r["status"]],
+            "note": r["note"],
+            "at": r["at"],
+            "by": _person(r["by_id"], r["name"], r["erased_at"]),
+        }
+        for r in rows
+    ]
 
 
 def _supported_by(conn: Conn, user: User, idea_ids: list[int]) -> set[int]:
     if not idea_ids:
         return set()
     marks = ",".join("?" * len(idea_ids))
-    return {r[0] for r in conn.execute(
-        f"SELECT idea_id FROM idea_supporters WHERE user_id = ? AND idea_id IN ({marks})",
-        (user.id, *idea_ids))}
+    return {
+        r[0]
+        for r in conn.execute(
+            f"SELECT idea_id FROM idea_supporters WHERE user_id = ? AND idea_id IN ({marks})",
+            (user.id, *idea_ids),
+        )
+    }
 
 
-def group_ideas(conn: Conn, user: User, acc: Access, sort: str = "support",
-                status: str | None = None) -> list[dict[str, Any]]:
+def group_ideas(
+    conn: Conn, user: User, acc: Access, sort: str = "support", status: str | None = None
+) -> list[dict[str, Any]]:
     """A group's board: merged duplicates left out; sorted by support, newest or status."""
     where = ["i.group_id = ?", "i.merged_into IS NULL"]
     params: list[int | str] = [acc.group_id]
@@ -218,8 +285,9 @@ def group_ideas(conn: Conn, user: User, acc: Access, sort: str = "support",
     order = {
         "support": "supporters DESC, i.id DESC",
         "newest": "i.id DESC",
-        "status": "CASE i.status " + " ".join(
-            f"WHEN '{s}' THEN {n}" for n, s in enumerate(IDEA_STATUSES)) + " END, i.id DESC",
+        "status": "CASE i.status "
+        + " ".join(f"WHEN '{s}' THEN {n}" for n, s in enumerate(IDEA_STATUSES))
+        + " END, i.id DESC",
     }.get(sort)
     if order is None:
         raise BadRequest("Sort must be 'support', 'newest' or 'status'.")
@@ -228,12 +296,15 @@ def group_ideas(conn: Conn, user: User, acc: Access, sort: str = "support",
         params,
     ).fetchall()
     mine = _supported_by(conn, user, [r["id"] for r in rows])
-    return [{**idea_data(r), "supported": r["id"] in mine,
-             "status_label": STATUS_LABELS[r["status"]]} for r in rows]
+    return [
+        {**idea_data(r), "supported": r["id"] in mine, "status_label": STATUS_LABELS[r["status"]]}
+        for r in rows
+    ]
 
 
-def list_ideas(conn: Conn, user: User, room: str, sort: str = "support",
-               status: str | None = None) -> dict[str, Any]:
+def list_ideas(
+    conn: Conn, user: User, room: str, sort: str = "support", status: str | None = None
+) -> dict[str, Any]:
     if status is not None:
         check_status(status)
     acc = access(conn, user, room)
@@ -242,14 +313,23 @@ def list_ideas(conn: Conn, user: User, room: str, sort: str = "support",
 
 def get_idea(conn: Conn, user: User, idea_id: int) -> dict[str, Any]:
     row, acc = _idea_for(conn, user, idea_id)
-    return {"idea": {**idea_data(row), "room": acc.slug,
-                     "status_label": STATUS_LABELS[row["status"]],
-                     "supported": bool(_supported_by(conn, user, [idea_id])),
-                     "timeline": timeline(conn, idea_id)}}
+    return {
+        "idea": {
+            **idea_data(row),
+            "room": acc.slug,
+            "status_label": STATUS_LABELS[row["status"]],
+            "supported": bool(_supported_by(conn, user, [idea_id])),
+            "timeline": timeline(conn, idea_id),
+        }
+    }
 
 
-def idea_in_group(conn: Conn, user: User, room: str, idea_id: int,
-                  ) -> tuple[Access, dict[str, Any], list[dict[str, Any]]]:
+def idea_in_group(
+    conn: Conn,
+    user: User,
+    room: str,
+    idea_id: int,
+) -> tuple[Access, dict[str, Any], list[dict[str, Any]]]:
     """For the idea page: the idea, its timeline and its discussion, if it is in that group."""
     acc = access(conn, user, room)
     row = _idea_row(conn, idea_id)
@@ -276,6 +356,13 @@ def you_said_we_did(conn: Conn, user: User) -> list[dict[str, Any]]:
         f" AND i.merged_into IS NULL{scope} ORDER BY i.status_at DESC, i.id DESC",
         (*REPORTED, *params),
     ).fetchall()
-    return [{**idea_data(r), "room": r["room"], "group_name": r["group_name"],
-             "status_label": STATUS_LABELS[r["status"]], "timeline": timeline(conn, r["id"])}
-            for r in rows]
+    return [
+        {
+            **idea_data(r),
+            "room": r["room"],
+            "group_name": r["group_name"],
+            "status_label": STATUS_LABELS[r["status"]],
+            "timeline": timeline(conn, r["id"]),
+        }
+        for r in rows
+    ]

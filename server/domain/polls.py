@@ -33,7 +33,8 @@ _POLL_COLUMNS = (
 def _poll_row(conn: Conn, poll_id: int) -> Row | None:
     return conn.execute(
         f"SELECT {_POLL_COLUMNS} FROM polls p LEFT JOIN users u ON u.id = p.created_by"
-        " WHERE p.id = ?", (poll_id,),
+        " WHERE p.id = ?",
+        (poll_id,),
     ).fetchone()
 
 
@@ -49,8 +50,9 @@ def _poll_for(conn: Conn, user: User, poll_id: int) -> tuple[Row, Access]:
 def _check_choices(row: Row, choices: list[int]) -> list[int]:
     options = json.loads(row["options"])
     if any(c >= len(options) for c in choices):
-        raise BadRequest(f"Each choice must be an option number from 0 to {len(options) - 1}.",
-                         field="choice")
+        raise BadRequest(
+            f"Each choice must be an option number from 0 to {len(options) - 1}.", field="choice"
+        )
     unique = sorted(set(choices))
     if len(unique) != len(choices):
         raise BadRequest("Each option can be chosen only once.", field="choice")
@@ -74,14 +76,16 @@ def breakdown(conn: Conn, row: Row) -> dict[str, Any]:
     for choice, behalf, count in conn.execute(
         "SELECT v.choice, w.entered_by IS NOT NULL, count(*) FROM poll_votes v"
         " JOIN poll_voters w ON w.poll_id = v.poll_id AND w.user_id = v.user_id"
-        " WHERE v.poll_id = ? GROUP BY v.choice, w.entered_by IS NOT NULL", (row["id"],),
+        " WHERE v.poll_id = ? GROUP BY v.choice, w.entered_by IS NOT NULL",
+        (row["id"],),
     ):
         # Anonymous polls fold phoned-in votes into the online ones: shown apart, one
         # phoned-in vote plus the audit trail's "entered for X" would reveal X's choice.
         (on_behalf if behalf and not row["anonymous"] else online)[choice] += count
     in_room = json.loads(row["room_counts"]) if row["room_counts"] else [0] * n
     voters, behalf_voters = conn.execute(
-        "SELECT count(*), count(entered_by) FROM poll_voters WHERE poll_id = ?", (row["id"],),
+        "SELECT count(*), count(entered_by) FROM poll_voters WHERE poll_id = ?",
+        (row["id"],),
     ).fetchall()[0]
     return {
         "counts": [a + b + c for a, b, c in zip(online, on_behalf, in_room, strict=True)],
@@ -95,18 +99,24 @@ def breakdown(conn: Conn, row: Row) -> dict[str, Any]:
 
 
 def _has_voted(conn: Conn, poll_id: int, user: User) -> bool:
-    return conn.execute("SELECT 1 FROM poll_voters WHERE poll_id = ? AND user_id = ?",
-                        (poll_id, user.id)).fetchone() is not None
+    return (
+        conn.execute(
+            "SELECT 1 FROM poll_voters WHERE poll_id = ? AND user_id = ?", (poll_id, user.id)
+        ).fetchone()
+        is not None
+    )
 
 
 def few_voters(row: Row, voters: int, threshold: int) -> bool:
     """An open anonymous poll with too few voters for its counts to hide any one of them."""
-    return (bool(row["anonymous"]) and row["closed_at"] is None
-            and not suppression.counts_shown(voters, threshold))
+    return (
+        bool(row["anonymous"])
+        and row["closed_at"] is None
+        and not suppression.counts_shown(voters, threshold)
+    )
 
 
-def results_visible(row: Row, voted: bool, voters: int,
-                    threshold: int = DEFAULT_THRESHOLD) -> bool:
+def results_visible(row: Row, voted: bool, voters: int, threshold: int = DEFAULT_THRESHOLD) -> bool:
     """Live: always; after_vote: once this member has voted; closed: only after close.
     An open anonymous poll shows no counts to anyone until ``threshold`` members voted."""
     if row["closed_at"] is not None:
@@ -145,9 +155,18 @@ def check_results(results: str) -> str:
     return results
 
 
-def create_poll(tx: Tx, user: User, room: str, question: str, options: list[str], kind: str,
-                anonymous: bool = False, results: str = "live", *,
-                threshold: int = DEFAULT_THRESHOLD) -> dict[str, Any]:
+def create_poll(
+    tx: Tx,
+    user: User,
+    room: str,
+    question: str,
+    options: list[str],
+    kind: str,
+    anonymous: bool = False,
+    results: str = "live",
+    *,
+    threshold: int = DEFAULT_THRESHOLD,
+) -> dict[str, Any]:
     check_results(results)
     acc = access(tx, user, room)
     require_staff_or_moderator(user, acc)
@@ -156,31 +175,54 @@ def create_poll(tx: Tx, user: User, room: str, question: str, options: list[str]
     poll_id: int = tx.value(
         "INSERT INTO polls(group_id, question, options, kind, anonymous, results, created_by,"
         " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-        (acc.group_id, question, json.dumps(options), kind, int(anonymous), results, user.id,
-         tx.now),
+        (
+            acc.group_id,
+            question,
+            json.dumps(options),
+            kind,
+            int(anonymous),
+            results,
+            user.id,
+            tx.now,
+        ),
     )
     row = _poll_row(tx, poll_id)
     assert row is not None
-    audit.record(tx, user.id, "poll.create", group_id=acc.group_id, subject=f"poll {poll_id}",
-                 question=question)
+    audit.record(
+        tx,
+        user.id,
+        "poll.create",
+        group_id=acc.group_id,
+        subject=f"poll {poll_id}",
+        question=question,
+    )
     counted = breakdown(tx, row)
-    tx.emit(acc.room_id, acc.slug, "poll.created",
-            poll_data(row, counted, visible=_shown_to_all(row, counted, threshold),
-                      threshold=threshold))
+    tx.emit(
+        acc.room_id,
+        acc.slug,
+        "poll.created",
+        poll_data(
+            row, counted, visible=_shown_to_all(row, counted, threshold), threshold=threshold
+        ),
+    )
     return {"poll": {"id": poll_id}}
 
 
-def _store_vote(tx: Tx, row: Row, member_id: int, choices: list[int],
-                entered_by: int | None) -> None:
+def _store_vote(
+    tx: Tx, row: Row, member_id: int, choices: list[int], entered_by: int | None
+) -> None:
     """Replace the member's vote: one member, one vote."""
     tx.execute("DELETE FROM poll_votes WHERE poll_id = ? AND user_id = ?", (row["id"], member_id))
     tx.execute(
         "INSERT INTO poll_voters(poll_id, user_id, entered_by, voted_at) VALUES (?, ?, ?, ?)"
         " ON CONFLICT(poll_id, user_id) DO UPDATE SET entered_by = excluded.entered_by,"
-        " voted_at = excluded.voted_at", (row["id"], member_id, entered_by, tx.now),
+        " voted_at = excluded.voted_at",
+        (row["id"], member_id, entered_by, tx.now),
     )
-    tx.executemany("INSERT INTO poll_votes(poll_id, user_id, choice) VALUES (?, ?, ?)",
-                        [(row["id"], member_id, c) for c in choices])
+    tx.executemany(
+        "INSERT INTO poll_votes(poll_id, user_id, choice) VALUES (?, ?, ?)",
+        [(row["id"], member_id, c) for c in choices],
+    )
 
 
 def _open_poll(tx: Tx, user: User, poll_id: int) -> tuple[Row, Access]:
@@ -190,8 +232,9 @@ def _open_poll(tx: Tx, user: User, poll_id: int) -> tuple[Row, Access]:
     return row, acc
 
 
-def vote(tx: Tx, user: User, poll_id: int, choices: list[int], *,
-         threshold: int = DEFAULT_THRESHOLD) -> dict[str, Any]:
+def vote(
+    tx: Tx, user: User, poll_id: int, choices: list[int], *, threshold: int = DEFAULT_THRESHOLD
+) -> dict[str, Any]:
     row, acc = _open_poll(tx, user, poll_id)
     chosen = _check_choices(row, choices)
     _store_vote(tx, row, user.id, chosen, None)
@@ -202,8 +245,15 @@ def vote(tx: Tx, user: User, poll_id: int, choices: list[int], *,
     return reply
 
 
-def vote_for(tx: Tx, user: User, poll_id: int, member_id: int, choices: list[int], *,
-             threshold: int = DEFAULT_THRESHOLD) -> dict[str, Any]:
+def vote_for(
+    tx: Tx,
+    user: User,
+    poll_id: int,
+    member_id: int,
+    choices: list[int],
+    *,
+    threshold: int = DEFAULT_THRESHOLD,
+) -> dict[str, Any]:
     """A facilitator records the vote of a named member who phoned in (audited)."""
     row, acc = _open_poll(tx, user, poll_id)
     require_staff_or_moderator(user, acc)
@@ -219,8 +269,9 @@ def vote_for(tx: Tx, user: User, poll_id: int, member_id: int, choices: list[int
     detail: dict[str, Any] = {"member": member_id, "member_name": member["name"]}
     if not row["anonymous"]:
         detail["choices"] = chosen
-    audit.record(tx, user.id, "poll.vote_for", group_id=acc.group_id,
-                 subject=f"poll {poll_id}", **detail)
+    audit.record(
+        tx, user.id, "poll.vote_for", group_id=acc.group_id, subject=f"poll {poll_id}", **detail
+    )
     counted = _emit_tally(tx, acc, row, threshold)
     reply: dict[str, Any] = {"poll": poll_id, "voters": counted["voters"]}
     if _shown_to_all(row, counted, threshold):
@@ -228,8 +279,9 @@ def vote_for(tx: Tx, user: User, poll_id: int, member_id: int, choices: list[int
     return reply
 
 
-def count_in_room(tx: Tx, user: User, poll_id: int, counts: list[int], *,
-                  threshold: int = DEFAULT_THRESHOLD) -> dict[str, Any]:
+def count_in_room(
+    tx: Tx, user: User, poll_id: int, counts: list[int], *, threshold: int = DEFAULT_THRESHOLD
+) -> dict[str, Any]:
     """A facilitator enters a show of hands: one count per option, replacing the last one."""
     row, acc = _open_poll(tx, user, poll_id)
     require_staff_or_moderator(user, acc)
@@ -240,8 +292,15 @@ def count_in_room(tx: Tx, user: User, poll_id: int, counts: list[int], *,
         raise BadRequest("That count is too large for a show of hands.", field="counts")
     previous = json.loads(row["room_counts"]) if row["room_counts"] else [0] * n
     tx.execute("UPDATE polls SET room_counts = ? WHERE id = ?", (json.dumps(counts), poll_id))
-    audit.record(tx, user.id, "poll.count", group_id=acc.group_id, subject=f"poll {poll_id}",
-                 in_room=counts, previous=previous)
+    audit.record(
+        tx,
+        user.id,
+        "poll.count",
+        group_id=acc.group_id,
+        subject=f"poll {poll_id}",
+        in_room=counts,
+        previous=previous,
+    )
     now = _poll_row(tx, poll_id)
     assert now is not None
     counted = _emit_tally(tx, acc, now, threshold)
@@ -268,9 +327,10 @@ def _forget_who_chose_what(tx: Tx, row: Row) -> None:
     ).fetchall():
         tally = unpack(data)
         if tally.get("poll") == row["id"] and "counts" in tally:
-            tx.execute("UPDATE events SET data = ? WHERE room_id = ? AND seq = ?",
-                       (pack({"poll": row["id"], "voters": tally.get("voters", 0)}),
-                        room_id, seq))
+            tx.execute(
+                "UPDATE events SET data = ? WHERE room_id = ? AND seq = ?",
+                (pack({"poll": row["id"], "voters": tally.get("voters", 0)}), room_id, seq),
+            )
 
 
 def close(tx: Tx, user: User, poll_id: int) -> dict[str, Any]:
@@ -278,32 +338,52 @@ def close(tx: Tx, user: User, poll_id: int) -> dict[str, Any]:
     row, acc = _open_poll(tx, user, poll_id)
     require_staff_or_moderator(user, acc)
     counted = breakdown(tx, row)
-    tx.execute("UPDATE polls SET closed_at = ?, closed_by = ?, final = ? WHERE id = ?",
-               (tx.now, user.id, json.dumps(counted), poll_id))
+    tx.execute(
+        "UPDATE polls SET closed_at = ?, closed_by = ?, final = ? WHERE id = ?",
+        (tx.now, user.id, json.dumps(counted), poll_id),
+    )
     if row["anonymous"]:
         _forget_who_chose_what(tx, row)
-    audit.record(tx, user.id, "poll.close", group_id=acc.group_id, subject=f"poll {poll_id}",
-                 counts=counted["counts"], voters=counted["voters"])
-    tx.emit(acc.room_id, acc.slug, "poll.closed",
-            {"poll": poll_id, **counted, "closed_at": tx.now})
+    audit.record(
+        tx,
+        user.id,
+        "poll.close",
+        group_id=acc.group_id,
+        subject=f"poll {poll_id}",
+        counts=counted["counts"],
+        voters=counted["voters"],
+    )
+    tx.emit(acc.room_id, acc.slug, "poll.closed", {"poll": poll_id, **counted, "closed_at": tx.now})
     return {"poll": poll_id, **counted}
 
 
 # --- reads --------------------------------------------------------------------------------
 
 
-def poll_data(row: Row, counted: dict[str, Any], *, visible: bool,
-              voted: bool | None = None, named: list[dict[str, Any]] | None = None,
-              threshold: int = DEFAULT_THRESHOLD) -> dict[str, Any]:
+def poll_data(
+    row: Row,
+    counted: dict[str, Any],
+    *,
+    visible: bool,
+    voted: bool | None = None,
+    named: list[dict[str, Any]] | None = None,
+    threshold: int = DEFAULT_THRESHOLD,
+) -> dict[str, Any]:
     """A poll as events and reads show it; counts only when this reader may see them.
     An anonymous poll also says from how many voters its counts are shown while open."""
     data: dict[str, Any] = {
-        "id": row["id"], "poll": row["id"], "question": row["question"],
-        "options": json.loads(row["options"]), "kind": row["kind"],
-        "anonymous": bool(row["anonymous"]), "results": row["results"],
+        "id": row["id"],
+        "poll": row["id"],
+        "question": row["question"],
+        "options": json.loads(row["options"]),
+        "kind": row["kind"],
+        "anonymous": bool(row["anonymous"]),
+        "results": row["results"],
         "created_by": {"id": row["created_by"], "name": row["creator_name"]},
-        "created_at": row["created_at"], "closed": row["closed_at"] is not None,
-        "closed_at": row["closed_at"], "voters": counted["voters"],
+        "created_at": row["created_at"],
+        "closed": row["closed_at"] is not None,
+        "closed_at": row["closed_at"],
+        "voters": counted["voters"],
         "results_visible": visible,
     }
     if row["anonymous"]:
@@ -326,54 +406,66 @@ def _named_votes(conn: Conn, row: Row) -> list[dict[str, Any]]:
         " v.choice FROM poll_voters w JOIN users u ON u.id = w.user_id"
         " LEFT JOIN users e ON e.id = w.entered_by"
         " JOIN poll_votes v ON v.poll_id = w.poll_id AND v.user_id = w.user_id"
-        " WHERE w.poll_id = ? ORDER BY u.name, w.user_id, v.choice", (row["id"],),
+        " WHERE w.poll_id = ? ORDER BY u.name, w.user_id, v.choice",
+        (row["id"],),
     ):
-        person = people.setdefault(r["user_id"], {
-            "member": {"id": None if r["erased_at"] else r["user_id"],
-                       "name": "Former member" if r["erased_at"] else r["name"]},
-            "choices": [],
-            "entered_by": (None if r["entered_by"] is None
-                           else {"id": r["entered_by"], "name": r["entered_by_name"]}),
-        })
+        person = people.setdefault(
+            r["user_id"],
+            {
+                "member": {
+                    "id": None if r["erased_at"] else r["user_id"],
+                    "name": "Former member" if r["erased_at"] else r["name"],
+                },
+                "choices": [],
+                "entered_by": (
+                    None
+                    if r["entered_by"] is None
+                    else {"id": r["entered_by"], "name": r["entered_by_name"]}
+                ),
+            },
+        )
         person["choices"].append(r["choice"])
     return list(people.values())
 
 
-def view(conn: Conn, user: User, row: Row, *,
-         threshold: int = DEFAULT_THRESHOLD) -> dict[str, Any]:
+def view(conn: Conn, user: User, row: Row, *, threshold: int = DEFAULT_THRESHOLD) -> dict[str, Any]:
     """One poll as this user may see it."""
     voted = _has_voted(conn, row["id"], user)
     counted = breakdown(conn, row)
     visible = results_visible(row, voted, counted["voters"], threshold)
     named = _named_votes(conn, row) if visible and not row["anonymous"] else None
-    return poll_data(row, counted, visible=visible, voted=voted, named=named,
-                     threshold=threshold)
+    return poll_data(row, counted, visible=visible, voted=voted, named=named, threshold=threshold)
 
 
-def get_poll(conn: Conn, user: User, poll_id: int, *,
-             threshold: int = DEFAULT_THRESHOLD) -> dict[str, Any]:
+def get_poll(
+    conn: Conn, user: User, poll_id: int, *, threshold: int = DEFAULT_THRESHOLD
+) -> dict[str, Any]:
     row, _ = _poll_for(conn, user, poll_id)
     return {"poll": view(conn, user, row, threshold=threshold)}
 
 
-def list_polls(conn: Conn, user: User, room: str, *,
-               threshold: int = DEFAULT_THRESHOLD) -> dict[str, Any]:
+def list_polls(
+    conn: Conn, user: User, room: str, *, threshold: int = DEFAULT_THRESHOLD
+) -> dict[str, Any]:
     """A group's polls, open ones first, newest first."""
     acc = access(conn, user, room)
     return {"polls": group_polls(conn, user, acc, threshold=threshold)}
 
 
-def group_polls(conn: Conn, user: User, acc: Access, *,
-                threshold: int = DEFAULT_THRESHOLD) -> list[dict[str, Any]]:
+def group_polls(
+    conn: Conn, user: User, acc: Access, *, threshold: int = DEFAULT_THRESHOLD
+) -> list[dict[str, Any]]:
     rows = conn.execute(
         f"SELECT {_POLL_COLUMNS} FROM polls p LEFT JOIN users u ON u.id = p.created_by"
-        " WHERE p.group_id = ? ORDER BY p.closed_at IS NOT NULL, p.id DESC", (acc.group_id,),
+        " WHERE p.group_id = ? ORDER BY p.closed_at IS NOT NULL, p.id DESC",
+        (acc.group_id,),
     ).fetchall()
     return [view(conn, user, r, threshold=threshold) for r in rows]
 
 
-def poll_in_group(conn: Conn, user: User, room: str, poll_id: int, *,
-                  threshold: int = DEFAULT_THRESHOLD) -> tuple[Access, dict[str, Any]]:
+def poll_in_group(
+    conn: Conn, user: User, room: str, poll_id: int, *, threshold: int = DEFAULT_THRESHOLD
+) -> tuple[Access, dict[str, Any]]:
     """For pages: the poll only if it belongs to that group, else not_found."""
     acc = access(conn, user, room)
     row = _poll_row(conn, poll_id)
@@ -396,6 +488,11 @@ def group_members(conn: Conn, user: User, room: str) -> list[dict[str, Any]]:
     """Members a facilitator can record a vote for, by name."""
     acc = access(conn, user, room)
     require_staff_or_moderator(user, acc)
-    return [dict(r) for r in conn.execute(
-        "SELECT u.id, u.name FROM memberships m JOIN users u ON u.id = m.user_id"
-        " WHERE m.group_id = ? AND u.erased_at IS NULL ORDER BY u.name", (acc.group_id,))]
+    return [
+        dict(r)
+        for r in conn.execute(
+            "SELECT u.id, u.name FROM memberships m JOIN users u ON u.id = m.user_id"
+            " WHERE m.group_id = ? AND u.erased_at IS NULL ORDER BY u.name",
+            (acc.group_id,),
+        )
+    ]

@@ -31,57 +31,96 @@ def _rows(conn: Conn, sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]
     return [dict(r) for r in conn.execute(sql, params).fetchall()]
 
 
-
-
 def export_user(conn: Conn, email: str) -> dict[str, Any]:
     """Everything held about one member, as plain JSON-ready data."""
     user = require_user(conn, email)
     uid = user.id
-    account = conn.execute("SELECT id, email, name, role, created_at, password_hash IS NOT NULL"
-                           " AS has_password FROM users WHERE id = ?", (uid,)).fetchall()[0]
+    account = conn.execute(
+        "SELECT id, email, name, role, created_at, password_hash IS NOT NULL"
+        " AS has_password FROM users WHERE id = ?",
+        (uid,),
+    ).fetchall()[0]
     out: dict[str, Any] = {
         "exported_at": int(time.time() * 1000),
         "about": "Everything the Critical Friends hub holds about this member. Times are "
-                 "Unix milliseconds. Passwords, tokens and session ids are stored only as "
-                 "one-way hashes and are not included.",
+        "Unix milliseconds. Passwords, tokens and session ids are stored only as "
+        "one-way hashes and are not included.",
         "account": {**dict(account), "has_password": bool(account["has_password"])},
-        "memberships": _rows(conn, "SELECT g.slug AS room, g.name AS group_name, m.role,"
-                             " m.joined_at FROM memberships m JOIN groups g ON g.id = m.group_id"
-                             " WHERE m.user_id = ? ORDER BY g.slug", (uid,)),
-        "sessions": _rows(conn, "SELECT created_at, expires_at FROM sessions WHERE user_id = ?"
-                          " ORDER BY created_at", (uid,)),
-        "api_tokens": _rows(conn, "SELECT id, created_at, revoked_at FROM api_tokens"
-                            " WHERE user_id = ? ORDER BY id", (uid,)),
-        "threads_started": _rows(conn, "SELECT t.id, g.slug AS room, t.title, t.created_at"
-                                 " FROM threads t JOIN groups g ON g.id = t.group_id"
-                                 " WHERE t.author_id = ? ORDER BY t.id", (uid,)),
-        "messages": _rows(conn, "SELECT m.id, g.slug AS room, m.thread_id AS thread, m.body,"
-                          " m.created_at, m.edited_at, m.deleted_at FROM messages m"
-                          " JOIN groups g ON g.id = m.group_id WHERE m.author_id = ?"
-                          " ORDER BY m.id", (uid,)),
-        "audit": [{**r, "detail": json.loads(r["detail"])} for r in _rows(
-            conn, "SELECT a.id, a.at, a.action, g.slug AS room, a.subject, a.detail,"
-            " coalesce(a.actor_id = ?, 0) AS by_them"
-            " FROM audit_log a LEFT JOIN groups g ON g.id = a.group_id"
-            " WHERE a.actor_id = ? OR a.subject = ? ORDER BY a.id", (uid, uid, f"user {uid}"))],
+        "memberships": _rows(
+            conn,
+            "SELECT g.slug AS room, g.name AS group_name, m.role,"
+            " m.joined_at FROM memberships m JOIN groups g ON g.id = m.group_id"
+            " WHERE m.user_id = ? ORDER BY g.slug",
+            (uid,),
+        ),
+        "sessions": _rows(
+            conn,
+            "SELECT created_at, expires_at FROM sessions WHERE user_id = ? ORDER BY created_at",
+            (uid,),
+        ),
+        "api_tokens": _rows(
+            conn,
+            "SELECT id, created_at, revoked_at FROM api_tokens WHERE user_id = ? ORDER BY id",
+            (uid,),
+        ),
+        "threads_started": _rows(
+            conn,
+            "SELECT t.id, g.slug AS room, t.title, t.created_at"
+            " FROM threads t JOIN groups g ON g.id = t.group_id"
+            " WHERE t.author_id = ? ORDER BY t.id",
+            (uid,),
+        ),
+        "messages": _rows(
+            conn,
+            "SELECT m.id, g.slug AS room, m.thread_id AS thread, m.body,"
+            " m.created_at, m.edited_at, m.deleted_at FROM messages m"
+            " JOIN groups g ON g.id = m.group_id WHERE m.author_id = ?"
+            " ORDER BY m.id",
+            (uid,),
+        ),
+        "audit": [
+            {**r, "detail": json.loads(r["detail"])}
+            for r in _rows(
+                conn,
+                "SELECT a.id, a.at, a.action, g.slug AS room, a.subject, a.detail,"
+                " coalesce(a.actor_id = ?, 0) AS by_them"
+                " FROM audit_log a LEFT JOIN groups g ON g.id = a.group_id"
+                " WHERE a.actor_id = ? OR a.subject = ? ORDER BY a.id",
+                (uid, uid, f"user {uid}"),
+            )
+        ],
     }
     tables = conn.tables()
     if "poll_votes" in tables:
         # One member, one vote; an anonymous poll never reveals the choice, not even here.
         out["poll_choices"] = _rows(
-            conn, "SELECT v.poll_id AS poll, p.question, v.choice FROM poll_votes v"
+            conn,
+            "SELECT v.poll_id AS poll, p.question, v.choice FROM poll_votes v"
             " JOIN polls p ON p.id = v.poll_id WHERE v.user_id = ? AND p.anonymous = 0"
-            " ORDER BY v.poll_id, v.choice", (uid,))
+            " ORDER BY v.poll_id, v.choice",
+            (uid,),
+        )
     if "poll_voters" in tables:
         # Polls they took part in, or entered a vote in for someone who phoned. An anonymous
         # poll's vote time is left out: it matches the live tally whose counts moved then.
         out["poll_voters"] = _rows(
-            conn, "SELECT w.poll_id, w.user_id, w.entered_by, CASE WHEN p.anonymous THEN NULL"
+            conn,
+            "SELECT w.poll_id, w.user_id, w.entered_by, CASE WHEN p.anonymous THEN NULL"
             " ELSE w.voted_at END AS voted_at FROM poll_voters w JOIN polls p ON p.id ="
             " w.poll_id WHERE w.user_id = ? OR w.entered_by = ? ORDER BY w.poll_id, w.user_id",
-            (uid, uid))
-    covered = {"users", "memberships", "sessions", "api_tokens", "threads", "messages",
-               "poll_votes", "poll_voters", "audit_log"}
+            (uid, uid),
+        )
+    covered = {
+        "users",
+        "memberships",
+        "sessions",
+        "api_tokens",
+        "threads",
+        "messages",
+        "poll_votes",
+        "poll_voters",
+        "audit_log",
+    }
     # Every table column that refers to users(id), found from the schema itself, so a table
     # added later is exported too without anyone remembering to list it here.
     for table, columns in conn.columns_referencing("users").items():
@@ -89,8 +128,10 @@ def export_user(conn: Conn, email: str) -> dict[str, Any]:
             continue
         where = " OR ".join(f'"{c}" = ?' for c in columns)
         rows = _rows(conn, f'SELECT * FROM "{table}" WHERE {where}', tuple(uid for _ in columns))
-        out[table] = [{k: v for k, v in r.items() if k not in _SECRET_COLUMNS
-                       and not isinstance(v, bytes)} for r in rows]
+        out[table] = [
+            {k: v for k, v in r.items() if k not in _SECRET_COLUMNS and not isinstance(v, bytes)}
+            for r in rows
+        ]
     return out
 
 
@@ -101,11 +142,16 @@ def export_json(conn: Conn, email: str) -> str:
 def scrub(value: Any, uid: int, name: str) -> Any:
     """``value`` with every reference to the person (id + name) replaced by Former member."""
     if isinstance(value, dict):
-        if (value.get("id") == uid and value.get("name") == name
-                and set(value) <= {"id", "name", "role"}):
+        if (
+            value.get("id") == uid
+            and value.get("name") == name
+            and set(value) <= {"id", "name", "role"}
+        ):
             return {"id": None, "name": FORMER_MEMBER}
-        return {k: (FORMER_MEMBER if k in _PERSON_KEYS and v == name else scrub(v, uid, name))
-                for k, v in value.items()}
+        return {
+            k: (FORMER_MEMBER if k in _PERSON_KEYS and v == name else scrub(v, uid, name))
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [scrub(v, uid, name) for v in value]
     return value
@@ -113,8 +159,9 @@ def scrub(value: Any, uid: int, name: str) -> Any:
 
 def erase_user(tx: Tx, email: str, actor_id: int | None = None) -> dict[str, int]:
     """Remove a member's personal data; their contributions stay, shown as Former member."""
-    row = tx.one("SELECT id, name FROM users WHERE email = ? AND erased_at IS NULL",
-                 (email.strip(),))
+    row = tx.one(
+        "SELECT id, name FROM users WHERE email = ? AND erased_at IS NULL", (email.strip(),)
+    )
     if row is None:
         raise NotFound(f"There is no user with the email {email}.")
     uid, name = row["id"], row["name"]
@@ -125,8 +172,10 @@ def erase_user(tx: Tx, email: str, actor_id: int | None = None) -> dict[str, int
     }
     if "reads" in tx.tables():
         tx.execute("DELETE FROM reads WHERE user_id = ?", (uid,))  # what they read, and when
-    tx.execute("UPDATE users SET name = ?, email = ?, password_hash = NULL, erased_at = ?"
-               " WHERE id = ?", (FORMER_MEMBER, f"erased-{uid}@erased.invalid", tx.now, uid))
+    tx.execute(
+        "UPDATE users SET name = ?, email = ?, password_hash = NULL, erased_at = ? WHERE id = ?",
+        (FORMER_MEMBER, f"erased-{uid}@erased.invalid", tx.now, uid),
+    )
     # Stored events carry the author's name (msgpack); rewrite those that contain it, so a
     # replay after erasure never brings the name back.
     needle = name.encode()
@@ -135,15 +184,19 @@ def erase_user(tx: Tx, email: str, actor_id: int | None = None) -> dict[str, int
         data = unpack(ev["data"])
         clean = scrub(data, uid, name)
         if clean != data:
-            tx.execute("UPDATE events SET data = ? WHERE room_id = ? AND seq = ?",
-                       (pack(clean), ev["room_id"], ev["seq"]))
+            tx.execute(
+                "UPDATE events SET data = ? WHERE room_id = ? AND seq = ?",
+                (pack(clean), ev["room_id"], ev["seq"]),
+            )
             scrubbed += 1
     for entry in tx.rows_containing("audit_log", "detail", name, ("id", "detail")):
         detail = json.loads(entry["detail"])
         clean = scrub(detail, uid, name)
         if clean != detail:
-            tx.execute("UPDATE audit_log SET detail = ? WHERE id = ?",
-                       (json.dumps(clean, sort_keys=True), entry["id"]))
+            tx.execute(
+                "UPDATE audit_log SET detail = ? WHERE id = ?",
+                (json.dumps(clean, sort_keys=True), entry["id"]),
+            )
     counts["events_scrubbed"] = scrubbed
     audit.record(tx, actor_id, "user.erased", subject=f"user {uid}", **counts)
     return counts

@@ -39,8 +39,9 @@ def move_mark(tx: Tx, user: User, group_id: int, thread_id: int, message_id: int
 
 def visit_room(tx: Tx, user: User, group_id: int) -> int:
     """A room page was opened: everything in it so far is no longer "unread" on home."""
-    latest: int = tx.value("SELECT coalesce(max(id), 0) FROM messages WHERE group_id = ?",
-                           (group_id,))
+    latest: int = tx.value(
+        "SELECT coalesce(max(id), 0) FROM messages WHERE group_id = ?", (group_id,)
+    )
     return move_mark(tx, user, group_id, ROOM, latest)
 
 
@@ -59,8 +60,10 @@ def read_all(tx: Tx, user: User, group_id: int) -> None:
 
 def seen(tx: Tx, user: User, group_id: int, thread_id: int, message_id: int) -> None:
     """The member saw a message arrive live in a thread: move the thread's and room's marks."""
-    row = tx.one("SELECT 1 FROM messages WHERE id = ? AND group_id = ? AND thread_id = ?",
-                 (message_id, group_id, thread_id))
+    row = tx.one(
+        "SELECT 1 FROM messages WHERE id = ? AND group_id = ? AND thread_id = ?",
+        (message_id, group_id, thread_id),
+    )
     if row is None:
         return
     move_mark(tx, user, group_id, thread_id, message_id)

@@ -34,8 +34,9 @@ def _load(data: Frame, subprotocol: str) -> Any:
             raise BadRequest("This connection speaks MessagePack: send binary frames.")
         # Invalid UTF-8 in a string becomes lone surrogates, refused with the ref echoed by
         # the same check as JSON's "\udcff" escapes (see _string).
-        return msgpack.unpackb(data, raw=False, strict_map_key=False, use_list=True,
-                               unicode_errors="surrogateescape")
+        return msgpack.unpackb(
+            data, raw=False, strict_map_key=False, use_list=True, unicode_errors="surrogateescape"
+        )
     if isinstance(data, bytes):
         data = data.decode("utf-8", "surrogateescape")
     return json.loads(data, parse_constant=_no_constant)
@@ -109,8 +110,9 @@ class Event:
     def frame(self, subprotocol: str) -> Frame:
         cached = self._frames.get(subprotocol)
         if cached is None:
-            cached = encode(event_frame(self.room, self.seq, self.type, self.at, self.data),
-                            subprotocol)
+            cached = encode(
+                event_frame(self.room, self.seq, self.type, self.at, self.data), subprotocol
+            )
             self._frames[subprotocol] = cached
         return cached
 

@@ -194,8 +194,7 @@ def _check_value(name: str, kind: str, value: Any, limits: Limits) -> Any:  # no
 def validate(op: str, ref: int, raw: dict[str, Any], limits: Limits) -> Command:
     """Check one command's arguments against its schema; unknown extra fields are ignored."""
     if not _storable(op):
-        raise FrameError(BadRequest("'op' holds characters that are not valid text (UTF-8)."),
-                         ref)
+        raise FrameError(BadRequest("'op' holds characters that are not valid text (UTF-8)."), ref)
     schema = SCHEMAS.get(op)
     if schema is None:
         raise FrameError(UnknownOp(f"There is no operation called '{op[:40]}'."), ref)
@@ -210,4 +209,3 @@ def validate(op: str, ref: int, raw: dict[str, Any], limits: Limits) -> Command:
     except CFNError as e:
         raise FrameError(e, ref) from None
     return Command(op=op, ref=ref, args=args)
-

@@ -59,13 +59,14 @@ class Hub:
     def online(self, room: str) -> list[dict[str, Any]]:
         """Members with at least one connection joined to the room, by name."""
         people = self._online.get(room, {})
-        return sorted(({"id": uid, "name": v[0]} for uid, v in people.items()),
-                      key=lambda m: (m["name"].lower(), m["id"]))
+        return sorted(
+            ({"id": uid, "name": v[0]} for uid, v in people.items()),
+            key=lambda m: (m["name"].lower(), m["id"]),
+        )
 
     def ephemeral(self, room: str, type_: str, data: dict[str, Any]) -> None:
         """An event that is not stored (seq null): presence, typing."""
-        self.dispatch([Event(room=room, seq=None, type=type_, at=now_ms(time.time()),
-                             data=data)])
+        self.dispatch([Event(room=room, seq=None, type=type_, at=now_ms(time.time()), data=data)])
 
     def _arrive(self, room: str, sub: Subscriber) -> None:
         people = self._online.setdefault(room, {})

@@ -57,8 +57,15 @@ _CLOSE = object()
 class Connection:
     """Lives as long as the WebSocket; ``run()`` returns when it is over."""
 
-    def __init__(self, ws: WebSocket, services: Services, user: User, subprotocol: str,
-                 ops: dict[str, Handler], pipelined: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        ws: WebSocket,
+        services: Services,
+        user: User,
+        subprotocol: str,
+        ops: dict[str, Handler],
+        pipelined: frozenset[str] = frozenset(),
+    ) -> None:
         self.ws, self.services, self.user, self.subprotocol = ws, services, user, subprotocol
         self.user_id, self.user_name = user.id, user.name
         self.ops = ops
@@ -193,8 +200,11 @@ class Connection:
             return
         if command.op not in self.ops:
             await self._after_tail()
-            self._reply(protocol.reply_error(
-                command.ref, "unknown_op", f"There is no operation called '{command.op}'."))
+            self._reply(
+                protocol.reply_error(
+                    command.ref, "unknown_op", f"There is no operation called '{command.op}'."
+                )
+            )
             return
         if not self.bucket.allow():
             await self._after_tail()

@@ -9,8 +9,9 @@ from collections.abc import Callable
 class TokenBucket:
     """``rate`` tokens a second up to ``burst``; a rate of 0 means no limit at all."""
 
-    def __init__(self, rate: float, burst: float,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, rate: float, burst: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.rate, self.burst, self._clock = rate, burst, clock
         self._tokens, self._stamp = burst, clock()
 

@@ -48,12 +48,20 @@ async def recheck(services: Services, connection: Connection) -> None:
     allowed = await services.db.read(access.rooms_allowed, user.id, rooms)
     for room in rooms:
         if room not in allowed and connection.leave_room(room):
-            connection.send_event(Event(room=room, seq=None, type="access.removed",
-                                        at=now_ms(time.time()), data={"room": room}))
+            connection.send_event(
+                Event(
+                    room=room,
+                    seq=None,
+                    type="access.removed",
+                    at=now_ms(time.time()),
+                    data={"room": room},
+                )
+            )
 
 
-async def watch(services: Services, interval: float = POLL_SECONDS,
-                sweep_every: int = SWEEP_EVERY) -> None:
+async def watch(
+    services: Services, interval: float = POLL_SECONDS, sweep_every: int = SWEEP_EVERY
+) -> None:
     """Run for the server's lifetime (a lifespan task)."""
     seen = await services.db.read(access.latest_change)
     rounds = 0
@@ -69,8 +77,12 @@ async def watch(services: Services, interval: float = POLL_SECONDS,
             sweep = rounds % sweep_every == 0
             # Last round's members too: a handshake whose credential read began before the
             # change committed may have added its connection after that round looked.
-            for connection in [c for c in services.connections if isinstance(c, Connection)
-                               and (sweep or c.user_id in users or c.user_id in last_round)]:
+            for connection in [
+                c
+                for c in services.connections
+                if isinstance(c, Connection)
+                and (sweep or c.user_id in users or c.user_id in last_round)
+            ]:
                 await recheck(services, connection)
             last_round = users
         except asyncio.CancelledError:

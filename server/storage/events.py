@@ -22,12 +22,17 @@ def unpack(data: bytes) -> dict[str, Any]:
     return unpacked
 
 
-def stored_after(conn: Conn, room_id: int, since: int, upto: int,
-                 ) -> list[tuple[int, str, int, dict[str, Any]]]:
+def stored_after(
+    conn: Conn,
+    room_id: int,
+    since: int,
+    upto: int,
+) -> list[tuple[int, str, int, dict[str, Any]]]:
     """A room's stored events with since < seq <= upto, in order, as (seq, type, at, data):
     what a resuming client missed. Portable SQL, so every engine's ``events_after``."""
     rows = conn.execute(
         "SELECT seq, type, at, data FROM events WHERE room_id = ? AND seq > ? AND seq <= ?"
-        " ORDER BY seq", (room_id, since, upto),
+        " ORDER BY seq",
+        (room_id, since, upto),
     ).fetchall()
     return [(r[0], r[1], r[2], unpack(r[3])) for r in rows]

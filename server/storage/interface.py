@@ -63,8 +63,9 @@ class Conn(Protocol):
         schema, so a table added later is found without anyone listing it)."""
         ...
 
-    def rows_containing(self, table: str, column: str, needle: str | bytes,
-                        columns: Sequence[str]) -> list[Row]:
+    def rows_containing(
+        self, table: str, column: str, needle: str | bytes, columns: Sequence[str]
+    ) -> list[Row]:
         """``columns`` of the rows of ``table`` whose ``column`` (text, or a packed blob
         compared byte for byte when ``needle`` is bytes) contains ``needle``."""
         ...
@@ -112,8 +113,12 @@ class Store(Protocol):
         """Run ``fn(tx, *args)`` in a transaction; resolves after its commit."""
         ...
 
-    def events_after(self, room_id: int, since: int, upto: int,
-                     ) -> Awaitable[list[tuple[int, str, int, dict[str, Any]]]]:
+    def events_after(
+        self,
+        room_id: int,
+        since: int,
+        upto: int,
+    ) -> Awaitable[list[tuple[int, str, int, dict[str, Any]]]]:
         """A room's stored events with ``since < seq <= upto``, as (seq, type, at, data)."""
         ...
 

@@ -36,19 +36,41 @@ FAST_PATH: Requirements = {
     "uvicorn.protocols.utils:ClientDisconnected": (),
     "uvicorn.protocols.websockets.websockets_sansio_impl:WebSocketsSansIOProtocol": (
         # overridden
-        "connection_made", "run_asgi", "send", "handle_parser_exception",
+        "connection_made",
+        "run_asgi",
+        "send",
+        "handle_parser_exception",
         "send_receive_event_to_app",
         # read or set
-        "transport", "loop", "logger", "client", "queue", "conn", "close_timeout",
-        "close_timer", "close_sent", "disconnected", "handshake_complete", "read_paused",
-        "writable", "frames", "curr_msg_data_type",
+        "transport",
+        "loop",
+        "logger",
+        "client",
+        "queue",
+        "conn",
+        "close_timeout",
+        "close_timer",
+        "close_sent",
+        "disconnected",
+        "handshake_complete",
+        "read_paused",
+        "writable",
+        "frames",
+        "curr_msg_data_type",
     ),
     "uvicorn.protocols.http.httptools_impl:HttpToolsProtocol": (
         # overridden
-        "connection_made", "data_received", "on_headers_complete", "on_message_complete",
+        "connection_made",
+        "data_received",
+        "on_headers_complete",
+        "on_message_complete",
         "connection_lost",
         # read
-        "transport", "loop", "logger", "client", "cycle",
+        "transport",
+        "loop",
+        "logger",
+        "client",
+        "cycle",
     ),
 }
 
@@ -63,13 +85,19 @@ class FenceError(RuntimeError):
 
     def __init__(self, missing: list[str], version: str, remedy: str) -> None:
         self.missing = missing
-        super().__init__(f"uvicorn {version} lacks what server/transport/ relies on: "
-                         + ", ".join(missing) + ". " + remedy)
+        super().__init__(
+            f"uvicorn {version} lacks what server/transport/ relies on: "
+            + ", ".join(missing)
+            + ". "
+            + remedy
+        )
 
 
 PIN = "Install the uvicorn release pyproject.toml pins."
-STOCK = ("Set CFN_WS_FAST_PATH=0 to serve on uvicorn's stock protocols, or install the"
-         " uvicorn release pyproject.toml pins.")
+STOCK = (
+    "Set CFN_WS_FAST_PATH=0 to serve on uvicorn's stock protocols, or install the"
+    " uvicorn release pyproject.toml pins."
+)
 
 
 def missing(requirements: Requirements) -> list[str]:
@@ -91,8 +119,11 @@ def missing(requirements: Requirements) -> list[str]:
         except Exception as e:  # its constructor changed: its instance attributes are unknown
             absent.append(f"{module_name}.{class_name}() as built here ({e!r})")
             continue
-        absent += [f"{module_name}.{class_name}.{name}" for name in attributes
-                   if not hasattr(cls, name) and not hasattr(instance, name)]
+        absent += [
+            f"{module_name}.{class_name}.{name}"
+            for name in attributes
+            if not hasattr(cls, name) and not hasattr(instance, name)
+        ]
     return absent
 
 

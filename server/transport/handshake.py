@@ -27,7 +27,8 @@ class HandshakeTimeoutProtocol(HttpToolsProtocol):
         self._refused = False
         super().connection_made(transport)
         self._handshake_timer: asyncio.TimerHandle | None = self.loop.call_later(
-            self.handshake_timeout, self._handshake_expired)
+            self.handshake_timeout, self._handshake_expired
+        )
 
     def _handshake_expired(self) -> None:
         self._handshake_timer = None
@@ -68,13 +69,17 @@ class HandshakeTimeoutProtocol(HttpToolsProtocol):
         """431, then close our side and drop the rest, so the client can read the answer
         (closing with its bytes unread would reset the connection instead)."""
         self._refused = True
-        self.logger.info("%s - request headers over %d bytes: 431",
-                         self.client[0] if self.client else "-", self.max_header)
+        self.logger.info(
+            "%s - request headers over %d bytes: 431",
+            self.client[0] if self.client else "-",
+            self.max_header,
+        )
         body = b"Request headers too large.\n"
         self.transport.write(
             b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
             b"content-type: text/plain; charset=utf-8\r\nconnection: close\r\n"
-            b"content-length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+            b"content-length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+        )
         if self.transport.can_write_eof():
             self.transport.write_eof()
         self.loop.call_later(self.handshake_timeout, self.transport.close)
@@ -86,8 +91,13 @@ class HandshakeTimeoutProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
 
-def protocol_with_timeout(seconds: float, max_header: int = 32_768,
-                          ) -> type[HandshakeTimeoutProtocol]:
+def protocol_with_timeout(
+    seconds: float,
+    max_header: int = 32_768,
+) -> type[HandshakeTimeoutProtocol]:
     """The protocol class uvicorn should use, with this server's timeout and head limit."""
-    return type("HandshakeTimeout", (HandshakeTimeoutProtocol,),
-                {"handshake_timeout": seconds, "max_header": max_header})
+    return type(
+        "HandshakeTimeout",
+        (HandshakeTimeoutProtocol,),
+        {"handshake_timeout": seconds, "max_header": max_header},
+    )

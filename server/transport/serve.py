@@ -35,8 +35,10 @@ class Server(uvicorn.Server):
         """Wait (up to 2 s) for peers to echo our 1001 before uvicorn drops what is left:
         closing a socket with unread input resets it, and a busy client would see 1006."""
         for _ in range(100):
-            if not any(getattr(c, "close_sent", False) and not c.transport.is_closing()
-                       for c in self.server_state.connections):
+            if not any(
+                getattr(c, "close_sent", False) and not c.transport.is_closing()
+                for c in self.server_state.connections
+            ):
                 return
             await asyncio.sleep(0.02)
 
@@ -55,8 +57,11 @@ def protocols(settings: Settings) -> dict[str, Any]:
     huge header from being read into memory (answered 400 rather than 431)."""
     fence.check(fence.SERVER)
     if not settings.ws_fast_path:
-        return {"ws": "websockets-sansio", "http": "h11",
-                "h11_max_incomplete_event_size": settings.max_header}
+        return {
+            "ws": "websockets-sansio",
+            "http": "h11",
+            "h11_max_incomplete_event_size": settings.max_header,
+        }
     fence.check(fence.FAST_PATH, fence.STOCK)
     from server.transport.handshake import protocol_with_timeout
     from server.transport.wsproto import CoalescingWebSocketProtocol

@@ -115,8 +115,12 @@ class CoalescingWebSocketProtocol(WebSocketsSansIOProtocol):
             return  # later data after our close: websockets discards it
         assert self.conn.close_sent is not None
         code, reason = self.conn.close_sent.code, self.conn.close_sent.reason
-        self.logger.info('%s - "WebSocket /ws" closed %d: %s',
-                         self.client[0] if self.client else "-", code, reason)
+        self.logger.info(
+            '%s - "WebSocket /ws" closed %d: %s',
+            self.client[0] if self.client else "-",
+            code,
+            reason,
+        )
         self.queue.put_nowait({"type": "websocket.disconnect", "code": code, "reason": reason})
         self.transport.write(b"".join(self.conn.data_to_send()))
         self.close_sent = True

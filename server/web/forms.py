@@ -45,8 +45,11 @@ def text_field(form: FormData, name: str, label: str, limit: int) -> str:
     if not isinstance(value, str) or not value.strip():
         raise BadRequest(f"Please write a {label} first.", field=name)
     if len(value) > limit:
-        raise TooLarge(f"The {label} is too long: at most {limit:,} characters. Please "
-                       f"shorten it by {len(value) - limit:,}.", field=name)
+        raise TooLarge(
+            f"The {label} is too long: at most {limit:,} characters. Please "
+            f"shorten it by {len(value) - limit:,}.",
+            field=name,
+        )
     return value
 
 
@@ -95,31 +98,43 @@ def safe_back(request: Request) -> str | None:
     """The ``?back=`` page a form came from, if it is a page of the same group."""
     target = request.query_params.get("back", "")
     slug = request.path_params.get("slug", "")
-    if (target.startswith(f"/g/{slug}/") or target == f"/g/{slug}") and "//" not in target \
-            and "\\" not in target:
+    if (
+        (target.startswith(f"/g/{slug}/") or target == f"/g/{slug}")
+        and "//" not in target
+        and "\\" not in target
+    ):
         return target
     return None
 
 
-async def show_form_again(request: Request, exc: CFNError, form: FormData, again: str,
-                          name: str) -> Response:
+async def show_form_again(
+    request: Request, exc: CFNError, form: FormData, again: str, name: str
+) -> Response:
     """Render the page the form lives on, as a GET of that page would, with the mistake and
     every typed value in ``request.state.form_error`` for its template."""
     params = {k: str(v) for k, v in request.path_params.items()}
     request.state.form_error = FormError(
-        form=name.format(**params), field=exc.field, message=exc.message,
-        values={k: [v for v in form.getlist(k) if isinstance(v, str)]
-                for k in form if k != "csrf"},
-        status=exc.status)
+        form=name.format(**params),
+        field=exc.field,
+        message=exc.message,
+        values={k: [v for v in form.getlist(k) if isinstance(v, str)] for k in form if k != "csrf"},
+        status=exc.status,
+    )
     target = urlsplit(safe_back(request) or again.format(**params))
-    scope = {**request.scope, "method": "GET", "path": target.path,
-             "raw_path": target.path.encode(), "query_string": target.query.encode()}
+    scope = {
+        **request.scope,
+        "method": "GET",
+        "path": target.path,
+        "raw_path": target.path.encode(),
+        "query_string": target.query.encode(),
+    }
     for route in request.app.router.routes:
         if isinstance(route, Route):
             match, child = route.matches(scope)
             if match == Match.FULL:
                 # every page's route is a function endpoint answering a Response
                 response: Response = await route.endpoint(
-                    Request({**scope, **child}, request.receive))
+                    Request({**scope, **child}, request.receive)
+                )
                 return response
     raise exc

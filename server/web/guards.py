@@ -87,8 +87,9 @@ def member_form(handler: MemberForm) -> Endpoint: ...
 def member_form(*, again: str, name: str) -> Callable[[MemberForm], Endpoint]: ...
 
 
-def member_form(handler: MemberForm | None = None, *, again: str | None = None,
-                name: str = "form") -> Endpoint | Callable[[MemberForm], Endpoint]:
+def member_form(
+    handler: MemberForm | None = None, *, again: str | None = None, name: str = "form"
+) -> Endpoint | Callable[[MemberForm], Endpoint]:
     """A form post from someone logged in, its CSRF token checked before anything else.
 
     With ``again`` (the form's page, e.g. "/g/{slug}/polls/{poll}", or a safe ``?back=`` page

@@ -37,12 +37,13 @@ def _lookalike_hosts_stay_text(state: StateCore) -> None:
 def _build_markdown() -> MarkdownIt:
     """The "zero" preset plus only the features members need; raw HTML stays off."""
     md = MarkdownIt("zero", {"breaks": True, "linkify": True, "html": False}).enable(
-        ["emphasis", "link", "list", "newline", "paragraph", "autolink", "backticks",
-         "linkify"])
+        ["emphasis", "link", "list", "newline", "paragraph", "autolink", "backticks", "linkify"]
+    )
     # Bare addresses become links only when they say http:// or https:// in full: no
     # "www.…" guesses, no e-mail addresses, no ftp: or protocol-relative "//…".
     md.linkify = LinkifyIt({"ftp:": None, "//": None, "mailto:": None}).set(
-        {"fuzzy_link": False, "fuzzy_email": False, "fuzzy_ip": False})
+        {"fuzzy_link": False, "fuzzy_email": False, "fuzzy_ip": False}
+    )
     md.core.ruler.after("linkify", "lookalike_hosts", _lookalike_hosts_stay_text)
     return md
 
@@ -56,7 +57,10 @@ def markdown(text: str) -> Markup:
     """Member-written text as safe HTML: no raw HTML, links marked noopener nofollow ugc."""
     html = _md.render(text or "")
     clean = nh3.clean(
-        html, tags=_TAGS, attributes=_ATTRS, url_schemes={"http", "https", "mailto"},
+        html,
+        tags=_TAGS,
+        attributes=_ATTRS,
+        url_schemes={"http", "https", "mailto"},
         link_rel=LINK_REL,
     )
     return Markup(clean)

@@ -30,8 +30,10 @@ def iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="seconds")
 
 
-def build_templates(template_globals: Mapping[str, Callable[..., Any]] | None = None,
-                    directory: Path = TEMPLATES_DIR) -> Environment:
+def build_templates(
+    template_globals: Mapping[str, Callable[..., Any]] | None = None,
+    directory: Path = TEMPLATES_DIR,
+) -> Environment:
     """The environment with the filters every page uses (``markdown``, ``when``, ``iso``)
     and the helpers page modules lend their templates (``template_globals``)."""
     env = Environment(

@@ -36,9 +36,15 @@ class _Record:
 class LoginThrottle:
     """``wait(email, address)`` says how long before another try; record each outcome."""
 
-    def __init__(self, free_per_account: int = 5, free_per_address: int = 20,
-                 first_delay: float = 1.0, max_delay: float = 300.0,
-                 clock: Callable[[], float] = time.monotonic, max_keys: int = 50_000) -> None:
+    def __init__(
+        self,
+        free_per_account: int = 5,
+        free_per_address: int = 20,
+        first_delay: float = 1.0,
+        max_delay: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+        max_keys: int = 50_000,
+    ) -> None:
         self.free = {"account": free_per_account, "address": free_per_address}
         self.first_delay, self.max_delay = first_delay, max_delay
         self.clock = clock
@@ -52,8 +58,11 @@ class LoginThrottle:
     def wait(self, email: str, address: str) -> float:
         """Seconds until this email may try again from this address (0: try now)."""
         now = self.clock()
-        waits = [r.blocked_until - now for k in self._keys(email, address)
-                 if (r := self._records.get(k)) is not None]
+        waits = [
+            r.blocked_until - now
+            for k in self._keys(email, address)
+            if (r := self._records.get(k)) is not None
+        ]
         return max([0.0, *waits])
 
     def begin(self, email: str, address: str) -> float:
@@ -65,8 +74,11 @@ class LoginThrottle:
         keys = self._keys(email, address)
         for key in keys:
             record = self._records.get(key)
-            if record and record.in_flight and (
-                    record.failures + record.in_flight >= self.free[key[0]]):
+            if (
+                record
+                and record.in_flight
+                and (record.failures + record.in_flight >= self.free[key[0]])
+            ):
                 return self.first_delay
         for key in keys:
             record = self._records.pop(key, None) or _Record()

@@ -22,15 +22,22 @@ from server.storage.sqlite.database import migrate, open_sync, write_sync
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 SHOTS = ROOT / "test-artifacts" / "screenshots"
 PASSWORD = "correct horse battery"
 VIEWPORTS = ((390, 844), (1280, 800))
 
 if not Path(CHROMIUM).exists():  # pragma: no cover
-    pytest.skip("Debian's chromium is not installed (apt-get install chromium)",
-                allow_module_level=True)
+    pytest.skip(
+        "Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True
+    )
 
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright  # noqa: E402
 
@@ -57,22 +64,42 @@ class Site:
         conn = open_sync(str(self.db_path))
         try:
             user = accounts.require_user(conn, email)
-            made = write_sync(conn, discussions.create_thread, user, slug, title, bodies[0],
-                              f"seed-{time.monotonic_ns()}")
+            made = write_sync(
+                conn,
+                discussions.create_thread,
+                user,
+                slug,
+                title,
+                bodies[0],
+                f"seed-{time.monotonic_ns()}",
+            )
             for body in bodies[1:]:
-                write_sync(conn, discussions.post_message, user, slug, made["thread"]["id"],
-                           body, f"seed-{time.monotonic_ns()}")
+                write_sync(
+                    conn,
+                    discussions.post_message,
+                    user,
+                    slug,
+                    made["thread"]["id"],
+                    body,
+                    f"seed-{time.monotonic_ns()}",
+                )
             return made["thread"]["id"]
         finally:
             conn.close()
-
 
     def post(self, slug: str, email: str, thread_id: int, body: str) -> None:
         conn = open_sync(str(self.db_path))
         try:
             user = accounts.require_user(conn, email)
-            write_sync(conn, discussions.post_message, user, slug, thread_id, body,
-                       f"seed-{time.monotonic_ns()}")
+            write_sync(
+                conn,
+                discussions.post_message,
+                user,
+                slug,
+                thread_id,
+                body,
+                f"seed-{time.monotonic_ns()}",
+            )
         finally:
             conn.close()
 
@@ -87,8 +114,11 @@ def _arrange(db_path: Path) -> None:
     """Two groups; alice (chair) and bob in north, carol only in south."""
     conn = open_sync(str(db_path))
     migrate(conn)
-    for email, name in (("alice@cfn.example", "Alice Archer"), ("bob@cfn.example", "Bob Brown"),
-                        ("carol@cfn.example", "Carol Carter")):
+    for email, name in (
+        ("alice@cfn.example", "Alice Archer"),
+        ("bob@cfn.example", "Bob Brown"),
+        ("carol@cfn.example", "Carol Carter"),
+    ):
         write_sync(conn, accounts.add_user, email, name, "member", PASSWORD)
     write_sync(conn, accounts.add_group, "north", "North Yorkshire", "regional")
     write_sync(conn, accounts.add_group, "south", "South Yorkshire", "regional")
@@ -108,7 +138,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     log = open(folder / "server.log", "wb")  # noqa: SIM115 (the child keeps it)
     proc = subprocess.Popen(
         [sys.executable, "-m", "server", "serve", "--db", str(db_path), "--port", str(port)],
-        cwd=ROOT, env={**os.environ, "CFN_RATE_LIMIT": "0"}, stdout=log, stderr=log)
+        cwd=ROOT,
+        env={**os.environ, "CFN_RATE_LIMIT": "0"},
+        stdout=log,
+        stderr=log,
+    )
     base = f"http://127.0.0.1:{port}"
     for _ in range(200):
         try:
@@ -147,8 +181,10 @@ def new_context(browser: Browser) -> Iterator[Callable[..., BrowserContext]]:
 
     def watch(page: Page) -> None:
         page.on("pageerror", lambda e: problems.append(f"script error: {e}"))
-        page.on("response", lambda r: problems.append(f"{r.status} from {r.url}")
-                if r.status >= 500 else None)
+        page.on(
+            "response",
+            lambda r: problems.append(f"{r.status} from {r.url}") if r.status >= 500 else None,
+        )
 
     def make(**options: Any) -> BrowserContext:
         options.setdefault("viewport", {"width": 390, "height": 844})
@@ -195,8 +231,10 @@ def check_text_at_200_percent(page: Page, name: str) -> None:
     with no sideways scrolling. Leaves a screenshot to look at, and the page as it was."""
     original = page.viewport_size
     page.set_viewport_size({"width": 390, "height": 844})
-    page.evaluate("() => { const r = document.documentElement; r.style.fontSize = "
-                  "`${parseFloat(getComputedStyle(r).fontSize) * 2}px`; }")
+    page.evaluate(
+        "() => { const r = document.documentElement; r.style.fontSize = "
+        "`${parseFloat(getComputedStyle(r).fontSize) * 2}px`; }"
+    )
     page.wait_for_timeout(50)
     wide = page.evaluate("document.scrollingElement.scrollWidth")
     culprits = page.evaluate("""() => [...document.querySelectorAll('body *')]

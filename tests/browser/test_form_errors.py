@@ -30,12 +30,16 @@ def _no_violations(page: Page, name: str, axe: Axe) -> None:
 
 
 def _described_by(page: Page, selector: str) -> str:
-    return page.eval_on_selector(selector, """el => (el.getAttribute('aria-describedby') || '')
-        .split(' ').map(id => document.getElementById(id)?.textContent || '').join(' ')""")
+    return page.eval_on_selector(
+        selector,
+        """el => (el.getAttribute('aria-describedby') || '')
+        .split(' ').map(id => document.getElementById(id)?.textContent || '').join(' ')""",
+    )
 
 
 def test_a_poll_with_one_answer_comes_back_typed_with_the_mistake_announced(
-        site: Site, new_context: Callable[..., BrowserContext]) -> None:
+    site: Site, new_context: Callable[..., BrowserContext]
+) -> None:
     axe = Axe()
     page = log_in(new_context(), site, "alice@cfn.example")
     page.goto(site.base + "/g/north/polls")
@@ -46,8 +50,9 @@ def test_a_poll_with_one_answer_comes_back_typed_with_the_mistake_announced(
     summary = page.get_by_role("alert")
     expect(summary).to_contain_text("A poll needs 2 to 20 answers")
     expect(page.locator("#error-summary")).to_be_focused()
-    expect(page).to_have_title("There is a problem: Polls – North Yorkshire – "
-                               "Critical Friends Network")
+    expect(page).to_have_title(
+        "There is a problem: Polls – North Yorkshire – Critical Friends Network"
+    )
     expect(page.get_by_label("Question")).to_have_value("Where shall we meet in June?")
     expect(page.get_by_label("Answers", exact=True)).to_have_value("The fire station")
     expect(page.get_by_label("Answers", exact=True)).to_have_attribute("aria-invalid", "true")
@@ -62,12 +67,20 @@ def test_a_poll_with_one_answer_comes_back_typed_with_the_mistake_announced(
 
 
 def test_not_taken_forward_without_a_note_says_so_by_the_note(
-        site: Site, new_context: Callable[..., BrowserContext]) -> None:
+    site: Site, new_context: Callable[..., BrowserContext]
+) -> None:
     conn = open_sync(str(site.db_path))
     try:
         bob = accounts.require_user(conn, "bob@cfn.example")
-        idea = write_sync(conn, ideas.create_idea, bob, "north", "Evening meetings",
-                          "Meet after work hours.", "form-error-idea")["idea"]["id"]
+        idea = write_sync(
+            conn,
+            ideas.create_idea,
+            bob,
+            "north",
+            "Evening meetings",
+            "Meet after work hours.",
+            "form-error-idea",
+        )["idea"]["id"]
     finally:
         conn.close()
     axe = Axe()

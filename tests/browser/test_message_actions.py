@@ -19,23 +19,26 @@ Contexts = Callable[..., BrowserContext]
 
 
 def test_the_chair_removes_a_post_after_confirming_and_watchers_see_it_go(
-        site: Site, new_context: Contexts) -> None:
-    thread_id = site.thread("north", "alice@cfn.example", "Ground rules check",
-                            "Welcome, everyone.")
+    site: Site, new_context: Contexts
+) -> None:
+    thread_id = site.thread(
+        "north", "alice@cfn.example", "Ground rules check", "Welcome, everyone."
+    )
     site.post("north", "bob@cfn.example", thread_id, "Something that breaks the rules")
     bob = log_in(new_context(), site, "bob@cfn.example")
     bob.goto(f"{site.base}/g/north/t/{thread_id}")
     wait_connected(bob)
-    expect(message_items(bob, "Welcome, everyone.").get_by_role("link", name=re.compile(
-        "Remove"))).to_have_count(0)  # a member cannot remove the chair's post
+    expect(
+        message_items(bob, "Welcome, everyone.").get_by_role("link", name=re.compile("Remove"))
+    ).to_have_count(0)  # a member cannot remove the chair's post
 
-    alice = log_in(new_context(viewport={"width": 1280, "height": 800}), site,
-                   "alice@cfn.example")
+    alice = log_in(new_context(viewport={"width": 1280, "height": 800}), site, "alice@cfn.example")
     alice.goto(f"{site.base}/g/north/t/{thread_id}")
     wait_connected(alice)
     # Keyboard only: tab to the message's Remove, then answer the question.
     remove = message_items(alice, "breaks the rules").get_by_role(
-        "link", name="Remove the message from Bob Brown")
+        "link", name="Remove the message from Bob Brown"
+    )
     remove.focus()
     alice.keyboard.press("Enter")
     expect(alice.get_by_role("heading", name="Remove this message?")).to_be_visible()
@@ -47,7 +50,8 @@ def test_the_chair_removes_a_post_after_confirming_and_watchers_see_it_go(
 
     expect(alice.locator("#messages")).not_to_contain_text("breaks the rules")
     expect(alice.locator("p.notice[role=status]")).to_have_text(
-        "The message has been removed.")  # said, not only shown, to screen-reader users
+        "The message has been removed."
+    )  # said, not only shown, to screen-reader users
     gone = bob.locator("#messages li.message").nth(1)
     expect(gone).to_contain_text("This message was deleted.")  # live, without a reload
     expect(bob.locator("#messages")).not_to_contain_text("breaks the rules")
@@ -57,14 +61,19 @@ def test_the_chair_removes_a_post_after_confirming_and_watchers_see_it_go(
     # A message that arrives live carries the same choices: the author's and the chair's.
     bob.get_by_label("Message").fill("Sorry, I will keep to the rules")
     bob.get_by_role("button", name="Send").click()
-    expect(message_items(bob, "keep to the rules").get_by_role(
-        "link", name="Edit your message")).to_be_visible()
-    expect(message_items(alice, "keep to the rules").get_by_role(
-        "link", name="Remove the message from Bob Brown")).to_be_visible()
+    expect(
+        message_items(bob, "keep to the rules").get_by_role("link", name="Edit your message")
+    ).to_be_visible()
+    expect(
+        message_items(alice, "keep to the rules").get_by_role(
+            "link", name="Remove the message from Bob Brown"
+        )
+    ).to_be_visible()
 
 
 def test_an_author_edits_and_removes_their_own_message_without_javascript(
-        site: Site, new_context: Contexts) -> None:
+    site: Site, new_context: Contexts
+) -> None:
     thread_id = site.thread("north", "alice@cfn.example", "Leaflet draft", "Draft one.")
     site.post("north", "bob@cfn.example", thread_id, "I like it, thanks")
     bob = log_in(new_context(java_script_enabled=False), site, "bob@cfn.example")
@@ -86,8 +95,9 @@ def test_an_author_edits_and_removes_their_own_message_without_javascript(
     expect(bob.locator("p.notice[role=status]")).to_have_text("The message has been removed.")
 
 
-def test_removing_needs_the_form_token_and_the_right_person(site: Site,
-                                                            new_context: Contexts) -> None:
+def test_removing_needs_the_form_token_and_the_right_person(
+    site: Site, new_context: Contexts
+) -> None:
     thread_id = site.thread("north", "alice@cfn.example", "Chair's post", "Please read this.")
     mid = site.rows("SELECT max(id) AS id FROM messages WHERE thread_id = ?", thread_id)[0]["id"]
     bob = log_in(new_context(), site, "bob@cfn.example")
@@ -104,8 +114,9 @@ def test_removing_needs_the_form_token_and_the_right_person(site: Site,
     assert site.rows("SELECT deleted_at FROM messages WHERE id = ?", mid)[0][0] is None
 
 
-def test_axe_finds_no_violations_on_the_remove_and_edit_pages(site: Site,
-                                                             new_context: Contexts) -> None:
+def test_axe_finds_no_violations_on_the_remove_and_edit_pages(
+    site: Site, new_context: Contexts
+) -> None:
     thread_id = site.thread("north", "bob@cfn.example", "Axe check", "My *own* words")
     mid = site.rows("SELECT max(id) AS id FROM messages WHERE thread_id = ?", thread_id)[0]["id"]
     axe = Axe()
@@ -121,8 +132,9 @@ def test_axe_finds_no_violations_on_the_remove_and_edit_pages(site: Site,
     _check_page(bob, "message-edit", axe)
 
 
-def test_on_a_touch_phone_enter_makes_a_new_line_and_send_sends(site: Site,
-                                                               new_context: Contexts) -> None:
+def test_on_a_touch_phone_enter_makes_a_new_line_and_send_sends(
+    site: Site, new_context: Contexts
+) -> None:
     thread_id = site.thread("north", "alice@cfn.example", "Phone typing", "Hello.")
     phone = log_in(new_context(has_touch=True, is_mobile=True), site, "bob@cfn.example")
     phone.goto(f"{site.base}/g/north/t/{thread_id}")
@@ -138,7 +150,8 @@ def test_on_a_touch_phone_enter_makes_a_new_line_and_send_sends(site: Site,
 
 
 def test_a_member_can_list_only_the_threads_they_started_or_wrote_in(
-        site: Site, new_context: Contexts) -> None:
+    site: Site, new_context: Contexts
+) -> None:
     started = site.thread("north", "bob@cfn.example", "Bob's own question", "Mine.")
     joined = site.thread("north", "alice@cfn.example", "Alice asks, Bob answers", "Any views?")
     site.post("north", "bob@cfn.example", joined, "Yes, one.")
@@ -155,7 +168,8 @@ def test_a_member_can_list_only_the_threads_they_started_or_wrote_in(
 
 
 def test_when_the_connection_drops_the_page_says_what_to_do_in_words(
-        site: Site, new_context: Contexts) -> None:
+    site: Site, new_context: Contexts
+) -> None:
     thread_id = site.thread("north", "alice@cfn.example", "Signal drops", "Hello.")
     context = new_context()
     bob = log_in(context, site, "bob@cfn.example")

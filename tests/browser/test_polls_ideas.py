@@ -24,8 +24,12 @@ from tests.browser.conftest import (
 pytestmark = pytest.mark.browser
 
 Contexts = Callable[..., BrowserContext]
-AXE_OPTIONS = {"runOnly": {"type": "tag", "values": [
-    "wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa"]}}
+AXE_OPTIONS = {
+    "runOnly": {
+        "type": "tag",
+        "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa"],
+    }
+}
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +38,11 @@ def members(site: Site) -> list[str]:
     conn = open_sync(str(site.db_path))
     try:
         emails = []
-        for local, name in (("dave", "Dave Dixon"), ("erin", "Erin Evans"),
-                            ("frank", "Frank Field")):
+        for local, name in (
+            ("dave", "Dave Dixon"),
+            ("erin", "Erin Evans"),
+            ("frank", "Frank Field"),
+        ):
             email = f"{local}@cfn.example"
             if accounts.user_by_email(conn, email) is None:
                 write_sync(conn, accounts.add_user, email, name, "member", PASSWORD)
@@ -54,10 +61,12 @@ def open_room(context: BrowserContext, site: Site, email: str) -> Page:
 
 
 def test_facilitator_runs_a_live_poll_and_everyone_sees_the_tally_move(
-        site: Site, new_context: Contexts, members: list[str]) -> None:
+    site: Site, new_context: Contexts, members: list[str]
+) -> None:
     alice = open_room(new_context(), site, "alice@cfn.example")
-    voters = [open_room(new_context(), site, e) for e in
-              ("bob@cfn.example", members[0], members[1])]
+    voters = [
+        open_room(new_context(), site, e) for e in ("bob@cfn.example", members[0], members[1])
+    ]
     everyone = [alice, *voters]
 
     alice.get_by_text("Start a new poll").click()
@@ -67,7 +76,8 @@ def test_facilitator_runs_a_live_poll_and_everyone_sees_the_tally_move(
     alice.get_by_label("Yes, named").check()
     alice.get_by_role("button", name="Open the poll").click()
     expect(alice.locator("#room-poll-new .form-status")).to_have_text(
-        "The poll is open for everyone in the room.")
+        "The poll is open for everyone in the room."
+    )
     poll_id = site.rows("SELECT id FROM polls ORDER BY id DESC LIMIT 1")[0]["id"]
     cards = [p.locator(f"#room-poll-{poll_id}") for p in everyone]
     for card in cards:
@@ -83,7 +93,8 @@ def test_facilitator_runs_a_live_poll_and_everyone_sees_the_tally_move(
         expect(card.locator(".form-status")).to_contain_text("Your vote is saved")
         for other in cards:  # every browser sees the tally move, live
             expect(other.locator(".poll-total")).to_have_text(
-                f"{n} member{'' if n == 1 else 's'} voted.")
+                f"{n} member{'' if n == 1 else 's'} voted."
+            )
     falls = cards[0].locator(".bar-row").filter(has_text="Falls response")
     expect(falls.locator(".bar-figures")).to_have_text("2 votes, 67%")
     expect(falls.locator(".bar-fill")).to_have_class(re.compile(r"\bbar-67\b"))
@@ -95,13 +106,17 @@ def test_facilitator_runs_a_live_poll_and_everyone_sees_the_tally_move(
         expect(card.locator(".poll-about")).to_contain_text("Closed")
         expect(card.locator(".poll-vote")).to_have_count(0)
     expect(voters[2].locator("#announcer")).to_contain_text("Poll closed")
-    stored = site.rows("SELECT choice, count(*) AS n FROM poll_votes WHERE poll_id = ?"
-                       " GROUP BY choice ORDER BY choice", poll_id)
+    stored = site.rows(
+        "SELECT choice, count(*) AS n FROM poll_votes WHERE poll_id = ?"
+        " GROUP BY choice ORDER BY choice",
+        poll_id,
+    )
     assert [(r["choice"], r["n"]) for r in stored] == [(0, 2), (2, 1)]
 
 
 def test_after_vote_results_show_only_to_members_who_voted(
-        site: Site, new_context: Contexts, members: list[str]) -> None:
+    site: Site, new_context: Contexts, members: list[str]
+) -> None:
     alice = open_room(new_context(), site, "alice@cfn.example")
     bob = open_room(new_context(), site, "bob@cfn.example")
     dave = open_room(new_context(), site, members[0])
@@ -117,14 +132,16 @@ def test_after_vote_results_show_only_to_members_who_voted(
     expect(dave_card.locator(".poll-hidden")).to_contain_text("after you vote")
     bob_card.get_by_label("No").check()
     bob_card.get_by_role("button", name="Vote").click()
-    expect(bob_card.locator(".bar-row").filter(has_text="No").locator(".bar-figures")
-           ).to_have_text("1 vote, 100%")
+    expect(bob_card.locator(".bar-row").filter(has_text="No").locator(".bar-figures")).to_have_text(
+        "1 vote, 100%"
+    )
     expect(dave_card.locator(".poll-hidden")).to_contain_text("1 member voted so far")
     expect(dave_card.locator(".bar-chart")).to_have_count(0)
 
 
 def test_an_anonymous_poll_shows_only_the_turnout_to_three_voters(
-        site: Site, new_context: Contexts, members: list[str]) -> None:
+    site: Site, new_context: Contexts, members: list[str]
+) -> None:
     alice = open_room(new_context(), site, "alice@cfn.example")
     bob = open_room(new_context(), site, "bob@cfn.example")
     alice.get_by_text("Start a new poll").click()
@@ -139,14 +156,17 @@ def test_an_anonymous_poll_shows_only_the_turnout_to_three_voters(
     card.get_by_role("button", name="Vote").click()
     expect(card.locator(".form-status")).to_contain_text("Your vote is saved")
     expect(card.locator(".poll-hidden")).to_contain_text(
-        "1 member voted so far. The results are shown once 5 members have voted")
+        "1 member voted so far. The results are shown once 5 members have voted"
+    )
     expect(alice.locator(f"#room-poll-{poll_id} .poll-hidden")).to_contain_text(
-        "1 member voted so far")
+        "1 member voted so far"
+    )
     expect(card.locator(".bar-chart")).to_have_count(0)
 
 
 def test_an_idea_is_supported_and_moved_along_while_a_third_member_watches(
-        site: Site, new_context: Contexts, members: list[str]) -> None:
+    site: Site, new_context: Contexts, members: list[str]
+) -> None:
     frank = log_in(new_context(), site, members[2])
     frank.goto(site.base + "/g/north/ideas?sort=newest")
     wait_connected(frank)
@@ -172,8 +192,12 @@ def test_an_idea_is_supported_and_moved_along_while_a_third_member_watches(
 
     alice = log_in(new_context(), site, "alice@cfn.example")
     alice.goto(f"{site.base}/g/north/ideas/{idea_id}")
-    for status, label in (("discussing", "Being discussed"), ("adopted", "Adopted"),
-                          ("in_progress", "In progress"), ("done", "Done")):
+    for status, label in (
+        ("discussing", "Being discussed"),
+        ("adopted", "Adopted"),
+        ("in_progress", "In progress"),
+        ("done", "Done"),
+    ):
         alice.get_by_label("New status").select_option(status)
         alice.get_by_label("Note for members").fill(f"Note: {label.lower()}.")
         alice.get_by_role("button", name="Save the status").click()
@@ -182,8 +206,9 @@ def test_an_idea_is_supported_and_moved_along_while_a_third_member_watches(
     expect(frank.locator("#announcer")).to_contain_text("is now: Done")
     screenshot(frank, "idea-board-live")
     frank.goto(site.base + "/you-said-we-did")
-    expect(frank.get_by_role("heading", name="Signpost frequent callers to peer support")
-           ).to_be_visible()
+    expect(
+        frank.get_by_role("heading", name="Signpost frequent callers to peer support")
+    ).to_be_visible()
     expect(frank.locator("main")).to_contain_text("Note: adopted.")
 
 
@@ -201,31 +226,67 @@ def _axe(page: Page, name: str, axe: Axe) -> None:
 
 
 def test_axe_finds_no_violations_on_the_poll_and_idea_pages(
-        site: Site, new_context: Contexts, members: list[str]) -> None:
+    site: Site, new_context: Contexts, members: list[str]
+) -> None:
     conn = open_sync(str(site.db_path))
     try:
         alice = accounts.require_user(conn, "alice@cfn.example")
         bob = accounts.require_user(conn, "bob@cfn.example")
-        open_poll = write_sync(conn, polls.create_poll, alice, "north", "Which day suits you?",
-                               ["Monday", "Tuesday"], "multi", False, "live")["poll"]["id"]
+        open_poll = write_sync(
+            conn,
+            polls.create_poll,
+            alice,
+            "north",
+            "Which day suits you?",
+            ["Monday", "Tuesday"],
+            "multi",
+            False,
+            "live",
+        )["poll"]["id"]
         write_sync(conn, polls.vote, bob, open_poll, [0, 1])
         write_sync(conn, polls.count_in_room, alice, open_poll, [3, 1])
-        closed = write_sync(conn, polls.create_poll, alice, "north", "Was the visit useful?",
-                            ["Yes", "No"], "single", True, "closed")["poll"]["id"]
+        closed = write_sync(
+            conn,
+            polls.create_poll,
+            alice,
+            "north",
+            "Was the visit useful?",
+            ["Yes", "No"],
+            "single",
+            True,
+            "closed",
+        )["poll"]["id"]
         write_sync(conn, polls.vote, bob, closed, [0])
         write_sync(conn, polls.close, alice, closed)
-        idea = write_sync(conn, ideas.create_idea, bob, "north", "Large-print papers",
-                          "Papers in **large print**.", "axe-idea")["idea"]["id"]
-        write_sync(conn, ideas.set_status, alice, idea, "not_taken_forward",
-                   "Covered by the new accessible papers policy.")
+        idea = write_sync(
+            conn,
+            ideas.create_idea,
+            bob,
+            "north",
+            "Large-print papers",
+            "Papers in **large print**.",
+            "axe-idea",
+        )["idea"]["id"]
+        write_sync(
+            conn,
+            ideas.set_status,
+            alice,
+            idea,
+            "not_taken_forward",
+            "Covered by the new accessible papers policy.",
+        )
     finally:
         conn.close()
     axe = Axe()
     page = log_in(new_context(), site, "alice@cfn.example")
-    for path, name in (("/g/north/polls", "polls"), (f"/g/north/polls/{open_poll}", "poll"),
-                       (f"/g/north/polls/{closed}/print", "poll-print"),
-                       ("/g/north/ideas", "ideas"), (f"/g/north/ideas/{idea}", "idea"),
-                       ("/you-said-we-did", "you-said-we-did")):
+    for path, name in (
+        ("/g/north/polls", "polls"),
+        (f"/g/north/polls/{open_poll}", "poll"),
+        (f"/g/north/polls/{closed}/print", "poll-print"),
+        ("/g/north/ideas", "ideas"),
+        (f"/g/north/ideas/{idea}", "idea"),
+        ("/you-said-we-did", "you-said-we-did"),
+    ):
         page.goto(site.base + path)
         _axe(page, name, axe)
     page.goto(site.base + "/g/north")
@@ -239,7 +300,8 @@ def test_axe_finds_no_violations_on_the_poll_and_idea_pages(
 
 
 def test_a_poll_opened_is_announced_with_its_link_on_the_thread_and_ideas_pages(
-        site: Site, new_context: Contexts) -> None:
+    site: Site, new_context: Contexts
+) -> None:
     thread_id = site.thread("north", "alice@cfn.example", "Meeting notes", "Notes here.")
     alice = open_room(new_context(), site, "alice@cfn.example")
     bob_context = new_context()
@@ -259,10 +321,12 @@ def test_a_poll_opened_is_announced_with_its_link_on_the_thread_and_ideas_pages(
         notice = page.locator("#poll-opened")
         expect(notice).to_contain_text("A new poll has opened: Shall we meet in June?")
         expect(page.locator("#announcer")).to_contain_text(
-            "A new poll has opened: Shall we meet in June?")
+            "A new poll has opened: Shall we meet in June?"
+        )
         poll_id = poll_id or site.rows("SELECT id FROM polls ORDER BY id DESC LIMIT 1")[0]["id"]
         expect(notice.get_by_role("link", name="Shall we meet in June?")).to_have_attribute(
-            "href", f"/g/north/polls/{poll_id}")
+            "href", f"/g/north/polls/{poll_id}"
+        )
     screenshot(bob, "thread-poll-opened")
     bob.locator("#poll-opened").get_by_role("link").click()
     expect(bob.get_by_role("heading", level=1)).to_contain_text("Shall we meet in June?")

@@ -47,7 +47,8 @@ def test_two_members_chat_live_both_ways(site: Site, new_context: Contexts) -> N
     expect(bob.locator("#messages strong", has_text="visit")).to_have_count(1)
     expect(bob.locator("#announcer")).to_contain_text("New message from Alice Archer")
     expect(message_items(alice, "Could we visit a station?").locator(".msg-state")).to_have_text(
-        "Sent")
+        "Sent"
+    )
 
     box = bob.get_by_label("Message")
     box.fill("Yes please")
@@ -63,11 +64,13 @@ def test_two_members_chat_live_both_ways(site: Site, new_context: Contexts) -> N
     alice.wait_for_timeout(2000)  # the read mark is reported after a short pause
     alice.goto(site.base + "/")
     expect(alice.get_by_role("link", name=re.compile("North Yorkshire"))).to_contain_text(
-        "No new messages")
+        "No new messages"
+    )
 
 
 def test_offline_member_misses_nothing_and_what_they_wrote_arrives_once(
-        site: Site, new_context: Contexts) -> None:
+    site: Site, new_context: Contexts
+) -> None:
     thread_id = site.thread("north", "alice@cfn.example", "Leaflet draft", "Draft attached.")
     alice = log_in(new_context(), site, "alice@cfn.example")
     bob_context = new_context()
@@ -81,7 +84,8 @@ def test_offline_member_misses_nothing_and_what_they_wrote_arrives_once(
         alice.get_by_label("Message").fill(f"Point {n} of five")
         alice.get_by_role("button", name="Send").click()
         expect(message_items(alice, f"Point {n} of five").locator(".msg-state")).to_have_text(
-            "Sent")
+            "Sent"
+        )
     bob.get_by_label("Message").fill("Typed while the signal was down")
     bob.get_by_label("Message").press("Enter")
     pending = message_items(bob, "Typed while the signal was down")
@@ -99,8 +103,9 @@ def test_offline_member_misses_nothing_and_what_they_wrote_arrives_once(
     for n in range(1, 6):
         expect(message_items(bob, f"Point {n} of five")).to_have_count(1)
     expect(message_items(bob, "Typed while the signal was down")).to_have_count(1)
-    stored = site.rows("SELECT id, cid FROM messages WHERE body = ?",
-                       "Typed while the signal was down")
+    stored = site.rows(
+        "SELECT id, cid FROM messages WHERE body = ?", "Typed while the signal was down"
+    )
     assert len(stored) == 1 and stored[0]["cid"].startswith("w")
 
 
@@ -113,8 +118,7 @@ def test_what_was_queued_survives_closing_the_tab(site: Site, new_context: Conte
     expect(bob.locator("#conn-state")).to_have_text("Reconnecting…")
     bob.get_by_label("Message").fill("I can come, written on the bus")
     bob.get_by_label("Message").press("Enter")
-    expect(message_items(bob, "written on the bus").locator(".msg-state")).to_have_text(
-        "Sending…")
+    expect(message_items(bob, "written on the bus").locator(".msg-state")).to_have_text("Sending…")
     bob.close()  # the tab is gone while offline; the outbox is in localStorage
     assert site.rows("SELECT id FROM messages WHERE body LIKE '%on the bus'") == []
 
@@ -163,8 +167,7 @@ def test_a_member_reads_a_thread_without_javascript(site: Site, new_context: Con
     expect(marker_then).to_contain_text("Added after Bob's visit")
 
 
-def test_keyboard_alone_logs_in_opens_a_room_and_sends(site: Site, new_context: Contexts
-                                                       ) -> None:
+def test_keyboard_alone_logs_in_opens_a_room_and_sends(site: Site, new_context: Contexts) -> None:
     site.thread("north", "alice@cfn.example", "Keyboard thread", "Say hello.")
     page = new_context(viewport={"width": 1280, "height": 800}).new_page()
     page.goto(site.base + "/login")
@@ -173,8 +176,7 @@ def test_keyboard_alone_logs_in_opens_a_room_and_sends(site: Site, new_context: 
         for _ in range(40):
             page.keyboard.press("Tab")
             if page.evaluate(test):
-                outline = page.evaluate(
-                    "getComputedStyle(document.activeElement).outlineStyle")
+                outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
                 assert outline != "none", f"{describe} has no visible focus"
                 return
         raise AssertionError(f"Tab never reached {describe}")
@@ -195,7 +197,8 @@ def test_keyboard_alone_logs_in_opens_a_room_and_sends(site: Site, new_context: 
     page.keyboard.type("Hello from the keyboard")
     page.keyboard.press("Enter")
     expect(message_items(page, "Hello from the keyboard").locator(".msg-state")).to_have_text(
-        "Sent")
+        "Sent"
+    )
 
 
 def test_a_new_thread_opens_live_for_everyone(site: Site, new_context: Contexts) -> None:
@@ -221,9 +224,15 @@ def test_outsiders_get_the_same_plain_404(site: Site, new_context: Contexts) -> 
     message_id = site.rows("SELECT id FROM messages WHERE thread_id = ?", thread_id)[0]["id"]
     carol = log_in(new_context(), site, "carol@cfn.example")
     bodies = set()
-    for path in ("/g/north", f"/g/north/t/{thread_id}", f"/g/north/t/{thread_id}/m/{message_id}",
-                 "/g/nowhere", f"/g/nowhere/t/{thread_id}", f"/g/south/t/{thread_id}",
-                 "/g/north/t/99999999999999999999"):
+    for path in (
+        "/g/north",
+        f"/g/north/t/{thread_id}",
+        f"/g/north/t/{thread_id}/m/{message_id}",
+        "/g/nowhere",
+        f"/g/nowhere/t/{thread_id}",
+        f"/g/south/t/{thread_id}",
+        "/g/north/t/99999999999999999999",
+    ):
         response = carol.goto(site.base + path)
         assert response is not None and response.status == 404, path
         main = carol.locator("main").inner_text()
@@ -233,8 +242,12 @@ def test_outsiders_get_the_same_plain_404(site: Site, new_context: Contexts) -> 
     screenshot(carol, "not-found")
 
 
-AXE_OPTIONS = {"runOnly": {"type": "tag", "values": [
-    "wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa"]}}
+AXE_OPTIONS = {
+    "runOnly": {
+        "type": "tag",
+        "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa"],
+    }
+}
 
 
 def _check_page(page: Page, name: str, axe: Axe) -> None:
@@ -251,9 +264,12 @@ def _check_page(page: Page, name: str, axe: Axe) -> None:
 
 
 def test_axe_finds_no_wcag_violations_on_any_page(site: Site, new_context: Contexts) -> None:
-    thread_id = site.thread("north", "alice@cfn.example", "Accessible *thread*",
-                            *[f"Message {n} with a [link](https://example.org/{n})"
-                              for n in range(1, 34)])
+    thread_id = site.thread(
+        "north",
+        "alice@cfn.example",
+        "Accessible *thread*",
+        *[f"Message {n} with a [link](https://example.org/{n})" for n in range(1, 34)],
+    )
     axe = Axe()
     context = new_context()
     page = context.new_page()
@@ -283,15 +299,18 @@ def test_axe_finds_no_wcag_violations_on_any_page(site: Site, new_context: Conte
     _check_page(page, "logged-out", axe)
 
 
-def test_a_member_whose_session_ended_is_asked_to_log_in_again(site: Site,
-                                                               new_context: Contexts) -> None:
+def test_a_member_whose_session_ended_is_asked_to_log_in_again(
+    site: Site, new_context: Contexts
+) -> None:
     thread_id = site.thread("north", "alice@cfn.example", "Session thread", "Hello.")
     context = new_context()
     bob = log_in(context, site, "bob@cfn.example")
     open_thread(bob, site, thread_id)
     with site.db() as conn:  # as if the session expired, or an admin ended it
-        conn.execute("DELETE FROM sessions WHERE user_id ="
-                     " (SELECT id FROM users WHERE email = 'bob@cfn.example')")
+        conn.execute(
+            "DELETE FROM sessions WHERE user_id ="
+            " (SELECT id FROM users WHERE email = 'bob@cfn.example')"
+        )
     context.set_offline(True)  # the line drops; the new socket will be refused
     expect(bob.locator("#conn-state")).to_have_text("Reconnecting…")
     bob.get_by_label("Message").fill("Kept for later")
@@ -309,15 +328,18 @@ def test_a_member_whose_session_ended_is_asked_to_log_in_again(site: Site,
     assert len(site.rows("SELECT id FROM messages WHERE body = 'Kept for later'")) == 1
 
 
-def test_live_messages_show_light_markdown_and_never_raw_html(site: Site,
-                                                              new_context: Contexts) -> None:
+def test_live_messages_show_light_markdown_and_never_raw_html(
+    site: Site, new_context: Contexts
+) -> None:
     thread_id = site.thread("north", "alice@cfn.example", "Formatting", "Try it.")
     alice = log_in(new_context(), site, "alice@cfn.example")
     bob = log_in(new_context(), site, "bob@cfn.example")
     open_thread(alice, site, thread_id)
     open_thread(bob, site, thread_id)
-    text = ("**Bold** and _soft_ <img src=x onerror=\"document.title='owned'\">\n"
-            "- first\n- second\n\n[good](https://example.org) [bad](javascript:alert(1))")
+    text = (
+        "**Bold** and _soft_ <img src=x onerror=\"document.title='owned'\">\n"
+        "- first\n- second\n\n[good](https://example.org) [bad](javascript:alert(1))"
+    )
     alice.get_by_label("Message").fill(text)
     alice.get_by_role("button", name="Send").click()
     live = message_items(bob, "Bold and soft")
@@ -329,7 +351,8 @@ def test_live_messages_show_light_markdown_and_never_raw_html(site: Site,
         expect(item.locator("li")).to_have_count(2)
         expect(item.locator("img")).to_have_count(0)
         expect(item.locator("a[href='https://example.org']")).to_have_attribute(
-            "rel", "noopener nofollow ugc")
+            "rel", "noopener nofollow ugc"
+        )
         expect(item.locator("a[href^='javascript']")).to_have_count(0)
         expect(item).to_contain_text("<img src=x")  # shown as the text it is
     assert bob.title() != "owned"
@@ -351,12 +374,14 @@ LINK_SAMPLES = (
 
 
 def _links(item: Any) -> list[tuple[str, str, str]]:
-    return item.evaluate("(li) => [...li.querySelectorAll('.body a')]"
-                         ".map((a) => [a.textContent, a.href, a.rel])")
+    return item.evaluate(
+        "(li) => [...li.querySelectorAll('.body a')].map((a) => [a.textContent, a.href, a.rel])"
+    )
 
 
-def test_bare_addresses_link_the_same_live_and_after_a_reload(site: Site,
-                                                               new_context: Contexts) -> None:
+def test_bare_addresses_link_the_same_live_and_after_a_reload(
+    site: Site, new_context: Contexts
+) -> None:
     thread_id = site.thread("north", "alice@cfn.example", "Useful links", "Add yours.")
     alice = log_in(new_context(), site, "alice@cfn.example")
     bob = log_in(new_context(), site, "bob@cfn.example")
@@ -366,15 +391,23 @@ def test_bare_addresses_link_the_same_live_and_after_a_reload(site: Site,
         alice.get_by_label("Message").fill(f"Sample {n}: {text}")
         alice.get_by_role("button", name="Send").click()
         expect(message_items(bob, f"Sample {n}:")).to_have_count(1)
-    live = [(_links(message_items(bob, f"Sample {n}:")),
-             message_items(bob, f"Sample {n}:").locator(".body").inner_text())
-            for n in range(len(LINK_SAMPLES))]
+    live = [
+        (
+            _links(message_items(bob, f"Sample {n}:")),
+            message_items(bob, f"Sample {n}:").locator(".body").inner_text(),
+        )
+        for n in range(len(LINK_SAMPLES))
+    ]
     assert [text for text, _, _ in live[0][0]] == ["https://example.org/a?b=1"]
     assert live[3][0] == [] and live[4][0] == []
     assert [text for text, _, _ in live[5][0]] == ["x"]
     assert {rel for links, _ in live for _, _, rel in links} == {"noopener nofollow ugc"}
     bob.reload()
-    saved = [(_links(message_items(bob, f"Sample {n}:")),
-              message_items(bob, f"Sample {n}:").locator(".body").inner_text())
-             for n in range(len(LINK_SAMPLES))]
+    saved = [
+        (
+            _links(message_items(bob, f"Sample {n}:")),
+            message_items(bob, f"Sample {n}:").locator(".body").inner_text(),
+        )
+        for n in range(len(LINK_SAMPLES))
+    ]
     assert saved == live

@@ -21,23 +21,23 @@ pytestmark = pytest.mark.browser
 
 PAYLOADS = [
     '<script data-xss>window.__xss = "script"</script>',
-    '<img src=x onerror="window.__xss = \'img\'" data-xss>',
+    "<img src=x onerror=\"window.__xss = 'img'\" data-xss>",
     '"><svg onload="window.__xss = \'svg\'" data-xss>',
     "'><iframe data-xss srcdoc=\"<script>parent.__xss = 'iframe'</script>\"></iframe>",
     "[click me](javascript:window.__xss='md-link')",
-    '<a href="javascript:window.__xss=\'a\'" data-xss>link</a>',
-    '![pic](x" onerror="window.__xss=\'md-img\')',
-    '<details open ontoggle="window.__xss=\'details\'" data-xss>x</details>',
+    "<a href=\"javascript:window.__xss='a'\" data-xss>link</a>",
+    "![pic](x\" onerror=\"window.__xss='md-img')",
+    "<details open ontoggle=\"window.__xss='details'\" data-xss>x</details>",
     '</textarea><script>window.__xss="textarea"</script>',
-    '<math><mtext><table><mglyph><style><img src=x onerror="window.__xss=\'mxss\'" data-xss>',
+    "<math><mtext><table><mglyph><style><img src=x onerror=\"window.__xss='mxss'\" data-xss>",
     "{{constructor.constructor('window.__xss=1')()}} ${window.__xss=2}",
     '<a href="data:text/html,<script>alert(1)</script>" data-xss>data</a>',
-    '<input autofocus onfocus="window.__xss=\'focus\'" data-xss>',
+    "<input autofocus onfocus=\"window.__xss='focus'\" data-xss>",
     "`<b data-xss>code</b>` **<i data-xss>bold</i>**",
     '<div style="background:url(javascript:alert(1))" data-xss>css</div>',
     "javascript:alert(1)",
 ]
-EVIL_NAME = '<img src=x onerror="window.__xss=\'name\'" data-xss>Mallory'
+EVIL_NAME = "<img src=x onerror=\"window.__xss='name'\" data-xss>Mallory"
 
 
 class Watch:
@@ -84,27 +84,63 @@ def seeded(site: Site) -> dict[str, int]:
     conn = open_sync(str(site.db_path))
     try:
         if accounts.user_by_email(conn, "mallory@cfn.example") is None:
-            write_sync(conn, accounts.add_user, "mallory@cfn.example", EVIL_NAME, "member",
-                       PASSWORD)
+            write_sync(
+                conn, accounts.add_user, "mallory@cfn.example", EVIL_NAME, "member", PASSWORD
+            )
             write_sync(conn, accounts.add_member, "north", "mallory@cfn.example", "member")
             write_sync(conn, accounts.add_group, "evil", EVIL_NAME.replace("Mallory", "Group"))
             write_sync(conn, accounts.add_member, "evil", "alice@cfn.example", "member")
         mallory = accounts.require_user(conn, "mallory@cfn.example")
         alice = accounts.require_user(conn, "alice@cfn.example")
-        made = write_sync(conn, discussions.create_thread, mallory, "north", PAYLOADS[1][:200],
-                          PAYLOADS[0], f"x-{time.monotonic_ns()}")
+        made = write_sync(
+            conn,
+            discussions.create_thread,
+            mallory,
+            "north",
+            PAYLOADS[1][:200],
+            PAYLOADS[0],
+            f"x-{time.monotonic_ns()}",
+        )
         for n, body in enumerate(PAYLOADS):
-            write_sync(conn, discussions.post_message, mallory, "north", made["thread"]["id"],
-                       body, f"x{n}-{time.monotonic_ns()}")
+            write_sync(
+                conn,
+                discussions.post_message,
+                mallory,
+                "north",
+                made["thread"]["id"],
+                body,
+                f"x{n}-{time.monotonic_ns()}",
+            )
         for n, title in enumerate(PAYLOADS[:4]):
-            write_sync(conn, discussions.create_thread, mallory, "north", title[:200],
-                       "payload title", f"xt{n}-{time.monotonic_ns()}")
-        poll = write_sync(conn, polls.create_poll, alice, "north", PAYLOADS[2][:200],
-                          [p[:200] for p in PAYLOADS], "multi")
+            write_sync(
+                conn,
+                discussions.create_thread,
+                mallory,
+                "north",
+                title[:200],
+                "payload title",
+                f"xt{n}-{time.monotonic_ns()}",
+            )
+        poll = write_sync(
+            conn,
+            polls.create_poll,
+            alice,
+            "north",
+            PAYLOADS[2][:200],
+            [p[:200] for p in PAYLOADS],
+            "multi",
+        )
         poll_id = poll["poll"]["id"]
         write_sync(conn, polls.vote, mallory, poll_id, [0, 1])
-        idea = write_sync(conn, ideas.create_idea, mallory, "north", PAYLOADS[3][:200],
-                          "\n\n".join(PAYLOADS), f"xi-{time.monotonic_ns()}")
+        idea = write_sync(
+            conn,
+            ideas.create_idea,
+            mallory,
+            "north",
+            PAYLOADS[3][:200],
+            "\n\n".join(PAYLOADS),
+            f"xi-{time.monotonic_ns()}",
+        )
         idea_id = idea["idea"]["id"]
         write_sync(conn, ideas.set_status, alice, idea_id, "discussing", PAYLOADS[4])
         write_sync(conn, ideas.set_status, alice, idea_id, "not_taken_forward", PAYLOADS[1])
@@ -114,13 +150,24 @@ def seeded(site: Site) -> dict[str, int]:
 
 
 def test_stored_payloads_never_run_on_any_page(
-        site: Site, seeded: dict[str, int], new_context: Callable[..., BrowserContext]) -> None:
+    site: Site, seeded: dict[str, int], new_context: Callable[..., BrowserContext]
+) -> None:
     watch = Watch()
     page = watch.attach(log_in(new_context(), site, "alice@cfn.example"))
-    pages = ["/", "/g/north", f"/g/north/t/{seeded['thread']}", "/g/north/polls",
-             f"/g/north/polls/{seeded['poll']}", f"/g/north/polls/{seeded['poll']}/print",
-             "/g/north/ideas", f"/g/north/ideas/{seeded['idea']}", "/you-said-we-did",
-             "/g/evil", "/g/evil/polls", "/g/evil/ideas"]
+    pages = [
+        "/",
+        "/g/north",
+        f"/g/north/t/{seeded['thread']}",
+        "/g/north/polls",
+        f"/g/north/polls/{seeded['poll']}",
+        f"/g/north/polls/{seeded['poll']}/print",
+        "/g/north/ideas",
+        f"/g/north/ideas/{seeded['idea']}",
+        "/you-said-we-did",
+        "/g/evil",
+        "/g/evil/polls",
+        "/g/evil/ideas",
+    ]
     for path in pages:
         response = page.goto(site.base + path)
         assert response is not None and response.status == 200, path
@@ -133,7 +180,8 @@ def test_stored_payloads_never_run_on_any_page(
 
 
 def test_payloads_arriving_live_never_run(
-        site: Site, seeded: dict[str, int], new_context: Callable[..., BrowserContext]) -> None:
+    site: Site, seeded: dict[str, int], new_context: Callable[..., BrowserContext]
+) -> None:
     watch = Watch()
     alice = watch.attach(log_in(new_context(), site, "alice@cfn.example"))
     alice.goto(f"{site.base}/g/north/t/{seeded['thread']}")
@@ -164,7 +212,8 @@ def test_payloads_arriving_live_never_run(
 
 
 def test_payloads_in_live_polls_and_ideas_never_run(
-        site: Site, seeded: dict[str, int], new_context: Callable[..., BrowserContext]) -> None:
+    site: Site, seeded: dict[str, int], new_context: Callable[..., BrowserContext]
+) -> None:
     watch = Watch()
     alice = watch.attach(log_in(new_context(), site, "alice@cfn.example"))
     alice.goto(site.base + "/g/north")

@@ -12,7 +12,8 @@ from server.realtime.ops.common import joined
 async def idea_create(conn: Connection, args: dict[str, Any]) -> dict[str, Any]:
     joined(conn, args["room"])
     return await conn.services.db.write(
-        ideas.create_idea, conn.user, args["room"], args["title"], args["body"], args["cid"])
+        ideas.create_idea, conn.user, args["room"], args["title"], args["body"], args["cid"]
+    )
 
 
 async def idea_support(conn: Connection, args: dict[str, Any]) -> dict[str, Any]:
@@ -25,7 +26,8 @@ async def idea_unsupport(conn: Connection, args: dict[str, Any]) -> dict[str, An
 
 async def idea_status(conn: Connection, args: dict[str, Any]) -> dict[str, Any]:
     return await conn.services.db.write(
-        ideas.set_status, conn.user, args["idea"], args["status"], args.get("note", ""))
+        ideas.set_status, conn.user, args["idea"], args["status"], args.get("note", "")
+    )
 
 
 async def idea_merge(conn: Connection, args: dict[str, Any]) -> dict[str, Any]:
@@ -38,8 +40,8 @@ async def idea_get(conn: Connection, args: dict[str, Any]) -> dict[str, Any]:
 
 async def idea_list(conn: Connection, args: dict[str, Any]) -> dict[str, Any]:
     return await conn.services.db.read(
-        ideas.list_ideas, conn.user, args["room"], args.get("sort", "support"),
-        args.get("status"))
+        ideas.list_ideas, conn.user, args["room"], args.get("sort", "support"), args.get("status")
+    )
 
 
 OPERATIONS: dict[str, Handler] = {
@@ -52,5 +54,6 @@ OPERATIONS: dict[str, Handler] = {
     "idea.list": idea_list,
 }
 
-PIPELINED = frozenset({"idea.create", "idea.support", "idea.unsupport", "idea.status",
-                       "idea.merge"})
+PIPELINED = frozenset(
+    {"idea.create", "idea.support", "idea.unsupport", "idea.status", "idea.merge"}
+)

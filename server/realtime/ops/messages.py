@@ -12,7 +12,11 @@ from server.realtime.ops.common import joined
 async def thread_create(conn: Connection, args: dict[str, Any]) -> dict[str, Any]:
     joined(conn, args["room"])
     return await conn.services.db.write(
-        discussions.create_thread, conn.user, args["room"], args["title"], args["body"],
+        discussions.create_thread,
+        conn.user,
+        args["room"],
+        args["title"],
+        args["body"],
         args["cid"],
     )
 
@@ -20,14 +24,19 @@ async def thread_create(conn: Connection, args: dict[str, Any]) -> dict[str, Any
 async def message_post(conn: Connection, args: dict[str, Any]) -> dict[str, Any]:
     joined(conn, args["room"])
     return await conn.services.db.write(
-        discussions.post_message, conn.user, args["room"], args["thread"], args["body"],
+        discussions.post_message,
+        conn.user,
+        args["room"],
+        args["thread"],
+        args["body"],
         args["cid"],
     )
 
 
 async def message_edit(conn: Connection, args: dict[str, Any]) -> dict[str, Any]:
     return await conn.services.db.write(
-        discussions.edit_message, conn.user, args["message"], args["body"])
+        discussions.edit_message, conn.user, args["message"], args["body"]
+    )
 
 
 async def message_delete(conn: Connection, args: dict[str, Any]) -> dict[str, Any]:

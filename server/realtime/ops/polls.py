@@ -20,25 +20,33 @@ async def poll_create(conn: Connection, args: dict[str, Any]) -> dict[str, Any]:
     polls.check_results(args.get("results", "live"))  # an unknown word first, as ever
     joined(conn, args["room"])
     return await conn.services.db.write(
-        _counted(conn, polls.create_poll), conn.user, args["room"], args["question"],
-        args["options"], args["kind"], args.get("anonymous", False),
-        args.get("results", "live"))
+        _counted(conn, polls.create_poll),
+        conn.user,
+        args["room"],
+        args["question"],
+        args["options"],
+        args["kind"],
+        args.get("anonymous", False),
+        args.get("results", "live"),
+    )
 
 
 async def poll_vote(conn: Connection, args: dict[str, Any]) -> dict[str, Any]:
     return await conn.services.db.write(
-        _counted(conn, polls.vote), conn.user, args["poll"], args["choices"])
+        _counted(conn, polls.vote), conn.user, args["poll"], args["choices"]
+    )
 
 
 async def poll_vote_for(conn: Connection, args: dict[str, Any]) -> dict[str, Any]:
     return await conn.services.db.write(
-        _counted(conn, polls.vote_for), conn.user, args["poll"], args["member"],
-        args["choices"])
+        _counted(conn, polls.vote_for), conn.user, args["poll"], args["member"], args["choices"]
+    )
 
 
 async def poll_count(conn: Connection, args: dict[str, Any]) -> dict[str, Any]:
     return await conn.services.db.write(
-        _counted(conn, polls.count_in_room), conn.user, args["poll"], args["counts"])
+        _counted(conn, polls.count_in_room), conn.user, args["poll"], args["counts"]
+    )
 
 
 async def poll_close(conn: Connection, args: dict[str, Any]) -> dict[str, Any]:
@@ -46,13 +54,11 @@ async def poll_close(conn: Connection, args: dict[str, Any]) -> dict[str, Any]:
 
 
 async def poll_get(conn: Connection, args: dict[str, Any]) -> dict[str, Any]:
-    return await conn.services.db.read(
-        _counted(conn, polls.get_poll), conn.user, args["poll"])
+    return await conn.services.db.read(_counted(conn, polls.get_poll), conn.user, args["poll"])
 
 
 async def poll_list(conn: Connection, args: dict[str, Any]) -> dict[str, Any]:
-    return await conn.services.db.read(
-        _counted(conn, polls.list_polls), conn.user, args["room"])
+    return await conn.services.db.read(_counted(conn, polls.list_polls), conn.user, args["room"])
 
 
 OPERATIONS: dict[str, Handler] = {
@@ -65,5 +71,4 @@ OPERATIONS: dict[str, Handler] = {
     "poll.list": poll_list,
 }
 
-PIPELINED = frozenset({"poll.create", "poll.vote", "poll.vote_for", "poll.count",
-                       "poll.close"})
+PIPELINED = frozenset({"poll.create", "poll.vote", "poll.vote_for", "poll.count", "poll.close"})

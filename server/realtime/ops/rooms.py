@@ -22,8 +22,12 @@ async def hello(conn: Connection, args: dict[str, Any]) -> dict[str, Any]:
     return {
         "user": {"id": conn.user.id, "name": conn.user.name, "role": conn.user.role},
         "server": __version__,
-        "limits": {"max_frame": s.max_frame, "max_body": s.max_body, "max_title": s.max_title,
-                   "rate_limit": s.rate_limit},
+        "limits": {
+            "max_frame": s.max_frame,
+            "max_body": s.max_body,
+            "max_title": s.max_title,
+            "rate_limit": s.rate_limit,
+        },
         "groups": [{"slug": g["slug"], "name": g["name"], "role": g["role"]} for g in groups],
     }
 
@@ -40,8 +44,12 @@ async def join(conn: Connection, args: dict[str, Any]) -> AfterReply:
         replay: list[Event] = []
         recovered = False
         live_from: int = seq
-        if (since is not None and (epoch is None or epoch == db.epoch) and since <= seq
-                and seq - since <= settings.replay_limit):
+        if (
+            since is not None
+            and (epoch is None or epoch == db.epoch)
+            and since <= seq
+            and seq - since <= settings.replay_limit
+        ):
             rows = await db.events_after(acc.room_id, since, seq)
             replay = [Event(room, s, t, at, data) for s, t, at, data in rows]
             recovered = True
@@ -63,7 +71,11 @@ async def leave(conn: Connection, args: dict[str, Any]) -> dict[str, Any]:
 
 async def history(conn: Connection, args: dict[str, Any]) -> dict[str, Any]:
     return await conn.services.db.read(
-        discussions.history, conn.user, args["room"], args.get("thread"), args.get("before"),
+        discussions.history,
+        conn.user,
+        args["room"],
+        args.get("thread"),
+        args.get("before"),
         args.get("limit", 50),
     )
 

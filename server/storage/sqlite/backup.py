@@ -20,14 +20,17 @@ def backup(source: sqlite3.Connection, target: str) -> dict[str, int | str]:
     live = source.execute("PRAGMA database_list").fetchone()[2]
     live_files = {os.path.realpath(live + suffix) for suffix in ("", "-wal", "-shm")}
     if live and os.path.realpath(target) in live_files:
-        raise ValueError(f"{target} is the live database: back up to a different file, "
-                         "such as backups/cfn-DATE.db")
+        raise ValueError(
+            f"{target} is the live database: back up to a different file, "
+            "such as backups/cfn-DATE.db"
+        )
     folder = os.path.dirname(os.path.abspath(target))
     try:  # a first `backup backups/cfn.db` should just work
         os.makedirs(folder, exist_ok=True)
     except OSError as e:
-        raise ValueError(f"The folder for the backup could not be made: {folder}"
-                         f" ({e.strerror})") from None
+        raise ValueError(
+            f"The folder for the backup could not be made: {folder} ({e.strerror})"
+        ) from None
     partial = target + ".partial"
     for leftover in (partial, partial + "-wal", partial + "-shm"):
         if os.path.exists(leftover):

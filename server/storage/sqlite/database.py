@@ -29,8 +29,16 @@ from server.storage import Conn, Params, Row, Store, Tx
 from server.storage.events import pack, stored_after, unpack
 from server.storage.sqlite.worker import on_thread
 
-__all__ = ["Database", "SqliteConn", "SqliteTx", "migrate", "open_sync", "pack", "unpack",
-           "write_sync"]
+__all__ = [
+    "Database",
+    "SqliteConn",
+    "SqliteTx",
+    "migrate",
+    "open_sync",
+    "pack",
+    "unpack",
+    "write_sync",
+]
 
 log = logging.getLogger("cfn.db")
 
@@ -76,8 +84,9 @@ def migrate(conn: sqlite3.Connection) -> int:
         "CREATE TABLE IF NOT EXISTS schema_version ("
         " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)"
     )
-    current: int = conn.execute(
-        "SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
+    current: int = conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[
+        0
+    ]
     all_steps = migrations()
     now = int(time.time() * 1000)
     if current == 0:
@@ -160,18 +169,18 @@ class SqliteConn(sqlite3.Connection):
                     found.setdefault(name, []).append(fk[3])
         return found
 
-    def rows_containing(self, table: str, column: str, needle: str | bytes,
-                        columns: Sequence[str]) -> list[Row]:
+    def rows_containing(
+        self, table: str, column: str, needle: str | bytes, columns: Sequence[str]
+    ) -> list[Row]:
         rows: list[Row] = self.execute(
-            f"SELECT {', '.join(columns)} FROM {table} WHERE instr({column}, ?) > 0",
-            (needle,)).fetchall()
+            f"SELECT {', '.join(columns)} FROM {table} WHERE instr({column}, ?) > 0", (needle,)
+        ).fetchall()
         return rows
 
 
 def connect(path: str) -> SqliteConn:
     """A new, unconfigured connection of this engine's kind (rows by name, autocommit off)."""
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
-                           factory=SqliteConn)
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, factory=SqliteConn)
     conn.row_factory = sqlite3.Row
     return conn
 
@@ -212,8 +221,9 @@ class SqliteTx:
     def columns_referencing(self, table: str) -> dict[str, list[str]]:
         return self.conn.columns_referencing(table)
 
-    def rows_containing(self, table: str, column: str, needle: str | bytes,
-                        columns: Sequence[str]) -> list[Row]:
+    def rows_containing(
+        self, table: str, column: str, needle: str | bytes, columns: Sequence[str]
+    ) -> list[Row]:
         return self.conn.rows_containing(table, column, needle, columns)
 
     def erase_rows(self, sql: str, params: Params = (), /) -> int:
@@ -273,13 +283,17 @@ def _init_published(conn: sqlite3.Connection) -> _Published:
 def _stored_events(conn: sqlite3.Connection, room: str, after: int, upto: int) -> list[Event]:
     rows = conn.execute(
         "SELECT e.seq, e.type, e.at, e.data FROM rooms r JOIN events e ON e.room_id = r.id"
-        " WHERE r.slug = ? AND e.seq > ? AND e.seq <= ? ORDER BY e.seq", (room, after, upto),
+        " WHERE r.slug = ? AND e.seq > ? AND e.seq <= ? ORDER BY e.seq",
+        (room, after, upto),
     ).fetchall()
     return [Event(room, seq, type_, at, unpack(data)) for seq, type_, at, data in rows]
 
 
-def _in_order(conn: sqlite3.Connection, events: list[Event], published: _Published,
-              ) -> tuple[list[Event], dict[str, int]]:
+def _in_order(
+    conn: sqlite3.Connection,
+    events: list[Event],
+    published: _Published,
+) -> tuple[list[Event], dict[str, int]]:
     """The batch's events preceded by any another process stored (so no seq is skipped)."""
     seqs: dict[str, int] = {}
     out: list[Event] = []
@@ -300,8 +314,11 @@ def _in_order(conn: sqlite3.Connection, events: list[Event], published: _Publish
     return out, seqs
 
 
-def _run_batch(conn: SqliteConn, jobs: list[_Job], published: _Published,
-               ) -> list[Event]:
+def _run_batch(
+    conn: SqliteConn,
+    jobs: list[_Job],
+    published: _Published,
+) -> list[Event]:
     """Run jobs in one transaction, each inside a savepoint so one failure spares the rest.
 
     Returns the events to publish, in seq order per room, once the commit has happened.
@@ -360,12 +377,14 @@ class Database:
         cls, path: str, synchronous: str = "NORMAL", group_commit: int = 512, readers: int = 2
     ) -> Database:
         db = cls(path, synchronous, group_commit)
-        db._writer = await aiosqlite.connect(path, isolation_level=None, check_same_thread=False,
-                                             factory=SqliteConn)
+        db._writer = await aiosqlite.connect(
+            path, isolation_level=None, check_same_thread=False, factory=SqliteConn
+        )
         await on_thread(db._writer, _setup_writer, synchronous)
         for _ in range(readers):
-            reader = await aiosqlite.connect(path, isolation_level=None, check_same_thread=False,
-                                             factory=SqliteConn)
+            reader = await aiosqlite.connect(
+                path, isolation_level=None, check_same_thread=False, factory=SqliteConn
+            )
             await on_thread(reader, _setup_reader)
             db._readers.append(reader)
         db._published = await on_thread(db._writer, _init_published)
@@ -427,15 +446,20 @@ class Database:
                 elif isinstance(job.error, CFNError):
                     job.future.set_exception(job.error)
                 else:
-                    log.error("write %s failed", getattr(job.fn, "__name__", job.fn),
-                              exc_info=job.error)
+                    log.error(
+                        "write %s failed", getattr(job.fn, "__name__", job.fn), exc_info=job.error
+                    )
                     job.future.set_exception(Internal())
         self._in_flight -= len(jobs)
         if self._in_flight == 0:
             self._idle.set()
 
-    async def events_after(self, room_id: int, since: int, upto: int,
-                           ) -> list[tuple[int, str, int, dict[str, Any]]]:
+    async def events_after(
+        self,
+        room_id: int,
+        since: int,
+        upto: int,
+    ) -> list[tuple[int, str, int, dict[str, Any]]]:
         """A room's stored events with since < seq <= upto, in order (a client's replay)."""
         return await self.read(stored_after, room_id, since, upto)
 
@@ -498,8 +522,7 @@ def _ensure_secret(tx: Tx) -> str:
     return secret
 
 
-def write_sync(conn: SqliteConn, fn: Callable[..., T], *args: Any,
-               at: int | None = None) -> T:
+def write_sync(conn: SqliteConn, fn: Callable[..., T], *args: Any, at: int | None = None) -> T:
     """Run one write function in its own transaction, synchronously (CLI, demo, tools).
 
     Events it emits are stored with their seq like any other; a running server's clients

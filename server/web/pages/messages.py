@@ -29,8 +29,9 @@ def may_remove(acc: Access, user: User, author_id: int | None) -> bool:
     return author_id == user.id or acc.can_moderate or user.is_admin
 
 
-def _message_read(conn: Conn, user: User, slug: str, thread_id: int,
-                  message_id: int) -> dict[str, Any]:
+def _message_read(
+    conn: Conn, user: User, slug: str, thread_id: int, message_id: int
+) -> dict[str, Any]:
     acc = outsider_safe(access, conn, user, slug)
     return discussions.message_in_thread(conn, acc, thread_id, message_id)
 
@@ -38,8 +39,9 @@ def _message_read(conn: Conn, user: User, slug: str, thread_id: int,
 async def _load(request: Request, found: Session) -> dict[str, Any]:
     slug = request.path_params["slug"]
     thread_id, message_id = path_ids(request, "thread", "message")
-    return await services_of(request).db.read(_message_read, found.user, slug, thread_id,
-                                              message_id)
+    return await services_of(request).db.read(
+        _message_read, found.user, slug, thread_id, message_id
+    )
 
 
 def _back(data: dict[str, Any]) -> str:
@@ -60,19 +62,31 @@ async def remove_form(request: Request, found: Session) -> Response:
     if (gone := _gone(data)) is not None:
         return gone
     if not may_remove(data["acc"], found.user, data["author_id"]):
-        raise Forbidden("Only the person who wrote a message, the group's chair or a "
-                        "facilitator can remove it.")
-    return no_store(page(request, "message_remove.html", title="Remove this message?",
-                         group=data["acc"], section="discussion", back=_back(data),
-                         mine=data["author_id"] == found.user.id, csrf=found.csrf, **data))
+        raise Forbidden(
+            "Only the person who wrote a message, the group's chair or a facilitator can remove it."
+        )
+    return no_store(
+        page(
+            request,
+            "message_remove.html",
+            title="Remove this message?",
+            group=data["acc"],
+            section="discussion",
+            back=_back(data),
+            mine=data["author_id"] == found.user.id,
+            csrf=found.csrf,
+            **data,
+        )
+    )
 
 
 @member_form
 async def remove(request: Request, found: Session, _form: FormData) -> Response:
     slug = request.path_params["slug"]
     thread_id, message_id = path_ids(request, "thread", "message")
-    data = await services_of(request).db.read(_message_read, found.user, slug, thread_id,
-                                              message_id)
+    data = await services_of(request).db.read(
+        _message_read, found.user, slug, thread_id, message_id
+    )
     if _gone(data) is None:
         await services_of(request).db.write(discussions.delete_message, found.user, message_id)
     return RedirectResponse(_back(data) + "?done=removed", status_code=303)
@@ -85,18 +99,28 @@ async def edit_form(request: Request, found: Session) -> Response:
         return gone
     if data["author_id"] != found.user.id:
         raise Forbidden("Only the person who wrote a message can change it.")
-    return no_store(page(request, "message_edit.html", title="Change your message",
-                         group=data["acc"], section="discussion", back=_back(data),
-                         csrf=found.csrf, max_body=services_of(request).settings.max_body,
-                         **data))
+    return no_store(
+        page(
+            request,
+            "message_edit.html",
+            title="Change your message",
+            group=data["acc"],
+            section="discussion",
+            back=_back(data),
+            csrf=found.csrf,
+            max_body=services_of(request).settings.max_body,
+            **data,
+        )
+    )
 
 
 @member_form(again="/g/{slug}/t/{thread}/m/{message}/edit", name="edit")
 async def edit(request: Request, found: Session, form: FormData) -> Response:
     slug = request.path_params["slug"]
     thread_id, message_id = path_ids(request, "thread", "message")
-    data = await services_of(request).db.read(_message_read, found.user, slug, thread_id,
-                                              message_id)
+    data = await services_of(request).db.read(
+        _message_read, found.user, slug, thread_id, message_id
+    )
     body = text_field(form, "body", "message", services_of(request).settings.max_body)
     await services_of(request).db.write(discussions.edit_message, found.user, message_id, body)
     return RedirectResponse(_back(data) + "?done=changed", status_code=303)

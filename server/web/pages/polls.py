@@ -31,8 +31,11 @@ from server.web.templating import page
 
 T = TypeVar("T")
 _LONDON = ZoneInfo("Europe/London")
-SOURCE_WORDS = {"online": "online", "on_behalf": "by phone (entered for them)",
-                "in_room": "in the room"}
+SOURCE_WORDS = {
+    "online": "online",
+    "on_behalf": "by phone (entered for them)",
+    "in_room": "in the room",
+}
 
 
 def _when(ms: int | None) -> str:
@@ -51,9 +54,17 @@ def chart(poll: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for i, label in enumerate(poll["options"]):
         pct = round(100 * counts[i] / total) if total else 0
-        rows.append({"index": i, "label": label, "count": counts[i], "pct": pct,
-                     "online": poll["online"][i], "on_behalf": poll["on_behalf"][i],
-                     "in_room": poll["in_room"][i]})
+        rows.append(
+            {
+                "index": i,
+                "label": label,
+                "count": counts[i],
+                "pct": pct,
+                "online": poll["online"][i],
+                "on_behalf": poll["on_behalf"][i],
+                "in_room": poll["in_room"][i],
+            }
+        )
     return rows
 
 
@@ -75,9 +86,12 @@ def _csv(rows: list[list[Any]], filename: str) -> Response:
     out = io.StringIO()
     writer = csv.writer(out)
     for row in rows:
-        writer.writerow([("'" + c) if isinstance(c, str) and c[:1] in ("=", "+", "-", "@", "\t",
-                                                                      "\r") else c
-                         for c in row])
+        writer.writerow(
+            [
+                ("'" + c) if isinstance(c, str) and c[:1] in ("=", "+", "-", "@", "\t", "\r") else c
+                for c in row
+            ]
+        )
     response = Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8")
     response.headers["content-disposition"] = f'attachment; filename="{filename}"'
     return no_store(response)
@@ -115,24 +129,37 @@ def _back(request: Request, default: str) -> str:
 # --- polls: reads -------------------------------------------------------------------------
 
 
-def _polls_read(conn: Conn, user: User, slug: str, threshold: int,
-                ) -> dict[str, Any]:
+def _polls_read(
+    conn: Conn,
+    user: User,
+    slug: str,
+    threshold: int,
+) -> dict[str, Any]:
     acc = outsider_safe(access, conn, user, slug)
     found = polls.group_polls(conn, user, acc, threshold=threshold)
     run = can_run(user, acc)
     members = polls.group_members(conn, user, slug) if run else []
-    return {"group": acc, "polls": found, "can_run": run, "members": members,
-            "seq": _seq(conn, acc)}
+    return {
+        "group": acc,
+        "polls": found,
+        "can_run": run,
+        "members": members,
+        "seq": _seq(conn, acc),
+    }
 
 
-def _poll_read(conn: Conn, user: User, slug: str, poll_id: int,
-               threshold: int) -> dict[str, Any]:
-    acc, poll = outsider_safe(partial(polls.poll_in_group, threshold=threshold), conn, user,
-                              slug, poll_id)
+def _poll_read(conn: Conn, user: User, slug: str, poll_id: int, threshold: int) -> dict[str, Any]:
+    acc, poll = outsider_safe(
+        partial(polls.poll_in_group, threshold=threshold), conn, user, slug, poll_id
+    )
     run = can_run(user, acc) and not poll["closed"]
-    return {"group": acc, "poll": poll, "can_run": can_run(user, acc),
-            "members": polls.group_members(conn, user, slug) if run else [],
-            "room_counts": polls.room_counts(conn, user, poll_id) if run else []}
+    return {
+        "group": acc,
+        "poll": poll,
+        "can_run": can_run(user, acc),
+        "members": polls.group_members(conn, user, slug) if run else [],
+        "room_counts": polls.room_counts(conn, user, poll_id) if run else [],
+    }
 
 
 def _threshold(request: Request) -> int:
@@ -147,50 +174,104 @@ def _seq(conn: Conn, acc: Access) -> int:
 
 def _context(request: Request, found: Session) -> dict[str, Any]:
     s = services_of(request).settings
-    return {"epoch": services_of(request).db.epoch, "csrf": found.csrf,
-            "max_title": s.max_title, "max_body": s.max_body,
-            "privacy_threshold": s.privacy_threshold,
-            "form_cid": secrets.token_urlsafe(12), "source_words": SOURCE_WORDS}
+    return {
+        "epoch": services_of(request).db.epoch,
+        "csrf": found.csrf,
+        "max_title": s.max_title,
+        "max_body": s.max_body,
+        "privacy_threshold": s.privacy_threshold,
+        "form_cid": secrets.token_urlsafe(12),
+        "source_words": SOURCE_WORDS,
+    }
 
 
 @member_page
 async def polls_page(request: Request, found: Session) -> Response:
-    data = await services_of(request).db.read(_polls_read, found.user,
-                                              request.path_params["slug"], _threshold(request))
-    return no_store(page(request, "polls.html", title=f"Polls – {data['group'].name}",
-                          section="polls", **data, **_context(request, found)))
+    data = await services_of(request).db.read(
+        _polls_read, found.user, request.path_params["slug"], _threshold(request)
+    )
+    return no_store(
+        page(
+            request,
+            "polls.html",
+            title=f"Polls – {data['group'].name}",
+            section="polls",
+            **data,
+            **_context(request, found),
+        )
+    )
 
 
 @member_page
 async def poll_page(request: Request, found: Session) -> Response:
-    data = await services_of(request).db.read(_poll_read, found.user,
-                                              request.path_params["slug"],
-                                              _path_id(request, "poll"), _threshold(request))
-    return no_store(page(request, "poll.html", title=data["poll"]["question"],
-                          section="polls", **data, **_context(request, found)))
+    data = await services_of(request).db.read(
+        _poll_read,
+        found.user,
+        request.path_params["slug"],
+        _path_id(request, "poll"),
+        _threshold(request),
+    )
+    return no_store(
+        page(
+            request,
+            "poll.html",
+            title=data["poll"]["question"],
+            section="polls",
+            **data,
+            **_context(request, found),
+        )
+    )
 
 
 @member_page
 async def poll_print(request: Request, found: Session) -> Response:
-    data = await services_of(request).db.read(_poll_read, found.user,
-                                              request.path_params["slug"],
-                                              _path_id(request, "poll"), _threshold(request))
-    return no_store(page(request, "poll_print.html", title=data["poll"]["question"],
-                          printed=_when(int(datetime.now(UTC).timestamp() * 1000)), **data,
-                          **_context(request, found)))
+    data = await services_of(request).db.read(
+        _poll_read,
+        found.user,
+        request.path_params["slug"],
+        _path_id(request, "poll"),
+        _threshold(request),
+    )
+    return no_store(
+        page(
+            request,
+            "poll_print.html",
+            title=data["poll"]["question"],
+            printed=_when(int(datetime.now(UTC).timestamp() * 1000)),
+            **data,
+            **_context(request, found),
+        )
+    )
 
 
-CSV_HEADER = ["Group", "Poll", "Status", "Votes are", "Members who voted", "Answer", "Total",
-              "Percent", "Online", "By phone (entered for them)", "In the room",
-              "Chosen by (named polls)", "Note"]
+CSV_HEADER = [
+    "Group",
+    "Poll",
+    "Status",
+    "Votes are",
+    "Members who voted",
+    "Answer",
+    "Total",
+    "Percent",
+    "Online",
+    "By phone (entered for them)",
+    "In the room",
+    "Chosen by (named polls)",
+    "Note",
+]
 
 
 def hidden_words(poll: dict[str, Any]) -> str:
     """Why a poll's counts are not shown yet, in the words the pages use."""
-    if poll["anonymous"] and not poll["closed"] and poll["voters"] < poll.get(
-            "privacy_threshold", 0):
-        return (f"The results are shown once {poll['privacy_threshold']} members have voted,"
-                " so no one can work out how someone voted.")
+    if (
+        poll["anonymous"]
+        and not poll["closed"]
+        and poll["voters"] < poll.get("privacy_threshold", 0)
+    ):
+        return (
+            f"The results are shown once {poll['privacy_threshold']} members have voted,"
+            " so no one can work out how someone voted."
+        )
     if poll["results"] == "after_vote":
         return "You will see the results after you vote."
     return "The results are shown when the poll closes."
@@ -203,12 +284,17 @@ def template_globals() -> dict[str, Callable[..., Any]]:
 
 def _poll_rows(poll: dict[str, Any], group_name: str) -> list[list[Any]]:
     """One poll's rows under CSV_HEADER: one per answer, so all polls read as one table."""
-    about = [group_name, poll["question"],
-             "closed " + _when(poll["closed_at"]) if poll["closed"] else "open",
-             "anonymous" if poll["anonymous"] else "named", poll["voters"]]
+    about = [
+        group_name,
+        poll["question"],
+        "closed " + _when(poll["closed_at"]) if poll["closed"] else "open",
+        "anonymous" if poll["anonymous"] else "named",
+        poll["voters"],
+    ]
     if not poll["results_visible"]:
-        return [[*about, label, "", "", "", "", "", "", hidden_words(poll)]
-                for label in poll["options"]]
+        return [
+            [*about, label, "", "", "", "", "", "", hidden_words(poll)] for label in poll["options"]
+        ]
     chosen: list[list[str]] = [[] for _ in poll["options"]]
     for n in poll.get("named") or []:
         who = n["member"]["name"]
@@ -216,23 +302,40 @@ def _poll_rows(poll: dict[str, Any], group_name: str) -> list[list[Any]]:
             who += f" (entered by {n['entered_by']['name']})"
         for c in n["choices"]:
             chosen[c].append(who)
-    return [[*about, r["label"], r["count"], f"{r['pct']}%", r["online"], r["on_behalf"],
-             r["in_room"], "; ".join(chosen[r["index"]]), ""] for r in chart(poll)]
+    return [
+        [
+            *about,
+            r["label"],
+            r["count"],
+            f"{r['pct']}%",
+            r["online"],
+            r["on_behalf"],
+            r["in_room"],
+            "; ".join(chosen[r["index"]]),
+            "",
+        ]
+        for r in chart(poll)
+    ]
 
 
 @member_page
 async def poll_csv(request: Request, found: Session) -> Response:
-    data = await services_of(request).db.read(_poll_read, found.user,
-                                              request.path_params["slug"],
-                                              _path_id(request, "poll"), _threshold(request))
+    data = await services_of(request).db.read(
+        _poll_read,
+        found.user,
+        request.path_params["slug"],
+        _path_id(request, "poll"),
+        _threshold(request),
+    )
     rows = [CSV_HEADER, *_poll_rows(data["poll"], data["group"].name)]
     return _csv(rows, f"{data['group'].slug}-poll-{data['poll']['id']}.csv")
 
 
 @member_page
 async def polls_csv(request: Request, found: Session) -> Response:
-    data = await services_of(request).db.read(_polls_read, found.user,
-                                              request.path_params["slug"], _threshold(request))
+    data = await services_of(request).db.read(
+        _polls_read, found.user, request.path_params["slug"], _threshold(request)
+    )
     rows: list[list[Any]] = [CSV_HEADER]
     for poll in data["polls"]:
         rows += _poll_rows(poll, data["group"].name)
@@ -255,8 +358,10 @@ def _choices(form: FormData) -> list[int]:
     raw = form.getlist("choice")
     if not raw:
         raise BadRequest("Please choose an answer first.", field="choice")
-    return [whole_number(c, "That answer is not one of the answers to choose from.", "choice")
-            for c in raw]
+    return [
+        whole_number(c, "That answer is not one of the answers to choose from.", "choice")
+        for c in raw
+    ]
 
 
 @member_form(again="/g/{slug}/polls", name="new-poll")
@@ -273,28 +378,41 @@ async def create_poll(request: Request, found: Session, form: FormData) -> Respo
     results = str(form.get("results", "live"))
     if results not in polls.POLL_RESULTS:
         results = "live"
-    made = await _write(request, _counted(request, polls.create_poll), found.user, slug,
-                        question, options, kind, form.get("anonymous") == "yes", results)
-    return RedirectResponse(_back(request, f"/g/{slug}/polls#poll-{made['poll']['id']}"),
-                            status_code=303)
+    made = await _write(
+        request,
+        _counted(request, polls.create_poll),
+        found.user,
+        slug,
+        question,
+        options,
+        kind,
+        form.get("anonymous") == "yes",
+        results,
+    )
+    return RedirectResponse(
+        _back(request, f"/g/{slug}/polls#poll-{made['poll']['id']}"), status_code=303
+    )
 
 
 @member_form(again="/g/{slug}/polls/{poll}", name="vote-{poll}")
 async def vote(request: Request, found: Session, form: FormData) -> Response:
     slug, poll_id = request.path_params["slug"], _path_id(request, "poll")
     await _write(request, _counted(request, polls.vote), found.user, poll_id, _choices(form))
-    return RedirectResponse(_back(request, f"/g/{slug}/polls/{poll_id}?voted=1"),
-                            status_code=303)
+    return RedirectResponse(_back(request, f"/g/{slug}/polls/{poll_id}?voted=1"), status_code=303)
 
 
 @member_form(again="/g/{slug}/polls/{poll}", name="vote-for")
 async def vote_for(request: Request, found: Session, form: FormData) -> Response:
     slug, poll_id = request.path_params["slug"], _path_id(request, "poll")
-    member = whole_number(form.get("member"),  # "Choose a member…" sends ""
-                          "Please choose the member you are voting for from the list,"
-                          " then save their vote again. No vote was saved.", "member")
-    await _write(request, _counted(request, polls.vote_for), found.user, poll_id, member,
-                 _choices(form))
+    member = whole_number(
+        form.get("member"),  # "Choose a member…" sends ""
+        "Please choose the member you are voting for from the list,"
+        " then save their vote again. No vote was saved.",
+        "member",
+    )
+    await _write(
+        request, _counted(request, polls.vote_for), found.user, poll_id, member, _choices(form)
+    )
     return RedirectResponse(f"/g/{slug}/polls/{poll_id}?entered=1", status_code=303)
 
 
@@ -306,9 +424,13 @@ async def count(request: Request, found: Session, form: FormData) -> Response:
         raw = form.get(f"count-{i}")
         if raw is None:
             break
-        counts.append(whole_number(str(raw).strip() or "0",
-                                   "Each count must be a whole number, such as 0 or 12.",
-                                   "counts"))
+        counts.append(
+            whole_number(
+                str(raw).strip() or "0",
+                "Each count must be a whole number, such as 0 or 12.",
+                "counts",
+            )
+        )
     await _write(request, _counted(request, polls.count_in_room), found.user, poll_id, counts)
     return RedirectResponse(f"/g/{slug}/polls/{poll_id}?counted=1", status_code=303)
 
@@ -325,11 +447,20 @@ async def close_poll(request: Request, found: Session, _: FormData) -> Response:
 SORT_WORDS = {"support": "Most support", "newest": "Newest", "status": "Status"}
 
 
-def _ideas_read(conn: Conn, user: User, slug: str, sort: str, status: str | None,
-                ) -> dict[str, Any]:
+def _ideas_read(
+    conn: Conn,
+    user: User,
+    slug: str,
+    sort: str,
+    status: str | None,
+) -> dict[str, Any]:
     acc = outsider_safe(access, conn, user, slug)
-    return {"group": acc, "ideas": ideas.group_ideas(conn, user, acc, sort, status),
-            "can_run": can_run(user, acc), "seq": _seq(conn, acc)}
+    return {
+        "group": acc,
+        "ideas": ideas.group_ideas(conn, user, acc, sort, status),
+        "can_run": can_run(user, acc),
+        "seq": _seq(conn, acc),
+    }
 
 
 @member_page
@@ -338,30 +469,64 @@ async def ideas_page(request: Request, found: Session) -> Response:
     sort = sort if sort in SORT_WORDS else "support"
     status = request.query_params.get("status") or None
     status = status if status in ideas.IDEA_STATUSES else None
-    data = await services_of(request).db.read(_ideas_read, found.user,
-                                              request.path_params["slug"], sort, status)
-    return no_store(page(request, "ideas.html", title=f"Ideas – {data['group'].name}",
-                          section="ideas", sort=sort, status_filter=status, sort_words=SORT_WORDS,
-                          labels=ideas.STATUS_LABELS, **data, **_context(request, found)))
+    data = await services_of(request).db.read(
+        _ideas_read, found.user, request.path_params["slug"], sort, status
+    )
+    return no_store(
+        page(
+            request,
+            "ideas.html",
+            title=f"Ideas – {data['group'].name}",
+            section="ideas",
+            sort=sort,
+            status_filter=status,
+            sort_words=SORT_WORDS,
+            labels=ideas.STATUS_LABELS,
+            **data,
+            **_context(request, found),
+        )
+    )
 
 
-def _idea_read(conn: Conn, user: User, slug: str, idea_id: int,
-               ) -> dict[str, Any]:
+def _idea_read(
+    conn: Conn,
+    user: User,
+    slug: str,
+    idea_id: int,
+) -> dict[str, Any]:
     acc, idea, messages = outsider_safe(ideas.idea_in_group, conn, user, slug, idea_id)
     run = can_run(user, acc)
-    others = [i for i in ideas.group_ideas(conn, user, acc, "newest") if i["id"] != idea_id] \
-        if run else []
-    return {"group": acc, "idea": idea, "messages": messages, "can_run": run,
-            "others": others, "seq": _seq(conn, acc)}
+    others = (
+        [i for i in ideas.group_ideas(conn, user, acc, "newest") if i["id"] != idea_id]
+        if run
+        else []
+    )
+    return {
+        "group": acc,
+        "idea": idea,
+        "messages": messages,
+        "can_run": run,
+        "others": others,
+        "seq": _seq(conn, acc),
+    }
 
 
 @member_page
 async def idea_page(request: Request, found: Session) -> Response:
-    data = await services_of(request).db.read(_idea_read, found.user,
-                                              request.path_params["slug"],
-                                              _path_id(request, "idea"))
-    return no_store(page(request, "idea.html", title=data["idea"]["title"], section="ideas",
-                          labels=ideas.STATUS_LABELS, **data, **_context(request, found)))
+    data = await services_of(request).db.read(
+        _idea_read, found.user, request.path_params["slug"], _path_id(request, "idea")
+    )
+    return no_store(
+        page(
+            request,
+            "idea.html",
+            title=data["idea"]["title"],
+            section="ideas",
+            labels=ideas.STATUS_LABELS,
+            **data,
+            **_context(request, found),
+        )
+    )
 
 
 @member_form(again="/g/{slug}/ideas", name="new-idea")
@@ -410,19 +575,28 @@ async def merge(request: Request, found: Session, form: FormData) -> Response:
 @member_page
 async def you_said(request: Request, found: Session) -> Response:
     items = await services_of(request).db.read(ideas.you_said_we_did, found.user)
-    return no_store(page(request, "you_said.html", title="You said, we did", items=items,
-                          section="you-said"))
+    return no_store(
+        page(request, "you_said.html", title="You said, we did", items=items, section="you-said")
+    )
 
 
 @member_page
 async def you_said_csv(request: Request, found: Session) -> Response:
     items = await services_of(request).db.read(ideas.you_said_we_did, found.user)
-    rows: list[list[Any]] = [["Group", "Idea", "Current status", "Status", "Date", "Note",
-                              "By"]]
+    rows: list[list[Any]] = [["Group", "Idea", "Current status", "Status", "Date", "Note", "By"]]
     for item in items:
         for step in item["timeline"]:
-            rows.append([item["group_name"], item["title"], item["status_label"], step["label"],
-                         _when(step["at"]), step["note"], step["by"]["name"]])
+            rows.append(
+                [
+                    item["group_name"],
+                    item["title"],
+                    item["status_label"],
+                    step["label"],
+                    _when(step["at"]),
+                    step["note"],
+                    step["by"]["name"],
+                ]
+            )
     return _csv(rows, "you-said-we-did.csv")
 
 
@@ -434,8 +608,7 @@ def routes() -> list[BaseRoute]:
         Route(f"{g}/polls.csv", polls_csv, methods=["GET"], name="polls_csv"),
         Route(f"{g}/polls/{{poll:int}}", poll_page, methods=["GET"], name="poll"),
         Route(f"{g}/polls/{{poll:int}}/print", poll_print, methods=["GET"], name="poll_print"),
-        Route(f"{g}/polls/{{poll:int}}/results.csv", poll_csv, methods=["GET"],
-              name="poll_csv"),
+        Route(f"{g}/polls/{{poll:int}}/results.csv", poll_csv, methods=["GET"], name="poll_csv"),
         Route(f"{g}/polls/{{poll:int}}/vote", vote, methods=["POST"]),
         Route(f"{g}/polls/{{poll:int}}/vote-for", vote_for, methods=["POST"]),
         Route(f"{g}/polls/{{poll:int}}/count", count, methods=["POST"]),
@@ -449,4 +622,3 @@ def routes() -> list[BaseRoute]:
         Route("/you-said-we-did", you_said, methods=["GET"], name="you_said"),
         Route("/you-said-we-did.csv", you_said_csv, methods=["GET"], name="you_said_csv"),
     ]
-

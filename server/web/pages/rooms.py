@@ -53,30 +53,36 @@ def _page_number(request: Request) -> int | None:
 def _live_context(request: Request, found: Session, acc: Access) -> dict[str, Any]:
     """What the JavaScript client needs to resume exactly after what the page shows."""
     services = services_of(request)
-    return {"group": acc, "epoch": services.db.epoch,
-            "max_body": services.settings.max_body, "max_title": services.settings.max_title,
-            "privacy_threshold": services.settings.privacy_threshold, "csrf": found.csrf,
-            "form_cid": secrets.token_urlsafe(12)}
+    return {
+        "group": acc,
+        "epoch": services.db.epoch,
+        "max_body": services.settings.max_body,
+        "max_title": services.settings.max_title,
+        "privacy_threshold": services.settings.privacy_threshold,
+        "csrf": found.csrf,
+        "form_cid": secrets.token_urlsafe(12),
+    }
 
 
 # --- reads ----------------------------------------------------------------------------------
 
 
-def _room_read(conn: Conn, user: User, slug: str, page_no: int | None,
-               mine: bool = False) -> dict[str, Any]:
+def _room_read(
+    conn: Conn, user: User, slug: str, page_no: int | None, mine: bool = False
+) -> dict[str, Any]:
     acc = outsider_safe(access, conn, user, slug)
     return discussions.thread_list(conn, user, acc, page_no, THREADS_PER_PAGE, mine)
 
 
-def _thread_read(conn: Conn, user: User, slug: str, thread_id: int,
-                 page_no: int | None) -> dict[str, Any]:
+def _thread_read(
+    conn: Conn, user: User, slug: str, thread_id: int, page_no: int | None
+) -> dict[str, Any]:
     """One page of a thread, the member's previous mark, and the room's seq: one snapshot."""
     acc = outsider_safe(access, conn, user, slug)
     return discussions.thread_page(conn, user, acc, thread_id, page_no, PAGE_SIZE)
 
 
-def _permalink_page(conn: Conn, user: User, slug: str, thread_id: int,
-                    message_id: int) -> int:
+def _permalink_page(conn: Conn, user: User, slug: str, thread_id: int, message_id: int) -> int:
     acc = outsider_safe(access, conn, user, slug)
     return discussions.permalink_page(conn, acc, thread_id, message_id, PAGE_SIZE)
 
@@ -88,13 +94,22 @@ def _permalink_page(conn: Conn, user: User, slug: str, thread_id: int,
 async def room(request: Request, found: Session) -> Response:
     slug = request.path_params["slug"]
     db = services_of(request).db
-    data = await db.read(_room_read, found.user, slug, _page_number(request),
-                         request.query_params.get("mine") == "1")
+    data = await db.read(
+        _room_read, found.user, slug, _page_number(request), request.query_params.get("mine") == "1"
+    )
     acc: Access = data["acc"]
     await db.write(reads.visit_room, found.user, acc.group_id)
-    return no_store(page(request, "room.html", title=acc.name, section="discussion",
-                          done=DONE_WORDS.get(request.query_params.get("done", "")),
-                          **data, **_live_context(request, found, acc)))
+    return no_store(
+        page(
+            request,
+            "room.html",
+            title=acc.name,
+            section="discussion",
+            done=DONE_WORDS.get(request.query_params.get("done", "")),
+            **data,
+            **_live_context(request, found, acc),
+        )
+    )
 
 
 @member_page
@@ -106,30 +121,42 @@ async def thread(request: Request, found: Session) -> Response:
     data = await db.read(_thread_read, found.user, slug, thread_id, page_no)
     acc: Access = data["acc"]
     if data["messages"]:
-        await db.write(reads.move_mark, found.user, acc.group_id, thread_id,
-                       data["messages"][-1]["id"])
-    return no_store(page(request, "thread.html", title=data["thread"]["title"],
-                          section="discussion", **data,
-                          done=DONE_WORDS.get(request.query_params.get("done", "")),
-                          **_live_context(request, found, acc)))
+        await db.write(
+            reads.move_mark, found.user, acc.group_id, thread_id, data["messages"][-1]["id"]
+        )
+    return no_store(
+        page(
+            request,
+            "thread.html",
+            title=data["thread"]["title"],
+            section="discussion",
+            **data,
+            done=DONE_WORDS.get(request.query_params.get("done", "")),
+            **_live_context(request, found, acc),
+        )
+    )
 
 
 @member_page
 async def permalink(request: Request, found: Session) -> Response:
     slug = request.path_params["slug"]
     thread_id, message_id = path_ids(request, "thread", "message")
-    page_no = await services_of(request).db.read(_permalink_page, found.user, slug, thread_id,
-                                                 message_id)
+    page_no = await services_of(request).db.read(
+        _permalink_page, found.user, slug, thread_id, message_id
+    )
     done = request.query_params.get("done", "")
     note = f"&done={done}" if done in DONE_WORDS else ""
-    return RedirectResponse(f"/g/{slug}/t/{thread_id}?page={page_no}{note}#m{message_id}",
-                            status_code=303)
+    return RedirectResponse(
+        f"/g/{slug}/t/{thread_id}?page={page_no}{note}#m{message_id}", status_code=303
+    )
 
 
 # What the thread page says, as a status message, after a no-JavaScript change.
-DONE_WORDS = {"removed": "The message has been removed.",
-              "changed": "Your changes have been saved.",
-              "read": "Every thread in this group is now marked as read."}
+DONE_WORDS = {
+    "removed": "The message has been removed.",
+    "changed": "Your changes have been saved.",
+    "read": "Every thread in this group is now marked as read.",
+}
 
 
 # --- forms (the no-JavaScript path; the live client sends the same over the socket) ---------
@@ -143,7 +170,8 @@ async def new_thread(request: Request, found: Session, form: FormData) -> Respon
     body = text_field(form, "body", "message", settings.max_body)
     try:
         result = await services_of(request).db.write(
-            discussions.create_thread, found.user, slug, title, body, form_cid(form))
+            discussions.create_thread, found.user, slug, title, body, form_cid(form)
+        )
     except Forbidden:
         raise NotFound() from None
     return RedirectResponse(f"/g/{slug}/t/{result['thread']['id']}", status_code=303)
@@ -155,11 +183,11 @@ async def new_message(request: Request, found: Session, form: FormData) -> Respo
     body = text_field(form, "body", "message", services_of(request).settings.max_body)
     try:
         result = await services_of(request).db.write(
-            discussions.post_message, found.user, slug, thread_id, body, form_cid(form))
+            discussions.post_message, found.user, slug, thread_id, body, form_cid(form)
+        )
     except (Forbidden, NotFound):
         raise NotFound() from None
-    return RedirectResponse(f"/g/{slug}/t/{thread_id}/m/{result['message']['id']}",
-                            status_code=303)
+    return RedirectResponse(f"/g/{slug}/t/{thread_id}/m/{result['message']['id']}", status_code=303)
 
 
 @member_form
@@ -195,8 +223,10 @@ def routes() -> list[BaseRoute]:
         Route("/g/{slug}/seen", seen, methods=["POST"], name="seen"),
         Route("/g/{slug}/read", mark_all_read, methods=["POST"], name="mark_all_read"),
         Route("/g/{slug}/t/{thread:int}", thread, methods=["GET"], name="thread"),
-        Route("/g/{slug}/t/{thread:int}/messages", new_message, methods=["POST"],
-              name="new_message"),
-        Route("/g/{slug}/t/{thread:int}/m/{message:int}", permalink, methods=["GET"],
-              name="permalink"),
+        Route(
+            "/g/{slug}/t/{thread:int}/messages", new_message, methods=["POST"], name="new_message"
+        ),
+        Route(
+            "/g/{slug}/t/{thread:int}/m/{message:int}", permalink, methods=["GET"], name="permalink"
+        ),
     ]

@@ -42,10 +42,22 @@ async def login_form(request: Request) -> Response:
     if await current_session(request) is not None:
         return RedirectResponse("/", status_code=303)
     token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
-    response = page(request, "login.html", csrf=token, email="", error=None,
-                    next=_safe_next(request.query_params.get("next")))
-    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="lax",
-                        secure=secure_cookies(request), path="/login")
+    response = page(
+        request,
+        "login.html",
+        csrf=token,
+        email="",
+        error=None,
+        next=_safe_next(request.query_params.get("next")),
+    )
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="lax",
+        secure=secure_cookies(request),
+        path="/login",
+    )
     return response
 
 
@@ -59,9 +71,15 @@ async def login(request: Request) -> Response:
     address = request.client.host if request.client else ""
     response: Response
     if (wait := throttle.begin(email, address)) > 0:  # refused before any hashing
-        response = page(request, "login.html", status=429, csrf=request.cookies.get(
-            LOGIN_CSRF_COOKIE), email=email, next=next_url,
-            error=f"Too many tries. Please wait {math.ceil(wait)} seconds, then try again.")
+        response = page(
+            request,
+            "login.html",
+            status=429,
+            csrf=request.cookies.get(LOGIN_CSRF_COOKIE),
+            email=email,
+            next=next_url,
+            error=f"Too many tries. Please wait {math.ceil(wait)} seconds, then try again.",
+        )
         response.headers["Retry-After"] = str(math.ceil(wait))
         return response
     user = None
@@ -77,15 +95,28 @@ async def login(request: Request) -> Response:
         else:
             throttle.succeeded(email, address)
     if user is None:
-        return page(request, "login.html", status=400, csrf=request.cookies.get(
-            LOGIN_CSRF_COOKIE), email=email, next=next_url,
-            error="That email and password do not match our records. Please try again.")
+        return page(
+            request,
+            "login.html",
+            status=400,
+            csrf=request.cookies.get(LOGIN_CSRF_COOKIE),
+            email=email,
+            next=next_url,
+            error="That email and password do not match our records. Please try again.",
+        )
     old = request.cookies.get(SESSION_COOKIE)
-    token, _ = await services.db.write(_rotate_session, user.id, old,
-                                       services.settings.session_days)
+    token, _ = await services.db.write(
+        _rotate_session, user.id, old, services.settings.session_days
+    )
     response = RedirectResponse(next_url, status_code=303)
-    response.set_cookie(SESSION_COOKIE, token, max_age=services.settings.session_days * 86400,
-                        httponly=True, samesite="lax", secure=secure_cookies(request))
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=services.settings.session_days * 86400,
+        httponly=True,
+        samesite="lax",
+        secure=secure_cookies(request),
+    )
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
     return response
 
@@ -102,8 +133,9 @@ async def logout(request: Request) -> Response:
     form = await request.form()
     if found is not None:
         await check_csrf(request, form, found.csrf)
-        await services_of(request).db.write(accounts.end_session,
-                                             request.cookies.get(SESSION_COOKIE, ""))
+        await services_of(request).db.write(
+            accounts.end_session, request.cookies.get(SESSION_COOKIE, "")
+        )
     response = RedirectResponse("/login?signed_out=1", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response
