@@ -440,7 +440,7 @@ def meeting_pack(
         raise NotFound("There is no such meeting.")
     view = _meeting_view(conn, user, row, acc, now)
     for item in view["agenda"]:
-        item["views"] = _views(conn, item["id"])  # the pack shows every view sent in
+        item["all_views"] = _views(conn, item["id"])  # the pack shows every view sent in
         item["messages"] = _linked_messages(conn, item["id"])
         item["polls"] = [
             polls.get_poll(conn, user, p, threshold=threshold)["poll"]

@@ -251,6 +251,7 @@ def propose_item(
 ) -> dict[str, Any]:
     """Any member proposes an item (an idea sent from the board keeps its link)."""
     meeting, acc = meeting_for(tx, user, meeting_id)
+    _require_member(acc)
     if meeting["started_at"] is not None:
         raise Conflict("This meeting has started, so its agenda is set. Propose it for the next.")
     if not title.strip():
