@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from server.domain import privacy
+from server.storage.sqlite.database import write_sync
 from tests.harness import Client, Running, connect
 
 ROOM = "north"
@@ -433,3 +435,23 @@ async def test_actions_not_done_by_their_date_come_back_on_the_next_agenda(
     got = (await people["bob"].call("meeting.get", meeting=following))["meeting"]
     assert [a["what"] for a in got["carried_actions"]] == ["Ask for rural figures"]
     assert await people["bob"].error("meeting.action_done", action=done) == "forbidden"
+
+
+async def test_a_members_replies_and_needs_are_exported_and_erased_with_them(
+    server: Running, people: dict[str, Client]
+) -> None:
+    meeting = await schedule(people["cora"])
+    await people["dan"].call(
+        "meeting.reply",
+        meeting=meeting,
+        attending="phone",
+        papers_format="easy_read",
+        support=["support_person"],
+    )
+    exported = privacy.export_user(server.db, "dan@cfn.example")
+    assert [
+        (r["attending"], r["papers_format"], r["support"]) for r in exported["meeting_replies"]
+    ] == [("phone", "easy_read", "support_person")]
+    counts = write_sync(server.db, privacy.erase_user, "dan@cfn.example")
+    assert counts["meeting_replies"] == 1
+    assert count(server, "SELECT count(*) FROM meeting_replies") == 0
