@@ -73,8 +73,11 @@ def add_meetings(conn: SqliteConn, people: dict[str, User] | None = None) -> Non
         "SELECT coalesce(max(at), 0) FROM events WHERE room_id = ?", (room_id,)
     ).fetchone()[0]
     latest = max(latest, now - 10 * DAY)
-    clock = _Clock(latest + MINUTE)
-    _past(conn, users, clock)
+    # 10:00 UTC on the day after the room's last event, so its live thread has a day of its
+    # own; never later than three days ago, so a network in use since still gets all three
+    start = min((latest // DAY + 1) * DAY + 10 * HOUR, now - 3 * DAY)
+    clock = _Clock(min(latest + MINUTE, start - 20 * HOUR))
+    _past(conn, users, clock, start)
     _today(conn, users, clock, now)
     _next_month(conn, users, clock, now)
 
@@ -104,10 +107,8 @@ def _agenda(
     return made
 
 
-def _past(conn: SqliteConn, users: dict[str, User], clock: _Clock) -> None:
+def _past(conn: SqliteConn, users: dict[str, User], clock: _Clock, start: int) -> None:
     priya, nadia, margaret, dot = (users[k] for k in ("priya", "nadia", "margaret", "dot"))
-    # 10:00 UTC on the day after the room's last event: its live thread has a day of its own
-    start = (clock.at // DAY + 1) * DAY + 10 * HOUR
     meeting = _schedule(
         conn,
         priya,
