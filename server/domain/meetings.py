@@ -551,7 +551,7 @@ def start(tx: Tx, user: User, meeting_id: int) -> dict[str, Any]:
     )
     data = _item_event(tx, meeting_id, first)
     tx.emit(acc.room_id, acc.slug, "meeting.item", data)
-    return {"item": data["item"]}
+    return {"item": data["item"], "room": acc.slug}
 
 
 def next_item(tx: Tx, user: User, meeting_id: int) -> dict[str, Any]:
@@ -680,6 +680,34 @@ def running_meeting(conn: Conn, group_id: int) -> int | None:
     return None if row is None else int(row[0])
 
 
+def _online(tx: Tx, acc: Access, meeting_id: int, user_id: int) -> bool:
+    """Record a member of the group as there online from now, once; audited and announced."""
+    member = tx.one(
+        "SELECT u.id, u.name FROM memberships m JOIN users u ON u.id = m.user_id"
+        " WHERE m.group_id = ? AND m.user_id = ? AND u.erased_at IS NULL",
+        (acc.group_id, user_id),
+    )
+    if member is None:
+        return False
+    added = tx.execute(
+        "INSERT INTO meeting_attendance(meeting_id, user_id, mode, joined_at)"
+        " VALUES (?, ?, 'online', ?) ON CONFLICT(meeting_id, user_id) DO NOTHING",
+        (meeting_id, user_id, tx.now),
+    ).rowcount
+    if not added:
+        return False
+    audit.record(
+        tx,
+        user_id,
+        "attendance.online",
+        group_id=acc.group_id,
+        subject=f"user {user_id}",
+        meeting=meeting_id,
+    )
+    _attendance_event(tx, acc, meeting_id, member, "online")
+    return True
+
+
 def note_online_join(tx: Tx, user: User, room: str) -> bool:
     """A member who joins the group's room during its meeting is recorded as there online,
     with the time; the first join counts, later ones change nothing."""
@@ -687,25 +715,17 @@ def note_online_join(tx: Tx, user: User, room: str) -> bool:
     meeting_id = running_meeting(tx, acc.group_id)
     if meeting_id is None or acc.role is None:
         return False
-    added = tx.execute(
-        "INSERT INTO meeting_attendance(meeting_id, user_id, mode, joined_at)"
-        " VALUES (?, ?, 'online', ?) ON CONFLICT(meeting_id, user_id) DO NOTHING",
-        (meeting_id, user.id, tx.now),
-    ).rowcount
-    if not added:
-        return False
-    audit.record(
-        tx,
-        user.id,
-        "attendance.online",
-        group_id=acc.group_id,
-        subject=f"user {user.id}",
-        meeting=meeting_id,
-    )
-    member = tx.one("SELECT id, name FROM users WHERE id = ?", (user.id,))
-    assert member is not None
-    _attendance_event(tx, acc, meeting_id, member, "online")
-    return True
+    return _online(tx, acc, meeting_id, user.id)
+
+
+def note_present(tx: Tx, user: User, meeting_id: int, member_ids: list[int]) -> int:
+    """When the chair starts the meeting, the members already in the room (the hub's
+    presence) are recorded as there online; how many were added."""
+    meeting, acc = meeting_for(tx, user, meeting_id)
+    _require_runner(user, acc)
+    if meeting["started_at"] is None or meeting["ended_at"] is not None:
+        return 0
+    return sum(_online(tx, acc, meeting_id, member) for member in member_ids)
 
 
 def mark_attendance(

@@ -54,6 +54,15 @@ async def meeting_list(conn: Connection, args: dict[str, Any]) -> dict[str, Any]
     return {"coming": found["coming"], "past": found["past"]}
 
 
+async def meeting_start(conn: Connection, args: dict[str, Any]) -> dict[str, Any]:
+    """Start, then record as there online the members already in the group's room."""
+    db = conn.services.db
+    started: dict[str, Any] = await db.write(meetings.start, conn.user, args["meeting"])
+    here = [m["id"] for m in conn.services.hub.online(started["room"])]
+    await db.write(meetings.note_present, conn.user, args["meeting"], here)
+    return started
+
+
 def _write(fn: Any, *names: str, **defaults: Any) -> Handler:
     """A handler that calls one domain write with the user and these arguments in order
     (an optional argument left out takes its default)."""
@@ -82,7 +91,7 @@ OPERATIONS: dict[str, Handler] = {
         meetings.reply, "meeting", "attending", "papers_format", "support", "listed", listed=False
     ),
     "meeting.view": _write(meetings.add_view, "item", "body"),
-    "meeting.start": _write(meetings.start, "meeting"),
+    "meeting.start": meeting_start,
     "meeting.next": _write(meetings.next_item, "meeting"),
     "meeting.end": _write(meetings.end, "meeting"),
     "meeting.outcome": _write(meetings.set_outcome, "item", "outcome", "note", note=""),

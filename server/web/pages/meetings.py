@@ -397,7 +397,10 @@ async def add_view(request: Request, found: Session, form: FormData) -> Response
 @member_form(again="/g/{slug}/meetings/{meeting}/run", name="live")
 async def start(request: Request, found: Session, form: FormData) -> Response:
     (meeting_id,) = _path(request, "meeting")
-    await _write(request, meetings.start, found.user, meeting_id)
+    started = await _write(request, meetings.start, found.user, meeting_id)
+    services = services_of(request)  # those already in the room are there online
+    here = [m["id"] for m in services.hub.online(started["room"])]
+    await services.db.write(meetings.note_present, found.user, meeting_id, here)
     return _to(request, "run", "started")
 
 
