@@ -82,7 +82,9 @@ def _thread_read(
 ) -> dict[str, Any]:
     """One page of a thread, the member's previous mark, and the room's seq: one snapshot."""
     acc = outsider_safe(access, conn, user, slug)
-    return discussions.thread_page(conn, user, acc, thread_id, page_no, PAGE_SIZE)
+    data = discussions.thread_page(conn, user, acc, thread_id, page_no, PAGE_SIZE)
+    now = int(time.time() * 1000)  # the meeting bar follows members into threads
+    return {**data, **meeting_pack.group_page_extras(conn, user, acc, now)}
 
 
 def _permalink_page(conn: Conn, user: User, slug: str, thread_id: int, message_id: int) -> int:
