@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from server.domain import discussions, meetings, polls
+from server.domain import discussions, ideas, meetings, polls
 from server.storage.sqlite.database import write_sync
 from server.web.pages.meetings import local_moment, long_when
 from server.web.templating import LOCAL_TIME
@@ -289,3 +289,21 @@ async def test_overdue_actions_show_on_the_group_page_and_the_next_draft_agenda(
     agenda = text_of(await site("bob").get(f"/g/north/meetings/{following}"))
     assert "Actions from last time, not yet done" in agenda
     assert "Print the leaflet" in agenda
+
+
+async def test_an_idea_is_sent_to_the_next_meeting_from_its_page(
+    server: Running, site: Callable[[str], Browser]
+) -> None:
+    bob = site("bob")
+    idea = write_sync(
+        server.db, ideas.create_idea, server.user("bob@cfn.example"), ROOM, "Peer support", "b", "i"
+    )["idea"]["id"]
+    page = await bob.get(f"/g/north/ideas/{idea}")
+    assert "Send this idea to the next meeting" in page.text
+    none_yet = await bob.post(f"/g/north/ideas/{idea}/to-meeting")
+    assert none_yet.status_code == 409 and "No meeting of this group is coming up" in none_yet.text
+    meeting = await schedule(site("priya"))
+    sent = await bob.post(f"/g/north/ideas/{idea}/to-meeting")
+    assert sent.status_code == 303 and f"/meetings/{meeting}" in sent.headers["location"]
+    proposed = text_of(await bob.get(f"/g/north/meetings/{meeting}"))
+    assert "Peer support" in proposed and "from an idea on the board" in proposed
