@@ -25,6 +25,7 @@ from server.services import Services
 from server.settings import Settings
 from server.storage.sqlite.database import Database
 from server.web.error_pages import error_page_for
+from server.web.pages import meetings as meeting_pages
 from server.web.pages import messages as message_pages
 from server.web.pages import polls as poll_pages
 from server.web.pages import rooms as room_pages
@@ -34,7 +35,7 @@ from server.web.templating import build_templates
 log = logging.getLogger("cfn.app")
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
-PAGE_MODULES = (room_pages, session_pages, poll_pages, message_pages)
+PAGE_MODULES = (room_pages, session_pages, poll_pages, message_pages, meeting_pages)
 """Each page module declares its routes (``routes()``); the route table is theirs, in order."""
 
 SECURITY_HEADERS = [
@@ -150,7 +151,9 @@ def create_app(settings: Settings) -> Starlette:
             Exception: _crash_page,
         },
     )
-    app.state.templates = build_templates(poll_pages.template_globals())
+    app.state.templates = build_templates(
+        {**poll_pages.template_globals(), **meeting_pages.template_globals()}
+    )
     app.add_middleware(BodyLimit, default=settings.max_form)
     app.add_middleware(SecurityHeaders)
     return app

@@ -4,6 +4,7 @@ page relies on inline script the Content-Security-Policy would (rightly) block."
 from __future__ import annotations
 
 import re
+import time
 
 import httpx
 from starlette.routing import Mount, Route
@@ -55,6 +56,13 @@ async def test_every_page_and_error_carries_the_security_headers(server: Running
         "poll.create", room="north", question="Q?", options=["a", "b"], kind="single"
     )
     idea = await alice.call("idea.create", room="north", title="I", body="B", cid="i")
+    meeting = await alice.call(
+        "meeting.create",
+        room="north",
+        title="M",
+        starts_at=int(time.time() * 1000) + 86_400_000,
+        mode="online",
+    )
     await alice.close()
     values = {
         "slug": "north",
@@ -62,6 +70,7 @@ async def test_every_page_and_error_carries_the_security_headers(server: Running
         "message": made["message"]["id"],
         "poll": poll["poll"]["id"],
         "idea": idea["idea"]["id"],
+        "meeting": meeting["meeting"]["id"],
     }
     urls = set()
     for route in server.server.app.routes:

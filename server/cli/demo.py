@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from server.cli.demo_meetings import add_meetings
 from server.cli.demo_polls import add_polls_and_ideas
 from server.domain import accounts, discussions
 from server.domain.accounts import User
@@ -156,6 +157,7 @@ def load_demo(
     """Create the demo network once (a second run changes nothing); return the logins."""
     logins = [(_email(local), _describe(role, groups)) for local, _, role, groups in PEOPLE]
     if accounts.user_by_email(conn, _email("admin")) is not None:
+        add_meetings(conn)  # a network loaded before meetings existed gets them now
         return logins
     clock = DemoClock()
     for slug, name, kind in GROUPS:
@@ -192,6 +194,7 @@ def load_demo(
                 at=clock.after(2 + 5 * m),
             )  # replies over the hours after
     add_polls_and_ideas(conn, users, clock)
+    add_meetings(conn, users)
     for extra in extras or []:
         extra(conn, users)
     return logins

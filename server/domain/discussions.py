@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from server.domain import audit, reads
+from server.domain import audit, meeting_links, reads
 from server.domain.accounts import Access, User, access, access_by_id
 from server.errors import Conflict, Forbidden, NotFound
 from server.storage import Conn, Row, Tx, pack, unpack
@@ -69,19 +69,18 @@ def _insert_message(
         " VALUES (?, ?, ?, ?, ?, 0, ?) RETURNING id",
         (acc.group_id, thread_id, user.id, body, cid, tx.now),
     )
-    event = tx.emit(
-        acc.room_id,
-        acc.slug,
-        "message.created",
-        {
-            "id": message_id,
-            "thread": thread_id,
-            "author": _author(user),
-            "body": body,
-            "cid": cid,
-            "created_at": tx.now,
-        },
-    )
+    data: dict[str, Any] = {
+        "id": message_id,
+        "thread": thread_id,
+        "author": _author(user),
+        "body": body,
+        "cid": cid,
+        "created_at": tx.now,
+    }
+    item = meeting_links.tag_message(tx, acc.group_id, message_id)  # during a meeting item
+    if item is not None:
+        data["item"] = item
+    event = tx.emit(acc.room_id, acc.slug, "message.created", data)
     assert event.seq is not None  # a stored event always has its seq
     tx.execute("UPDATE messages SET seq = ? WHERE id = ?", (event.seq, message_id))
     tx.execute(

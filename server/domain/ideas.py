@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from server.domain import audit, discussions
+from server.domain import audit, discussions, meeting_links
 from server.domain.accounts import Access, User, access, access_by_id, require_staff_or_moderator
 from server.errors import BadRequest, Conflict, NotFound
 from server.storage import Conn, Row, Tx
@@ -110,6 +110,7 @@ def create_idea(
         " VALUES (?, 'proposed', '', ?, ?)",
         (idea_id, user.id, tx.now),
     )
+    meeting_links.tag_idea(tx, acc.group_id, idea_id)  # raised during a meeting item
     row = _idea_row(tx, idea_id)
     assert row is not None
     tx.emit(acc.room_id, acc.slug, "idea.created", idea_data(row))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from server.domain import audit, suppression
+from server.domain import audit, meeting_links, suppression
 from server.domain.accounts import Access, User, access, access_by_id, require_staff_or_moderator
 from server.domain.suppression import DEFAULT_THRESHOLD
 from server.errors import BadRequest, NotFound, PollClosed
@@ -186,6 +186,7 @@ def create_poll(
             tx.now,
         ),
     )
+    meeting_links.tag_poll(tx, acc.group_id, poll_id)  # opened during a meeting item
     row = _poll_row(tx, poll_id)
     assert row is not None
     audit.record(

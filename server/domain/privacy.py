@@ -172,6 +172,11 @@ def erase_user(tx: Tx, email: str, actor_id: int | None = None) -> dict[str, int
     }
     if "reads" in tx.tables():
         tx.execute("DELETE FROM reads WHERE user_id = ?", (uid,))  # what they read, and when
+    if "meeting_replies" in tx.tables():
+        # how they came and the needs they gave (papers format, support): theirs alone
+        counts["meeting_replies"] = tx.execute(
+            "DELETE FROM meeting_replies WHERE user_id = ?", (uid,)
+        ).rowcount
     tx.execute(
         "UPDATE users SET name = ?, email = ?, password_hash = NULL, erased_at = ? WHERE id = ?",
         (FORMER_MEMBER, f"erased-{uid}@erased.invalid", tx.now, uid),

@@ -89,6 +89,63 @@ SCHEMAS: dict[str, tuple[tuple[str, str, bool], ...]] = {
     "poll.list": (_ROOM,),
     "idea.get": (("idea", "id", True),),
     "idea.list": (_ROOM, ("sort", "str", False), ("status", "idea_status", False)),
+    # Meetings (docs/protocol.md "Meetings"): whether a word is one the server knows is
+    # the domain's (domain/meetings.py); here only its shape.
+    "meeting.create": (
+        _ROOM,
+        ("title", "title", True),
+        ("starts_at", "uint", True),
+        ("mode", "word", True),
+        ("place", "str", False),
+        ("step_free", "bool", False),
+        ("hearing_loop", "bool", False),
+        ("parking", "bool", False),
+        ("join_online", "str", False),
+        ("join_phone", "str", False),
+        ("papers_due", "uint", False),
+    ),
+    "meeting.get": (("meeting", "id", True),),
+    "meeting.list": (_ROOM,),
+    "meeting.propose": (
+        ("meeting", "id", True),
+        ("title", "title", True),
+        ("summary", "body", True),
+        ("kind", "word", True),
+    ),
+    "meeting.support": (("item", "id", True), ("on", "bool", False)),
+    "meeting.decide": (("item", "id", True), ("decision", "word", True), ("reason", "note", False)),
+    "meeting.move": (("item", "id", True), ("position", "id", True)),
+    "meeting.publish": (("meeting", "id", True),),
+    "meeting.from_idea": (("idea", "id", True),),
+    "meeting.paper": (("item", "id", True), ("title", "title", True), ("body", "body", True)),
+    "meeting.reply": (
+        ("meeting", "id", True),
+        ("attending", "word", True),
+        ("papers_format", "word", False),
+        ("support", "words", False),
+        ("listed", "bool", False),
+    ),
+    "meeting.view": (("item", "id", True), ("body", "body", True)),
+    "meeting.start": (("meeting", "id", True),),
+    "meeting.next": (("meeting", "id", True),),
+    "meeting.end": (("meeting", "id", True),),
+    "meeting.outcome": (("item", "id", True), ("outcome", "word", True), ("note", "note", False)),
+    "meeting.action": (
+        ("item", "id", True),
+        ("what", "title", True),
+        ("owner", "id", False),
+        ("due_at", "uint", True),
+    ),
+    "meeting.action_done": (("action", "id", True), ("done", "bool", False)),
+    "attendance.mark": (
+        ("meeting", "id", True),
+        ("member", "id", True),
+        ("mode", "word", True),
+        ("came_in_person", "bool", False),
+    ),
+    "minutes.comment": (("meeting", "id", True), ("body", "body", True), ("item", "id", False)),
+    "minutes.approve": (("meeting", "id", True),),
+    "minutes.correct": (("meeting", "id", True), ("body", "body", True)),
     "presence": (_ROOM,),
     "typing": (_ROOM, ("thread", "id", False)),
     "ping": (),
@@ -181,7 +238,11 @@ def _check_value(name: str, kind: str, value: Any, limits: Limits) -> Any:  # no
         if value not in ("single", "multi"):
             raise BadRequest("'kind' must be 'single' or 'multi'.")
         return value
-    if kind in ("poll_results", "idea_status"):
+    if kind == "words":
+        if not isinstance(value, list) or len(value) > 20:
+            raise BadRequest(f"'{name}' must be a list of short words.")
+        return [_check_value(name, "word", v, limits) for v in value]
+    if kind in ("poll_results", "idea_status", "word"):
         # Only the shape: which words are allowed is the domain's (domain/polls.py,
         # domain/ideas.py), which refuses any other with the same bad_request.
         _string(name, value, f"'{name}' must be a short word.")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from server import __version__
-from server.domain import accounts, discussions
+from server.domain import accounts, discussions, meetings
 from server.protocol.codec import Event
 from server.realtime.connection import AfterReply, Connection, Handler
 from server.realtime.ops.common import joined
@@ -36,6 +36,10 @@ async def join(conn: Connection, args: dict[str, Any]) -> AfterReply:
     room, since, epoch = args["room"], args.get("since"), args.get("epoch")
     db, settings = conn.services.db, conn.services.settings
     acc = await db.read(accounts.access, conn.user, room)  # before subscribing: no leaks
+    if await db.read(meetings.running_meeting, acc.group_id) is not None:
+        # joining during the group's meeting records the member as there online, with the
+        # time (before subscribing, so the joiner's reply seq already counts that event)
+        await db.write(meetings.note_online_join, conn.user, room)
     conn.open_room(room)  # subscribed before the seq is read: nothing falls between
     try:
         # Access again, in the seq's snapshot: a removal committed while we subscribed is

@@ -1,13 +1,13 @@
 """The operation table: every protocol op and its handler, assembled from one module per
-domain (rooms, messages, polls, ideas). A new domain's ops are a new module listed here.
+domain (rooms, messages, polls, ideas, meetings). A new domain's ops are a new module listed here.
 """
 
 from __future__ import annotations
 
 from server.realtime.connection import Handler
-from server.realtime.ops import ideas, messages, polls, rooms
+from server.realtime.ops import ideas, meetings, messages, polls, rooms
 
-_MODULES = (rooms, messages, polls, ideas)
+_MODULES = (rooms, messages, polls, ideas, meetings)
 
 OPERATIONS: dict[str, Handler] = {op: fn for m in _MODULES for op, fn in m.OPERATIONS.items()}
 

@@ -7,6 +7,7 @@ WebSocket. Outsiders (not a member, or no such group or thread) always get the s
 from __future__ import annotations
 
 import secrets
+import time
 from typing import Any
 
 from starlette.datastructures import FormData
@@ -14,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from server.domain import discussions, reads
+from server.domain import discussions, meeting_pack, reads
 from server.domain.accounts import Access, Session, User, access
 from server.errors import Forbidden, NotFound
 from server.storage import Conn
@@ -71,7 +72,9 @@ def _room_read(
     conn: Conn, user: User, slug: str, page_no: int | None, mine: bool = False
 ) -> dict[str, Any]:
     acc = outsider_safe(access, conn, user, slug)
-    return discussions.thread_list(conn, user, acc, page_no, THREADS_PER_PAGE, mine)
+    data = discussions.thread_list(conn, user, acc, page_no, THREADS_PER_PAGE, mine)
+    now = int(time.time() * 1000)  # the meeting bar: the live one, else the next
+    return {**data, **meeting_pack.group_page_extras(conn, user, acc, now)}
 
 
 def _thread_read(
@@ -79,7 +82,9 @@ def _thread_read(
 ) -> dict[str, Any]:
     """One page of a thread, the member's previous mark, and the room's seq: one snapshot."""
     acc = outsider_safe(access, conn, user, slug)
-    return discussions.thread_page(conn, user, acc, thread_id, page_no, PAGE_SIZE)
+    data = discussions.thread_page(conn, user, acc, thread_id, page_no, PAGE_SIZE)
+    now = int(time.time() * 1000)  # the meeting bar follows members into threads
+    return {**data, **meeting_pack.group_page_extras(conn, user, acc, now)}
 
 
 def _permalink_page(conn: Conn, user: User, slug: str, thread_id: int, message_id: int) -> int:
