@@ -38,7 +38,9 @@ async def cluster(tmp_path: Path, nodes: int = 2, **env: str) -> AsyncIterator[C
 
 
 async def joined(node: Node, who: dict[str, Any], **args: Any) -> tuple[Client, dict[str, Any]]:
-    client = await node.connect(who["token"], who["subprotocol"])
+    # Unbounded receive queue: a listener the test reads only at the end must not stall
+    # its connection (pongs queue behind events) while the load runs.
+    client = await node.connect(who["token"], who["subprotocol"], max_queue=None)
     reply = await client.call("join", room=who["room"], **args)
     return client, reply
 

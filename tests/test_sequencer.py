@@ -134,3 +134,9 @@ def test_too_much_held_is_filled_without_waiting() -> None:
     for n in range(2, 7):
         seq.offer(Event("north", n, "t", 0, {}), "backplane", 0.0)
     assert seq.due(0.0) == [Fill("north", 0, 1, "gap_fill")]
+
+
+def test_without_a_backplane_carrying_anything_the_tail_check_reads_at_once() -> None:
+    seq = Sequencer()
+    seq.start({"north": 1})
+    assert seq.tail({"north": 3}, grace=False) == [Fill("north", 1, 3, "tail")]

@@ -150,7 +150,8 @@ class Hub:
                 if time.monotonic() >= next_tail:
                     next_tail = time.monotonic() + self.tail_interval
                     if self.store is not None:
-                        fills += self.sequencer.tail(await self.store.read(room_seqs))
+                        seqs = await self.store.read(room_seqs)
+                        fills += self.sequencer.tail(seqs, grace=self.backplane.carrying)
                 fills += self.sequencer.due(time.monotonic())
                 for fill in fills:
                     await self._fill(fill)

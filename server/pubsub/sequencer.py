@@ -132,18 +132,20 @@ class Sequencer:
         state.hole_since = now if state.held else None
         return out
 
-    def tail(self, seqs: dict[str, int]) -> list[Fill]:
+    def tail(self, seqs: dict[str, int], grace: bool = True) -> list[Fill]:
         """A periodic look at every room's stored tail.
 
-        A room is read only when it is still behind the tail seen one check earlier, so an
-        event still on its way over the backplane is not read twice."""
+        With ``grace`` a room is read only when it is still behind the tail seen one check
+        earlier, so an event still on its way over the backplane is not read twice; without
+        it (nothing can be on its way: no backplane, or it is down) it is read at once."""
         fills = []
         for room, seq in seqs.items():
             state = self._room(room)
             previous, state.tail_seen = state.tail_seen, seq
-            if not state.asked and state.delivered < previous:
+            upto = previous if grace else seq
+            if not state.asked and state.delivered < upto:
                 state.asked = True
-                fills.append(Fill(room, state.delivered, previous, "tail"))
+                fills.append(Fill(room, state.delivered, upto, "tail"))
         return fills
 
     def resync(self, seqs: dict[str, int]) -> list[Fill]:

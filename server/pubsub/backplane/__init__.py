@@ -48,6 +48,12 @@ class Backplane(Protocol):
 
     kind: str
 
+    @property
+    def carrying(self) -> bool:
+        """True while other processes' events may be on their way over this backplane (so
+        the tail check gives them one round to arrive before reading the database)."""
+        ...
+
     def attach(self, hub: HubSide) -> None: ...
 
     async def start(self) -> None: ...

@@ -12,6 +12,7 @@ class InProcessBackplane:
     """One process: the hub delivers its own commits; this only keeps the interface."""
 
     kind = "memory"
+    carrying = False  # nothing is ever in flight: the tail check reads at once
 
     def attach(self, hub: HubSide) -> None:
         self.hub = hub

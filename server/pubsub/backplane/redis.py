@@ -79,6 +79,10 @@ class RedisBackplane:
         self._down_logged = False
 
     @property
+    def carrying(self) -> bool:
+        return self.connected
+
+    @property
     def node(self) -> str:
         assert self._hub is not None
         return self._hub.node
