@@ -66,10 +66,17 @@ class Publishers:
     """
 
     def __init__(
-        self, clients: list[WSClient], targets: list[tuple[str, int]], inflight: int, body_size: int
+        self,
+        clients: list[WSClient],
+        targets: list[tuple[str, int]],
+        inflight: int,
+        body_size: int,
+        tags: list[str] | None = None,
     ) -> None:
         self.clients, self.targets, self.inflight = clients, targets, inflight
-        self.pad = "x" * (body_size - 20)
+        self.pad = "x" * (body_size - 21)
+        # One character after the send time: which node the publisher is on (cluster runs).
+        self.tags = dict(zip(map(id, clients), tags or ["x"] * len(clients), strict=True))
         self.acks = 0
         self.errors = 0
         self.ack_ms: list[float] = []
@@ -84,7 +91,7 @@ class Publishers:
                 "message.post",
                 room=room,
                 thread=thread,
-                body=f"{sent:020d}{self.pad}",
+                body=f"{sent:020d}{self.tags[id(c)]}{self.pad}",
                 cid=f"b{next(self._cids)}",
             )
             if reply.get("ok"):
@@ -318,7 +325,97 @@ async def history(cfg: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-SCENARIOS = {"fanout": fanout, "durable": durable, "idle": idle, "history": history}
+async def cluster(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Fan-out over several nodes: subscribers and publishers spread round robin over them;
+    latency split by whether the publisher was on the subscriber's node or another."""
+    ports, pids = cfg["ports"], cfg["server_pids"]
+    room, thread = cfg["room"], cfg["thread"]
+    n = len(ports)
+    subs: list[WSClient] = []
+    sub_nodes: list[int] = []
+    for node in range(n):
+        mine = cfg["sub_tokens"][node::n]
+        subs += await connect_many(ports[node], mine, room)
+        sub_nodes += [node] * len(mine)
+    pubs: list[WSClient] = []
+    pub_nodes: list[int] = []
+    for node in range(n):
+        mine = cfg["pub_tokens"][node::n]
+        pubs += await connect_many(ports[node], mine, room)
+        pub_nodes += [node] * len(mine)
+    everyone = subs + pubs
+    await settle(everyone)
+    window: list[int] = [0, 0]
+    same: list[float] = []
+    cross: list[float] = []
+
+    def timer(node: int) -> Any:
+        def timed(client: WSClient, payload: memoryview) -> None:
+            now = time.perf_counter_ns()
+            event = msgpack.unpackb(payload, raw=False)
+            if event["type"] != "message.created":
+                return
+            body = event["data"]["body"]
+            sent = int(body[:20])
+            if window[0] <= sent <= window[1]:
+                (same if body[20] == str(node) else cross).append((now - sent) / 1e6)
+
+        return timed
+
+    for i in range(0, len(subs), max(1, cfg.get("sample_every", 10))):
+        subs[i].on_event = timer(sub_nodes[i])
+    pub = Publishers(
+        pubs,
+        [(room, thread)] * len(pubs),
+        cfg["inflight"],
+        cfg["body_size"],
+        [str(node) for node in pub_nodes],
+    )
+    tasks = pub.start()
+    await asyncio.sleep(cfg["warmup"])
+    window[0], window[1] = time.perf_counter_ns(), 1 << 62
+    pub.timing = True
+    redis_pid = cfg.get("redis_pid")
+
+    def cpu() -> tuple[float, float]:
+        return sum(cpu_seconds(p) for p in pids), cpu_seconds(redis_pid) if redis_pid else 0.0
+
+    e0, a0, (c0, r0), t0 = sum(c.events for c in everyone), pub.acks, cpu(), time.monotonic()
+    await asyncio.sleep(cfg["duration"])
+    e1, a1, (c1, r1), t1 = sum(c.events for c in everyone), pub.acks, cpu(), time.monotonic()
+    window[1] = time.perf_counter_ns()
+    pub.stop = True
+    await asyncio.wait(tasks, timeout=10)
+    await settle(everyone, limit=10)
+    cut_off = sum(1 for c in everyone if c.closed.done())
+    for c in everyone:
+        c.close()
+    elapsed, deliveries = t1 - t0, e1 - e0
+    return {
+        "nodes": n,
+        "subscribers": len(subs),
+        "publishers": len(pubs),
+        "seconds": round(elapsed, 2),
+        "posts_per_s": (a1 - a0) / elapsed,
+        "deliveries_per_s": deliveries / elapsed,
+        "latency_same_ms": ms(same),
+        "latency_cross_ms": ms(cross),
+        "ack_ms": ms(pub.ack_ms),
+        "server_cpu_s_per_1000": 1000 * (c1 - c0) / deliveries if deliveries else None,
+        "redis_cpu_s_per_1000": 1000 * (r1 - r0) / deliveries if deliveries and redis_pid else None,
+        "redis_cpu_share": (r1 - r0) / elapsed if redis_pid else None,
+        "errors": pub.errors,
+        "cut_off": cut_off,
+    }
+
+
+SCENARIOS = {
+    "fanout": fanout,
+    "durable": durable,
+    "idle": idle,
+    "history": history,
+    "cluster": cluster,
+}
 
 
 def main() -> None:

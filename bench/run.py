@@ -195,6 +195,98 @@ def run_fanout(
     return result
 
 
+class RedisProc:
+    """A throwaway redis-server for the cluster scenario (no persistence)."""
+
+    def __init__(self, work: Path) -> None:
+        self.port = free_port()
+        folder = work / "redis"
+        folder.mkdir(parents=True, exist_ok=True)
+        self.p = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
+            + ["--dir", str(folder), "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.perf_counter() + 10
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                    sock.sendall(b"PING\r\n")
+                    if sock.recv(16).startswith(b"+PONG"):
+                        break
+            except OSError:
+                pass
+            if self.p.poll() is not None or time.perf_counter() > deadline:
+                raise RuntimeError("redis-server did not start")
+            time.sleep(0.01)
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def stop(self) -> None:
+        self.p.terminate()
+        self.p.wait(10)
+
+
+def run_cluster(work: Path, p: dict[str, Any], backplane: str, nodes: int) -> dict[str, Any]:
+    """The fan-out load spread over ``nodes`` server processes sharing one database (SQLite
+    in WAL here) and, with ``backplane`` redis, one Redis."""
+    db = work / f"cluster-{nodes}.db"
+    _fresh(db)
+    arranged = data.fanout_db(db, p["subs"], p["pubs"])
+    redis = RedisProc(work) if backplane == "redis" else None
+    env = {"CFN_REDIS_URL": redis.url} if redis else {}
+    servers: list[Proc] = []
+    try:
+        servers = [ours(db, work, **env) for _ in range(nodes)]
+        got = load(
+            "cluster",
+            {
+                **arranged,
+                "ports": [s.port for s in servers],
+                "server_pids": [s.pid for s in servers],
+                "redis_pid": redis.p.pid if redis else None,
+                "inflight": p["inflight"],
+                "warmup": p["warmup"],
+                "duration": p["duration"],
+                "body_size": 200,
+                "sample_every": 10,
+            },
+        )
+    finally:
+        for server in servers:
+            server.stop()
+        if redis:
+            redis.stop()
+    return {**got, "database": "sqlite", "backplane": backplane}
+
+
+def cluster_report(c: dict[str, Any]) -> str:
+    """The cluster run's own table (docs/performance.md's "Several processes")."""
+    same, cross = c["latency_same_ms"], c["latency_cross_ms"]
+    rows = [
+        ["database / backplane / nodes", f"{c['database']} / {c['backplane']} / {c['nodes']}"],
+        ["subscribers / publishers (one room)", f"{c['subscribers']} / {c['publishers']}"],
+        ["acked posts/s (one-room ceiling at this load)", f(c["posts_per_s"])],
+        ["deliveries/s", f(c["deliveries_per_s"], 0)],
+        ["p50 / p99 same process (ms)", f"{f(same['p50'])} / {f(same['p99'])}"],
+        ["p50 / p99 cross process (ms)", f"{f(cross['p50'])} / {f(cross['p99'])}"],
+        ["server CPU ms per 1,000 deliveries (all nodes)", f(_ms(c["server_cpu_s_per_1000"]))],
+        ["Redis CPU ms per 1,000 deliveries", f(_ms(c["redis_cpu_s_per_1000"]), 2)],
+        ["PostgreSQL CPU", "not measured: SQLite in WAL shared by the nodes"],
+        ["errors / cut off", f"{c['errors']} / {c['cut_off']}"],
+    ]
+    return (
+        "\n### Several processes\n\n"
+        + table(["", "value"], rows)
+        + "\n\nThis machine has 2 cores shared by every node, Redis and the load generator:"
+        " throughput scaling across machines is not measurable here, so compare the cost"
+        " per delivery, not deliveries/s.\n"
+    )
+
+
 def run_durable(work: Path, p: dict[str, Any]) -> dict[str, Any]:
     """Acknowledged posts/s at synchronous NORMAL and FULL, alternating; the best of each."""
     result: dict[str, Any] = {}
@@ -636,7 +728,23 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", default=str(DOC), help="Markdown file to write the table into")
     parser.add_argument("--json", help="also write the raw results here")
+    parser.add_argument(
+        "--database", choices=["sqlite", "postgres"], default="sqlite", help="cluster runs"
+    )
+    parser.add_argument(
+        "--backplane",
+        choices=["memory", "redis"],
+        default="memory",
+        help="redis adds the cluster scenario: the fan-out spread over --nodes processes",
+    )
+    parser.add_argument("--nodes", type=int, choices=[1, 2, 3], default=1)
     args = parser.parse_args(argv)
+    if args.database == "postgres":
+        print("--database postgres: this build has no PostgreSQL engine yet", file=sys.stderr)
+        return 2
+    if args.nodes > 1 and args.backplane == "memory":
+        print("--nodes 2 or 3 needs --backplane redis", file=sys.stderr)
+        return 2
     command = "python -m bench.run" + (" " + shlex.join(argv) if argv else "")
     if argv is None:
         command = "python -m bench.run" + (" " + shlex.join(sys.argv[1:]) if sys.argv[1:] else "")
@@ -662,7 +770,10 @@ def main(argv: list[str] | None = None) -> int:
         ("idle", lambda: run_idle(work, p["idle"])),
         ("history", lambda: run_history(work, p["history"]["messages"], p["history"])),
         ("growth", lambda: growth(work, p, results)),
+        ("cluster", lambda: run_cluster(work, p["fanout"], args.backplane, args.nodes)),
     ]
+    if args.backplane == "redis" and "cluster" not in wanted:
+        wanted.append("cluster")
     for name, step in steps:
         if name in wanted:
             t = time.perf_counter()
@@ -670,6 +781,8 @@ def main(argv: list[str] | None = None) -> int:
             results[name] = step()
             print(f"  {name} took {time.perf_counter() - t:.0f} s", file=sys.stderr, flush=True)
     body = report(results, command, time.perf_counter() - started)
+    if "cluster" in results:
+        body += cluster_report(results["cluster"])
     print(body)
     write_doc(Path(args.out), body)
     if args.json:

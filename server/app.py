@@ -17,6 +17,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.errors import CFNError, NotFound, TooLarge
+from server.pubsub.backplane import Backplane
 from server.pubsub.backplane.memory import InProcessBackplane
 from server.pubsub.hub import Hub
 from server.realtime.endpoint import websocket_endpoint
@@ -30,12 +31,13 @@ from server.web.pages import messages as message_pages
 from server.web.pages import polls as poll_pages
 from server.web.pages import rooms as room_pages
 from server.web.pages import session as session_pages
+from server.web.pages import status as status_pages
 from server.web.templating import build_templates
 
 log = logging.getLogger("cfn.app")
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
-PAGE_MODULES = (room_pages, session_pages, poll_pages, message_pages, meeting_pages)
+PAGE_MODULES = (room_pages, session_pages, poll_pages, message_pages, meeting_pages, status_pages)
 """Each page module declares its routes (``routes()``); the route table is theirs, in order."""
 
 SECURITY_HEADERS = [
@@ -117,15 +119,27 @@ class BodyLimit:
         await self.app(scope, limited_receive, send)
 
 
+def backplane_for(settings: Settings) -> Backplane:
+    """Redis when CFN_REDIS_URL names one (several processes), else this process alone."""
+    if settings.redis_url:
+        from server.pubsub.backplane.redis import RedisBackplane  # only when configured
+
+        return RedisBackplane(
+            settings.redis_url, settings.presence_ttl, settings.backplane_delay_ms
+        )
+    return InProcessBackplane()
+
+
 def create_app(settings: Settings) -> Starlette:
     """A server for one database; its resources open and close with the lifespan."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         db = await Database.open(settings.db, settings.synchronous, settings.group_commit)
-        backplane = InProcessBackplane()
-        hub = Hub(backplane)
-        db.on_commit(backplane.publish)
+        hub = Hub(backplane_for(settings), db)
+        db.on_commit(hub.committed)
+        await hub.start()
+        await hub.backplane.start()
         app.state.services = Services(settings=settings, db=db, hub=hub)
         watcher = asyncio.create_task(watch(app.state.services), name="cfn-access-watcher")
         try:
@@ -134,7 +148,10 @@ def create_app(settings: Settings) -> Starlette:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
+            hub.closing = True
             await app.state.services.shutdown_connections()
+            await hub.backplane.close()
+            await hub.close()
             await db.close()
 
     routes = [

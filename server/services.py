@@ -32,6 +32,7 @@ class Services:
     async def shutdown_connections(self) -> None:
         """Graceful stop: finish in-flight writes, then close every socket with 1001."""
         self.closing = True
+        self.hub.closing = True  # its members reconnect elsewhere: other processes keep them
         await asyncio.gather(
             *(c.shutdown() for c in list(self.connections)), return_exceptions=True
         )

@@ -71,6 +71,19 @@ class Settings:
         " uvicorn whose internals moved (docs/reliability.md says what differs); 1 uses this"
         " server's own (coalesced writes, handshake timeout, 431 for oversize headers).",
     )
+    redis_url: str = _setting(
+        "",
+        "redis://host:port/0 joins several server processes sharing one database"
+        " (docs/deploy.md); empty serves from this one process.",
+    )
+    presence_ttl: float = _setting(
+        30.0,
+        "With Redis: seconds after which a process that stopped (or died) no longer counts"
+        " its members as here.",
+    )
+    backplane_delay_ms: int = _setting(
+        0, "Tests only: a random delay up to this many ms before each Redis publish."
+    )
     privacy_threshold: int = _setting(
         5,  # server.domain.suppression.DEFAULT_THRESHOLD, for calls made without settings
         "Smallest group whose counts are shown: an anonymous poll shows only its number of"
@@ -109,6 +122,10 @@ class Settings:
                 raise ValueError(f"CFN_{name.upper()} must be at least 1")
         if self.ws_fast_path not in (0, 1):
             raise ValueError("CFN_WS_FAST_PATH must be 0 or 1")
+        if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("CFN_REDIS_URL must start with redis://, rediss:// or unix://")
+        if self.presence_ttl < 1 or self.backplane_delay_ms < 0:
+            raise ValueError("CFN_PRESENCE_TTL must be 1 or more, CFN_BACKPLANE_DELAY_MS 0 or more")
         if self.rate_limit < 0 or self.replay_limit < 0:
             raise ValueError("CFN_RATE_LIMIT and CFN_REPLAY_LIMIT cannot be negative")
 

@@ -5,9 +5,12 @@ end to end against the real server and the bare one."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,3 +53,35 @@ def test_quick_benchmark_runs_every_scenario_and_writes_its_table(tmp_path: Path
     assert "Hand-written analysis stays." in text
     assert "<!-- bench:start -->" in text and "### Targets" in text
     assert "python -m bench.run --quick" in text and "cores" in text
+
+
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
+def test_quick_cluster_benchmark_spreads_the_load_over_two_processes_and_redis(tmp_path: Path):
+    out, raw = tmp_path / "performance.md", tmp_path / "results.json"
+    out.write_text("# Performance\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--quick", "--only", "cluster"]
+        + ["--backplane", "redis", "--nodes", "2", "--work", str(tmp_path / "work")]
+        + ["--out", str(out), "--json", str(raw)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    c = json.loads(raw.read_text())["cluster"]
+    assert c["nodes"] == 2 and c["errors"] == 0 and c["deliveries_per_s"] > 0
+    assert c["latency_same_ms"]["n"] > 0 and c["latency_cross_ms"]["n"] > 0
+    assert c["server_cpu_s_per_1000"] is not None and c["redis_cpu_s_per_1000"] is not None
+    assert "Several processes" in out.read_text()
+
+
+def test_cluster_benchmark_refuses_several_nodes_without_a_backplane(tmp_path: Path):
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--quick", "--nodes", "2"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and "needs --backplane redis" in done.stderr

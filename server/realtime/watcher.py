@@ -7,8 +7,9 @@ twice a second and re-checks the affected members' live connections (and, once a
 every connection, for sessions that simply expire): a connection whose
 credential no longer holds is closed with ``REVOKED``; a room the member may no longer see
 is left at once, with an ``access.removed`` event (seq null) telling the client why.
-Each round also has the writer publish any room events another process stored (the demo
-loader, say), so live clients see them in seq order with no gap.
+Events another process stored (the demo loader, say) reach live clients through the
+hub's tail check, in seq order with no gap. With several processes the hourly prune runs
+on one of them (a lease), not on each.
 """
 
 from __future__ import annotations
@@ -70,9 +71,10 @@ async def watch(
         await asyncio.sleep(interval)
         rounds += 1
         try:
-            if rounds % PRUNE_EVERY == 0:
+            if rounds % PRUNE_EVERY == 0 and await services.hub.backplane.lease(
+                "prune-access-changes", PRUNE_EVERY * interval / 2
+            ):
                 await services.db.write(access.prune_changes)
-            await services.db.sync_external()  # events another process stored
             seen, users = await services.db.read(access.changed_users, seen)
             sweep = rounds % sweep_every == 0
             # Last round's members too: a handshake whose credential read began before the

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 import msgpack  # msgpack ships no type information
 
+from server.protocol.codec import Event
+
 if TYPE_CHECKING:
     from server.storage.interface import Conn
 
@@ -36,3 +38,19 @@ def stored_after(
         (room_id, since, upto),
     ).fetchall()
     return [(r[0], r[1], r[2], unpack(r[3])) for r in rows]
+
+
+def room_seqs(conn: Conn) -> dict[str, int]:
+    """Every room's last stored seq, by slug: the hub's start line and its tail check."""
+    return {r[0]: r[1] for r in conn.execute("SELECT slug, last_seq FROM rooms").fetchall()}
+
+
+def room_events(conn: Conn, room: str, after: int, upto: int, limit: int) -> list[Event]:
+    """A room's stored events with after < seq <= upto (at most ``limit``), by slug, as
+    Events: what the hub's sequencer reads to fill a hole."""
+    rows = conn.execute(
+        "SELECT e.seq, e.type, e.at, e.data FROM rooms r JOIN events e ON e.room_id = r.id"
+        " WHERE r.slug = ? AND e.seq > ? AND e.seq <= ? ORDER BY e.seq LIMIT ?",
+        (room, after, upto, limit),
+    ).fetchall()
+    return [Event(room, r[0], r[1], r[2], unpack(r[3])) for r in rows]

@@ -126,10 +126,6 @@ class Store(Protocol):
         """Where committed events go (the backplane)."""
         ...
 
-    def sync_external(self) -> Awaitable[None]:
-        """Publish events another process stored since we last looked."""
-        ...
-
     def drain(self) -> Awaitable[None]:
         """Wait until every write already submitted has committed."""
         ...

@@ -1,20 +1,36 @@
-"""The single-process backplane."""
+"""The single-process backplane: there is no other process to carry anything to."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from server.protocol.codec import Event
-from server.pubsub.backplane import Listener
+from server.pubsub.backplane import HubSide
 
 
 class InProcessBackplane:
-    """Publishing hands events straight to the listeners, in the same turn of the loop."""
+    """One process: the hub delivers its own commits; this only keeps the interface."""
 
-    def __init__(self) -> None:
-        self._handlers: list[Listener] = []
+    kind = "memory"
+    carrying = False  # nothing is ever in flight: the tail check reads at once
+
+    def attach(self, hub: HubSide) -> None:
+        self.hub = hub
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
 
     def publish(self, events: list[Event]) -> None:
-        for handler in self._handlers:
-            handler(events)
+        return None
 
-    def listen(self, handler: Listener) -> None:
-        self._handlers.append(handler)
+    def presence(self, room: str, user_id: int, name: str, here: bool) -> None:
+        return None
+
+    async def lease(self, name: str, seconds: float) -> bool:
+        return True  # the only process runs every job
+
+    def stats(self) -> dict[str, Any]:
+        return {"kind": self.kind}

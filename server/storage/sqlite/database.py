@@ -261,67 +261,12 @@ class _Job:
     events: list[Event] = field(default_factory=list)
 
 
-@dataclass
-class _Published:
-    """What the hub has been handed: each room's last seq, and the writer's data_version.
-
-    Another process (the demo loader, a script) may store events too. Its commits change
-    ``PRAGMA data_version`` on our writer; then any room whose seq moved past what we
-    published gets the missing events from the log first, so live clients never see a gap.
-    Touched only on the writer's thread.
-    """
-
-    seqs: dict[str, int] = field(default_factory=dict)
-    data_version: int = 0
-
-
-def _init_published(conn: sqlite3.Connection) -> _Published:
-    seqs = {slug: seq for slug, seq in conn.execute("SELECT slug, last_seq FROM rooms")}
-    return _Published(seqs, conn.execute("PRAGMA data_version").fetchone()[0])
-
-
-def _stored_events(conn: sqlite3.Connection, room: str, after: int, upto: int) -> list[Event]:
-    rows = conn.execute(
-        "SELECT e.seq, e.type, e.at, e.data FROM rooms r JOIN events e ON e.room_id = r.id"
-        " WHERE r.slug = ? AND e.seq > ? AND e.seq <= ? ORDER BY e.seq",
-        (room, after, upto),
-    ).fetchall()
-    return [Event(room, seq, type_, at, unpack(data)) for seq, type_, at, data in rows]
-
-
-def _in_order(
-    conn: sqlite3.Connection,
-    events: list[Event],
-    published: _Published,
-) -> tuple[list[Event], dict[str, int]]:
-    """The batch's events preceded by any another process stored (so no seq is skipped)."""
-    seqs: dict[str, int] = {}
-    out: list[Event] = []
-    version = conn.execute("PRAGMA data_version").fetchone()[0]
-    for event in events:
-        known = seqs.get(event.room, published.seqs.get(event.room, 0))
-        if event.seq is not None and event.seq > known + 1:
-            out.extend(_stored_events(conn, event.room, known, event.seq - 1))
-        out.append(event)
-        seqs[event.room] = event.seq or known
-    if version != published.data_version:
-        for room, last in conn.execute("SELECT slug, last_seq FROM rooms").fetchall():
-            known = seqs.get(room, published.seqs.get(room, 0))
-            if last > known:
-                out.extend(_stored_events(conn, room, known, last))
-                seqs[room] = last
-        published.data_version = version
-    return out, seqs
-
-
-def _run_batch(
-    conn: SqliteConn,
-    jobs: list[_Job],
-    published: _Published,
-) -> list[Event]:
+def _run_batch(conn: SqliteConn, jobs: list[_Job]) -> list[Event]:
     """Run jobs in one transaction, each inside a savepoint so one failure spares the rest.
 
     Returns the events to publish, in seq order per room, once the commit has happened.
+    Events another process stored are not looked for here: the hub's sequencer fills any
+    hole from the log, and its tail check finds a lost last event (one way for every engine).
     """
     now = int(time.time() * 1000)
     conn.execute("BEGIN IMMEDIATE")
@@ -338,18 +283,12 @@ def _run_batch(
                 conn.execute("RELEASE job")
                 job.error = e
         events = [e for job in jobs if job.error is None for e in job.events]
-        ordered, seqs = _in_order(conn, events, published)
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
-    published.seqs.update(seqs)
-    return ordered
-
-
-def _nothing(tx: Tx) -> None:
-    """An empty write: lets the writer look for events another process stored."""
+    return events
 
 
 class Database:
@@ -370,7 +309,6 @@ class Database:
         self._idle.set()
         self.epoch = ""
         self.secret = ""
-        self._published = _Published()
 
     @classmethod
     async def open(
@@ -387,7 +325,6 @@ class Database:
             )
             await on_thread(reader, _setup_reader)
             db._readers.append(reader)
-        db._published = await on_thread(db._writer, _init_published)
         db.epoch = await db.read(_epoch)
         db.secret = await db.write(_ensure_secret)
         db._writer_task = asyncio.create_task(db._write_loop(), name="cfn-db-writer")
@@ -429,7 +366,7 @@ class Database:
         assert self._writer is not None
         events: list[Event] = []
         try:
-            events = await on_thread(self._writer, _run_batch, jobs, self._published)
+            events = await on_thread(self._writer, _run_batch, jobs)
         except Exception:
             log.exception("group commit of %d writes failed", len(jobs))
             for job in jobs:
@@ -462,10 +399,6 @@ class Database:
     ) -> list[tuple[int, str, int, dict[str, Any]]]:
         """A room's stored events with since < seq <= upto, in order (a client's replay)."""
         return await self.read(stored_after, room_id, since, upto)
-
-    async def sync_external(self) -> None:
-        """Publish events another process stored since we last looked (called periodically)."""
-        await self.write(_nothing)
 
     async def drain(self) -> None:
         """Wait until every write already submitted has committed (for graceful shutdown)."""
