@@ -195,6 +195,8 @@ def _in_words(ms: int) -> str:
         return f"{hours // 24} days"
     if hours >= 2:
         return f"{hours} hours"
+    if ms == 3_600_000:
+        return "1 hour"
     return f"{ms // 60_000} minutes"
 
 
@@ -225,19 +227,25 @@ def _require_manager(conn: Conn, actor: User, group_id: int, role: str | None = 
         raise BadRequest("Only an admin can make someone a chair.", field="role")
 
 
-def invite(tx: Tx, actor: User, email: str, slug: str, role: str, origin: str) -> str:
+CONSOLE = "The Critical Friends Network's admin"
+
+
+def invite(tx: Tx, actor: User | None, email: str, slug: str, role: str, origin: str) -> str:
     """Invite someone by email into a group with a role. A person who already has an
     account is added to the group and told so; anyone else gets a link valid for 7 days.
-    Returns "invited" or "added". Re-inviting the same address withdraws the old link."""
+    Returns "invited" or "added". Re-inviting the same address withdraws the old link.
+    ``actor`` None is the command line (an admin at the server's console)."""
     email = _check_email(email)
     if role not in GROUP_ROLES:
         raise BadRequest(f"Choose a role: {', '.join(GROUP_ROLES)}.", field="role")
     group = _group(tx, slug)
-    _require_manager(tx, actor, group["id"], role)
+    if actor is not None:
+        _require_manager(tx, actor, group["id"], role)
+    actor_id = actor.id if actor is not None else None
     if group["archived_at"] is not None:
         raise BadRequest("That group is archived: nobody new can be invited to it.", field="group")
     context = {
-        "inviter": actor.name,
+        "inviter": actor.name if actor is not None else CONSOLE,
         "group": group["name"],
         "role": ROLE_WORDS[role],
         "origin": origin,
@@ -251,7 +259,7 @@ def invite(tx: Tx, actor: User, email: str, slug: str, role: str, origin: str) -
         )
         audit.record(
             tx,
-            actor.id,
+            actor_id,
             "member.role",
             group_id=group["id"],
             subject=f"user {existing.id}",
@@ -274,7 +282,7 @@ def invite(tx: Tx, actor: User, email: str, slug: str, role: str, origin: str) -
         INVITE_MS,
         group_id=group["id"],
         group_role=role,
-        created_by=actor.id,
+        created_by=actor_id,
     )
     outbox.enqueue(
         tx,
@@ -286,7 +294,7 @@ def invite(tx: Tx, actor: User, email: str, slug: str, role: str, origin: str) -
         {**context, "link": f"{origin}/invite/{token}", "valid_for": _in_words(INVITE_MS)},
     )
     audit.record(
-        tx, actor.id, "invite.sent", group_id=group["id"], subject=f"invite {token_id}", role=role
+        tx, actor_id, "invite.sent", group_id=group["id"], subject=f"invite {token_id}", role=role
     )
     return "invited"
 

@@ -17,7 +17,7 @@ import os
 import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 from urllib.parse import quote
 
 from starlette.datastructures import FormData
@@ -57,9 +57,17 @@ def admin_page(handler: AdminPage) -> Endpoint:
     return member_page(inner)
 
 
+@overload
+def admin_form(handler: AdminForm) -> Endpoint: ...
+
+
+@overload
+def admin_form(*, again: str, name: str) -> Callable[[AdminForm], Endpoint]: ...
+
+
 def admin_form(
     handler: AdminForm | None = None, *, again: str | None = None, name: str = "form"
-) -> Any:
+) -> Endpoint | Callable[[AdminForm], Endpoint]:
     """A form post from a site admin, CSRF-checked; with ``again`` a mistake shows that
     page again as typed."""
 
