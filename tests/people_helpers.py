@@ -26,7 +26,9 @@ async def anonymous_post(http: httpx.AsyncClient, path: str, **fields: str) -> h
     return await http.post(path, data={**fields, "csrf": csrf_of(form.text)})
 
 
-async def log_in(server: Running, email: str, password: str = PASSWORD, **headers: str) -> httpx.AsyncClient:
+async def log_in(
+    server: Running, email: str, password: str = PASSWORD, **headers: str
+) -> httpx.AsyncClient:
     """A client logged in through the real login form."""
     http = httpx.AsyncClient(base_url=server.http, timeout=10, headers=headers)
     form = await http.get("/login")

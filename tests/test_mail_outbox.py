@@ -75,7 +75,9 @@ async def test_a_temporary_refusal_is_retried_with_backoff_until_it_is_delivered
         assert inbox.messages == []
         inbox.reply = None
         await inbox.wait_for(1)
-        done = await wait_until(lambda: [r for r in outbox_rows(server.db) if r["status"] == "sent"])
+        done = await wait_until(
+            lambda: [r for r in outbox_rows(server.db) if r["status"] == "sent"]
+        )
         assert done[0]["attempts"] >= 3 and done[0]["last_error"] is None
         assert len(inbox.messages) == 1
 

@@ -10,6 +10,7 @@ hashed on a thread, a CPU core at a time, like the login's checks.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import math
 import secrets
 import time
@@ -40,12 +41,12 @@ def origin_of(request: Request) -> str:
 
 
 def reset_throttle(request: Request) -> LoginThrottle:
-    """Reset requests: a few per address asked about and more per client, then waits that
+    """Reset requests: three per address asked about and nine per client, then waits that
     double from a minute (made on first use, kept on app.state)."""
     state = request.app.state
     throttle = getattr(state, "reset_throttle", None)
     if throttle is None:
-        throttle = LoginThrottle(free_per_account=3, free_per_address=10, first_delay=60.0)
+        throttle = LoginThrottle(free_per_account=2, free_per_address=8, first_delay=60.0)
         state.reset_throttle = throttle
     return throttle
 
@@ -63,6 +64,15 @@ def _with_csrf_cookie(request: Request, response: Response, token: str) -> Respo
         secure=secure_cookies(request),
     )
     return no_store(response)
+
+
+async def check_form_csrf(request: Request, form: FormData) -> None:
+    """The form's own cookie token; a logged-in visitor's session token is as good."""
+    found = getattr(request.state, "session", None)
+    sent = form.get("csrf", "")
+    if found is not None and isinstance(sent, str) and hmac.compare_digest(sent, found.csrf):
+        return
+    await check_csrf(request, form, request.cookies.get(FORM_CSRF_COOKIE))
 
 
 def _mistake(request: Request, form_name: str, exc: CFNError, form: FormData) -> None:
@@ -143,7 +153,7 @@ async def forgot_form(request: Request) -> Response:
 async def forgot(request: Request) -> Response:
     await current_session(request)
     form = await request.form()
-    await check_csrf(request, form, request.cookies.get(FORM_CSRF_COOKIE))
+    await check_form_csrf(request, form)
     csrf = request.cookies.get(FORM_CSRF_COOKIE)
     email = str(form.get("email", ""))[:320].strip()
     if "@" not in email:
@@ -193,7 +203,7 @@ async def reset_form(request: Request) -> Response:
 async def reset(request: Request) -> Response:
     await current_session(request)
     form = await request.form()
-    await check_csrf(request, form, request.cookies.get(FORM_CSRF_COOKIE))
+    await check_form_csrf(request, form)
     services = services_of(request)
     try:
         await _still_usable(request, "reset")
@@ -256,7 +266,7 @@ def _invite_page(
 async def accept_invite(request: Request) -> Response:
     await current_session(request)
     form = await request.form()
-    await check_csrf(request, form, request.cookies.get(FORM_CSRF_COOKIE))
+    await check_form_csrf(request, form)
     services = services_of(request)
     token = request.path_params["token"]
     link = await _check(request, "invite")
@@ -303,7 +313,7 @@ async def email_confirm_form(request: Request) -> Response:
 async def email_confirm(request: Request) -> Response:
     await current_session(request)
     form = await request.form()
-    await check_csrf(request, form, request.cookies.get(FORM_CSRF_COOKIE))
+    await check_form_csrf(request, form)
     services = services_of(request)
     try:
         email = await services.db.write(people.confirm_email_change, request.path_params["token"])
