@@ -46,7 +46,8 @@ def search(
     """Entries newest first, filtered: ``person`` (part of a name or email) as the one who
     acted or the one acted on, ``action`` (its start, such as "user." or "member.role"),
     and times in ms (``since`` inclusive, ``until`` exclusive)."""
-    where, params = ["1 = 1"], []  # type: tuple[list[str], list[Any]]
+    where: list[str] = ["1 = 1"]
+    params: list[Any] = []
     if person.strip():
         pattern = "%" + person.strip().lower() + "%"
         where.append(
