@@ -17,6 +17,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.errors import CFNError, NotFound, TooLarge
+from server.mail.sender import Sender
 from server.pubsub.backplane import Backplane
 from server.pubsub.backplane.memory import InProcessBackplane
 from server.pubsub.hub import Hub
@@ -24,11 +25,15 @@ from server.realtime.endpoint import websocket_endpoint
 from server.realtime.watcher import watch
 from server.services import Services
 from server.settings import Settings
+from server.storage.sqlite.backup import backup_file
 from server.storage.sqlite.database import Database
 from server.web.error_pages import error_page_for
+from server.web.pages import account as account_pages
+from server.web.pages import admin as admin_pages
 from server.web.pages import meetings as meeting_pages
 from server.web.pages import messages as message_pages
 from server.web.pages import polls as poll_pages
+from server.web.pages import profile as profile_pages
 from server.web.pages import rooms as room_pages
 from server.web.pages import session as session_pages
 from server.web.pages import status as status_pages
@@ -37,7 +42,17 @@ from server.web.templating import build_templates
 log = logging.getLogger("cfn.app")
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
-PAGE_MODULES = (room_pages, session_pages, poll_pages, message_pages, meeting_pages, status_pages)
+PAGE_MODULES = (
+    room_pages,
+    session_pages,
+    poll_pages,
+    message_pages,
+    meeting_pages,
+    status_pages,
+    account_pages,
+    profile_pages,
+    admin_pages,
+)
 """Each page module declares its routes (``routes()``); the route table is theirs, in order."""
 
 SECURITY_HEADERS = [
@@ -140,14 +155,23 @@ def create_app(settings: Settings) -> Starlette:
         db.on_commit(hub.committed)
         await hub.start()
         await hub.backplane.start()
-        app.state.services = Services(settings=settings, db=db, hub=hub)
+        sender = Sender(db, settings)
+        app.state.services = Services(
+            settings=settings,
+            db=db,
+            hub=hub,
+            wake_mail=sender.wake,
+            backup=lambda target: asyncio.to_thread(backup_file, settings.db, target),
+        )
         watcher = asyncio.create_task(watch(app.state.services), name="cfn-access-watcher")
+        mailer = asyncio.create_task(sender.run(), name="cfn-outbox-sender")
         try:
             yield
         finally:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+            for task in (watcher, mailer):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             hub.closing = True
             await app.state.services.shutdown_connections()
             await hub.backplane.close()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from server.pubsub.hub import Hub
 from server.settings import Settings
@@ -28,6 +29,9 @@ class Services:
     hub: Hub
     connections: set[LiveConnection] = field(default_factory=set)
     closing: bool = False
+    wake_mail: Callable[[], None] = lambda: None  # the outbox sender looks at once
+    # A consistent copy of the live database into a file (the engine's own backup).
+    backup: Callable[[str], Awaitable[dict[str, Any]]] | None = None
 
     async def shutdown_connections(self) -> None:
         """Graceful stop: finish in-flight writes, then close every socket with 1001."""

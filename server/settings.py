@@ -90,6 +90,40 @@ class Settings:
         " voters until this many have voted (equality reports will use it too).",
     )
 
+    smtp_host: str = _setting(
+        "", "SMTP server for email; empty writes each email as an .eml file into CFN_MAIL_OUT."
+    )
+    smtp_port: int = _setting(587, "SMTP port (587 for STARTTLS, 465 for TLS, 25 for none).")
+    smtp_security: str = _setting(
+        "starttls", "How to secure the SMTP connection: starttls, tls or none."
+    )
+    smtp_user: str = _setting("", "SMTP user name; empty sends without logging in.")
+    smtp_password: str = _setting(
+        "", "SMTP password (set CFN_SMTP_PASSWORD in the environment, or use the file below)."
+    )
+    smtp_password_file: str = _setting(
+        "", "A file holding the SMTP password (its first line), for secrets kept as files."
+    )
+    mail_from: str = _setting(
+        "Critical Friends Network <no-reply@localhost>",
+        "Who emails are from, as members will see it: a name and an address.",
+    )
+    mail_out: str = _setting(
+        "mail-out", "Folder the .eml files go into when no SMTP server is set."
+    )
+    mail_retry: float = _setting(
+        30.0, "Seconds before the first retry of an email after a temporary failure (doubles)."
+    )
+    mail_give_up: float = _setting(
+        86_400.0, "Seconds after which an email that still could not be sent is given up."
+    )
+    mail_lease: float = _setting(
+        120.0,
+        "Seconds an email being sent is held; a crash mid-send leaves it to be sent again"
+        " after this, with the same Message-ID.",
+    )
+    backup_dir: str = _setting("backups", "Folder the web admin's backups are written into.")
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Read ``CFN_*`` variables, then apply explicit overrides (flags win over env)."""
@@ -126,8 +160,19 @@ class Settings:
             raise ValueError("CFN_REDIS_URL must start with redis://, rediss:// or unix://")
         if self.presence_ttl < 1 or self.backplane_delay_ms < 0:
             raise ValueError("CFN_PRESENCE_TTL must be 1 or more, CFN_BACKPLANE_DELAY_MS 0 or more")
+        if self.smtp_security not in ("starttls", "tls", "none"):
+            raise ValueError("CFN_SMTP_SECURITY must be starttls, tls or none")
+        if min(self.mail_retry, self.mail_give_up, self.mail_lease) <= 0:
+            raise ValueError("CFN_MAIL_RETRY, CFN_MAIL_GIVE_UP and CFN_MAIL_LEASE must be positive")
         if self.rate_limit < 0 or self.replay_limit < 0:
             raise ValueError("CFN_RATE_LIMIT and CFN_REPLAY_LIMIT cannot be negative")
+
+    def smtp_secret(self) -> str:
+        """The SMTP password: the setting, else the first line of the password file."""
+        if self.smtp_password or not self.smtp_password_file:
+            return self.smtp_password
+        with open(self.smtp_password_file, encoding="utf-8") as f:
+            return f.readline().strip()
 
     @classmethod
     def documented(cls) -> list[tuple[str, Any, str]]:

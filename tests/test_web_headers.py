@@ -71,6 +71,9 @@ async def test_every_page_and_error_carries_the_security_headers(server: Running
         "poll": poll["poll"]["id"],
         "idea": idea["idea"]["id"],
         "meeting": meeting["meeting"]["id"],
+        "token": "not-a-token",  # account links (invite, reset, email change)
+        "id": 1,  # admin pages: a person, invitation or token
+        "name": "cfn-none.db",  # a backup's file name
     }
     urls = set()
     for route in server.server.app.routes:

@@ -124,12 +124,17 @@ def password_record(conn: Conn, email: str) -> tuple[User | None, str]:
     one for an unknown email, so both cases cost the same time."""
     row = conn.execute(
         "SELECT id, email, name, role, password_hash FROM users"
-        " WHERE email = ? AND erased_at IS NULL",
+        " WHERE email = ? AND erased_at IS NULL AND suspended_at IS NULL",
         (email.strip(),),
     ).fetchone()
     if row is None or not row["password_hash"]:
         return None, _dummy_hash()
     return _user(row), row["password_hash"]
+
+
+def hash_password(password: str) -> str:
+    """argon2id of a new password: ~0.2 s of CPU, so callers run it on a thread of its own."""
+    return _hasher.hash(password)
 
 
 def password_matches(stored: str, password: str) -> bool:
@@ -260,7 +265,8 @@ def user_for_token(conn: Conn, token: str) -> User | None:
         conn.execute(
             "SELECT u.id, u.email, u.name, u.role FROM api_tokens t"
             " JOIN users u ON u.id = t.user_id"
-            " WHERE t.token_hash = ? AND t.revoked_at IS NULL AND u.erased_at IS NULL",
+            " WHERE t.token_hash = ? AND t.revoked_at IS NULL AND u.erased_at IS NULL"
+            " AND u.suspended_at IS NULL",
             (hash_secret(token),),
         ).fetchone()
     )
@@ -273,31 +279,34 @@ def user_for_token(conn: Conn, token: str) -> User | None:
 class Session:
     user: User
     csrf: str
+    text_size: str = "normal"  # the member's choice, applied to every page
 
 
-def create_session(tx: Tx, user_id: int, days: int) -> tuple[str, str]:
-    """A new session id (for the cookie) and its CSRF token; only the id's hash is stored."""
+def create_session(tx: Tx, user_id: int, days: int, user_agent: str = "") -> tuple[str, str]:
+    """A new session id (for the cookie) and its CSRF token; only the id's hash is stored,
+    with the browser's own name for itself so the member can recognise the session."""
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
     tx.execute(
-        "INSERT INTO sessions(token_hash, user_id, csrf, created_at, expires_at)"
-        " VALUES (?, ?, ?, ?, ?)",
-        (hash_secret(token), user_id, csrf, tx.now, tx.now + days * 86_400_000),
+        "INSERT INTO sessions(token_hash, user_id, csrf, created_at, expires_at, user_agent)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (hash_secret(token), user_id, csrf, tx.now, tx.now + days * 86_400_000, user_agent[:300]),
     )
     return token, csrf
 
 
 def session_for(conn: Conn, token: str, now: int) -> Session | None:
     row = conn.execute(
-        "SELECT u.id, u.email, u.name, u.role, s.csrf FROM sessions s"
+        "SELECT u.id, u.email, u.name, u.role, u.text_size, s.csrf FROM sessions s"
         " JOIN users u ON u.id = s.user_id"
-        " WHERE s.token_hash = ? AND s.expires_at > ? AND u.erased_at IS NULL",
+        " WHERE s.token_hash = ? AND s.expires_at > ? AND u.erased_at IS NULL"
+        " AND u.suspended_at IS NULL",
         (hash_secret(token), now),
     ).fetchone()
     if row is None:
         return None
     user = _user(row)
     assert user is not None
-    return Session(user, row["csrf"])
+    return Session(user, row["csrf"], row["text_size"])
 
 
 def end_session(tx: Tx, token: str) -> None:

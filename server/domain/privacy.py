@@ -110,7 +110,23 @@ def export_user(conn: Conn, email: str) -> dict[str, Any]:
             " w.poll_id WHERE w.user_id = ? OR w.entered_by = ? ORDER BY w.poll_id, w.user_id",
             (uid, uid),
         )
+    if "outbox" in tables:
+        # The emails sent to them, without the links they carried (emptied once sent).
+        out["emails"] = _rows(
+            conn,
+            "SELECT kind, subject, status, created_at, sent_at FROM outbox"
+            " WHERE user_id = ? OR to_address = ? ORDER BY id",
+            (uid, user.email),
+        )
+        out["links"] = _rows(
+            conn,
+            "SELECT purpose, created_at, expires_at, used_at, withdrawn_at FROM account_tokens"
+            " WHERE user_id = ? OR email = ? ORDER BY id",
+            (uid, user.email),
+        )
     covered = {
+        "outbox",
+        "account_tokens",
         "users",
         "memberships",
         "sessions",
@@ -170,13 +186,19 @@ def erase_user(tx: Tx, email: str, actor_id: int | None = None) -> dict[str, int
         "api_tokens": tx.execute("DELETE FROM api_tokens WHERE user_id = ?", (uid,)).rowcount,
         "memberships": tx.execute("DELETE FROM memberships WHERE user_id = ?", (uid,)).rowcount,
     }
-    if "reads" in tx.tables():
+    tables = tx.tables()
+    if "reads" in tables:
         tx.execute("DELETE FROM reads WHERE user_id = ?", (uid,))  # what they read, and when
     if "meeting_replies" in tx.tables():
         # how they came and the needs they gave (papers format, support): theirs alone
         counts["meeting_replies"] = tx.execute(
             "DELETE FROM meeting_replies WHERE user_id = ?", (uid,)
         ).rowcount
+    if "member_needs" in tables:  # support needs are health details: overwritten, not unlinked
+        tx.erase_rows("DELETE FROM member_needs WHERE user_id = ?", (uid,))
+        email = tx.value("SELECT email FROM users WHERE id = ?", (uid,))
+        tx.erase_rows("DELETE FROM outbox WHERE user_id = ? OR to_address = ?", (uid, email))
+        tx.erase_rows("DELETE FROM account_tokens WHERE user_id = ? OR email = ?", (uid, email))
     tx.execute(
         "UPDATE users SET name = ?, email = ?, password_hash = NULL, erased_at = ? WHERE id = ?",
         (FORMER_MEMBER, f"erased-{uid}@erased.invalid", tx.now, uid),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import sqlite3
 
-from server.storage.sqlite.database import new_epoch
+from server.storage.sqlite.database import new_epoch, open_sync
 
 
 def backup(source: sqlite3.Connection, target: str) -> dict[str, int | str]:
@@ -53,3 +53,13 @@ def backup(source: sqlite3.Connection, target: str) -> dict[str, int | str]:
             os.remove(leftover)
     os.replace(partial, target)
     return {"path": target, "epoch": epoch, "events": events, "messages": messages}
+
+
+def backup_file(db_path: str, target: str) -> dict[str, int | str]:
+    """``backup`` from a connection of its own (the running server's web admin, on a
+    thread): the server's writer and readers carry on meanwhile."""
+    conn = open_sync(db_path)
+    try:
+        return backup(conn, target)
+    finally:
+        conn.close()

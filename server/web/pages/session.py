@@ -107,7 +107,11 @@ async def login(request: Request) -> Response:
         )
     old = request.cookies.get(SESSION_COOKIE)
     token, _ = await services.db.write(
-        _rotate_session, user.id, old, services.settings.session_days
+        _rotate_session,
+        user.id,
+        old,
+        services.settings.session_days,
+        request.headers.get("user-agent", ""),
     )
     response = RedirectResponse(next_url, status_code=303)
     response.set_cookie(
@@ -122,11 +126,13 @@ async def login(request: Request) -> Response:
     return response
 
 
-def _rotate_session(tx: Tx, user_id: int, old: str | None, days: int) -> tuple[str, str]:
+def _rotate_session(
+    tx: Tx, user_id: int, old: str | None, days: int, user_agent: str = ""
+) -> tuple[str, str]:
     """A fresh session id at every login; any session the browser held before ends."""
     if old:
         accounts.end_session(tx, old)
-    return accounts.create_session(tx, user_id, days)
+    return accounts.create_session(tx, user_id, days, user_agent)
 
 
 async def logout(request: Request) -> Response:
