@@ -23,7 +23,7 @@ from server.realtime.endpoint import websocket_endpoint
 from server.realtime.watcher import watch
 from server.services import Services
 from server.settings import Settings
-from server.storage.sqlite.database import Database
+from server.storage.engine import open_store
 from server.web.error_pages import error_page_for
 from server.web.pages import messages as message_pages
 from server.web.pages import polls as poll_pages
@@ -121,7 +121,7 @@ def create_app(settings: Settings) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        db = await Database.open(settings.db, settings.synchronous, settings.group_commit)
+        db = await open_store(settings.db, settings.synchronous, settings.group_commit)
         backplane = InProcessBackplane()
         hub = Hub(backplane)
         db.on_commit(backplane.publish)
