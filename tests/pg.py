@@ -162,3 +162,39 @@ def target(path: Path) -> str:
 
 
 sqlite_only = pytest.mark.skipif(wanted(), reason="tests the SQLite engine itself")
+
+
+def direct(path: Path | str) -> Any:
+    """A plain connection to a test's database (its file path, or what ``target`` gave)
+    for checking what was stored: rows compare equal to tuples on both engines
+    (``sqlite3.connect`` on the SQLite pass)."""
+    if isinstance(path, str) and path.startswith("postgresql://"):
+        return connect(path)
+    if _cluster is None:
+        import sqlite3
+
+        return sqlite3.connect(path)
+    return connect(_cluster.database_for(Path(path)))
+
+
+def restored(copy: Path) -> Any:
+    """A connection to what ``python -m server backup`` wrote at ``copy``, checked whole:
+    the SQLite file passes its integrity check; the PostgreSQL dump restores into a new,
+    empty database with no error (which then stands for ``copy``, so a ``Running(copy)``
+    serves the restored data)."""
+    if _cluster is None:
+        import sqlite3
+
+        conn = sqlite3.connect(copy)
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        return conn
+    name = "r_" + hashlib.sha1(str(copy).encode()).hexdigest()[:20]
+    _cluster.sql(f"CREATE DATABASE {name} TEMPLATE template0")
+    url = _cluster.url(name)
+    subprocess.run(
+        [str(pg_bin() / "psql"), "-q", "-X", "-v", "ON_ERROR_STOP=1", "-d", url, "-f", str(copy)],
+        check=True,
+        capture_output=True,
+    )
+    _cluster.databases[str(copy)] = url
+    return connect(url)

@@ -20,7 +20,7 @@ NAME, EMAIL = "Bartholomew Quince", "bart@cfn.example"
 
 def cli(server: Running, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "server", *args, "--db", str(server.db_path)],
+        [sys.executable, "-m", "server", *args, "--db", server.db_url],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -60,8 +60,10 @@ def backup(conn: PgConn, url: str, target: str) -> dict[str, int | str]:
         raise ValueError(f"pg_dump could not back up {redact(url)}: {reason}")
     with open(partial, "a", encoding="utf-8") as f:
         f.write(
-            "\n-- A database restored from this backup gets a new epoch (PROTOCOL §4).\n"
+            "\n-- A database restored from this backup gets a new epoch (PROTOCOL §4), and\n"
+            "-- records the identity of wherever it lands when a server first opens it.\n"
             f"UPDATE \"{schema}\".meta SET value = '{epoch}' WHERE key = 'epoch';\n"
+            f"DELETE FROM \"{schema}\".meta WHERE key = 'epoch_identity';\n"
         )
     os.replace(partial, target)
     events = int(conn.value("SELECT count(*) FROM events"))
