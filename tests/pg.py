@@ -198,3 +198,35 @@ def restored(copy: Path) -> Any:
     )
     _cluster.databases[str(copy)] = url
     return connect(url)
+
+
+def exists(target_: str) -> bool:
+    """Whether a database was made at ``target_``: the SQLite file, or on PostgreSQL (where
+    the test database itself is made up front) the schema inside it."""
+    if not target_.startswith("postgresql://"):
+        return os.path.exists(target_)
+    conn = connect(target_)
+    try:
+        return "schema_version" in conn.tables()
+    finally:
+        conn.close()
+
+
+def integrity_check(conn: Any) -> str:
+    """``PRAGMA integrity_check`` on SQLite; on PostgreSQL, amcheck's verification of every
+    table's heap and every B-tree index ("ok" when nothing is reported)."""
+    if not isinstance(conn, PgConn):
+        return str(conn.execute("PRAGMA integrity_check").fetchone()[0])
+    conn.execute("CREATE EXTENSION IF NOT EXISTS amcheck")
+    problems = conn.execute(
+        "SELECT c.relname, v.msg FROM pg_class c"
+        " JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema()"
+        " CROSS JOIN LATERAL verify_heapam(c.oid) v WHERE c.relkind = 'r'"
+    ).fetchall()
+    for (index,) in conn.execute(
+        "SELECT c.oid::regclass::text FROM pg_class c JOIN pg_am a ON a.oid = c.relam"
+        " JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema()"
+        " WHERE c.relkind = 'i' AND a.amname = 'btree'"
+    ).fetchall():
+        conn.execute("SELECT bt_index_check(?::regclass, true)", (index,))
+    return "ok" if not problems else "; ".join(f"{t}: {m}" for t, m in problems)

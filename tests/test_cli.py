@@ -81,7 +81,7 @@ def test_every_command_works_with_db_and_the_token_opens_a_connection(tmp_path: 
         )
     )
     assert "Renal transport" in out
-    assert os.path.exists(path), "the database is created when missing"
+    assert pg.exists(path), "the database is created when missing"
     out = ok(
         cli(
             "user",

@@ -474,6 +474,11 @@ def _run_batch(
     raise Internal("The database is too busy just now. Please try again.")
 
 
+def _name(fn: Callable[..., Any]) -> str:
+    """A write function's name for the log (a partial is named by what it wraps)."""
+    return str(getattr(getattr(fn, "func", fn), "__name__", "write"))
+
+
 def _nothing(tx: Tx) -> None:
     """An empty write: lets the writer look for events another process stored."""
 
@@ -551,6 +556,8 @@ class Database:
     async def _commit(self, jobs: list[_Job]) -> None:
         events: list[Event] = []
         look_everywhere = any(job.fn is _nothing for job in jobs)
+        if log.isEnabledFor(logging.DEBUG):  # which writes, never their arguments (a vote)
+            log.debug("group commit: %s", ", ".join(_name(job.fn) for job in jobs))
         try:
             writer = await asyncio.to_thread(self._writer_connection)
             events = await asyncio.to_thread(
@@ -573,9 +580,7 @@ class Database:
                 elif isinstance(job.error, CFNError):
                     job.future.set_exception(job.error)
                 else:
-                    log.error(
-                        "write %s failed", getattr(job.fn, "__name__", job.fn), exc_info=job.error
-                    )
+                    log.error("write %s failed", _name(job.fn), exc_info=job.error)
                     job.future.set_exception(Internal())
         self._in_flight -= len(jobs)
         if self._in_flight == 0:
@@ -587,6 +592,8 @@ class Database:
         if self._writer.raw.closed or self._writer.raw.broken:
             log.warning("the database connection was lost; reconnecting")
             self._writer = connect(self.url)
+            with self._writer.raw.transaction():  # a failover may have changed history
+                self.epoch = check_epoch(self._writer)
         return self._writer
 
     async def events_after(
