@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import glob
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from server.storage.postgres.sql import translate
 from server.storage.sqlite.database import SCHEMA_PATH, migrations
 from server.storage.sqlite.database import open_sync as sqlite_open
 from tests import pg
+from tests.serverproc import ROOT
 
 needs_postgres = pytest.mark.skipif(
     not glob.glob("/usr/lib/postgresql/*/bin/initdb"), reason="PostgreSQL is not installed"
@@ -205,4 +208,63 @@ def test_the_cluster_identity_names_cluster_timeline_and_database(
     assert system.isdigit() and len(timeline) == 8 and oid.isdigit()
     stored: Any = conn.value("SELECT value FROM meta WHERE key = 'epoch_identity'")
     assert stored == cluster_identity(conn)
+    conn.close()
+
+
+def test_a_postgres_url_that_cannot_be_reached_is_one_line_and_hides_the_password() -> None:
+    port = pg._free_port()  # nothing listens there
+    done = subprocess.run(
+        [sys.executable, "-m", "server", "group", "add", "north", "--name", "North",
+         "--db", f"postgresql://cfn:s3cret@127.0.0.1:{port}/cfn"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode != 0 and done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Cannot reach the database" in lines[0], done.stderr
+    assert "s3cret" not in done.stderr and "cfn:***@" in lines[0]
+
+
+@needs_postgres
+def test_an_anonymous_polls_choices_are_gone_from_the_table_pages_when_it_closes(
+    cluster: pg.Cluster, tmp_path: Path
+) -> None:
+    """PostgreSQL has no secure_delete: erase_rows VACUUMs the table after the commit, so
+    no heap page of poll_votes still holds a row linking a member to a choice (read with
+    pageinspect, which sees row versions no query can)."""
+    from server.domain import polls
+
+    conn = open_sync(fresh(cluster, tmp_path))
+    assert isinstance(conn, PgConn)
+    write_sync(conn, accounts.add_group, "north", "North", "regional")
+    fay = write_sync(conn, accounts.add_user, "fay@cfn.example", "Fay", "staff", None)
+    write_sync(conn, accounts.add_member, "north", "fay@cfn.example", "facilitator")
+    voters = []
+    for n in range(6):
+        email = f"v{n}@cfn.example"
+        voters.append(write_sync(conn, accounts.add_user, email, f"V{n}", "member", None))
+        write_sync(conn, accounts.add_member, "north", email, "member")
+    poll = write_sync(conn, polls.create_poll, fay, "north", "Q", ["a", "b"], "single", True)
+    poll_id = poll["poll"]["id"]
+    for n, voter in enumerate(voters):
+        write_sync(conn, polls.vote, voter, poll_id, [n % 2])
+    conn.execute("CREATE EXTENSION IF NOT EXISTS pageinspect")
+
+    def row_versions_on_pages(table: str) -> int:
+        size = "pg_relation_size(?) / current_setting('block_size')::int"
+        blocks = int(conn.value(f"SELECT {size}", (table,)))
+        return sum(
+            int(
+                conn.value(
+                    "SELECT count(*) FROM heap_page_items(get_raw_page(?, ?))"
+                    " WHERE t_data IS NOT NULL",
+                    (table, block),
+                )
+            )
+            for block in range(blocks)
+        )
+
+    assert row_versions_on_pages("poll_votes") == 6
+    write_sync(conn, polls.close, fay, poll_id)
+    assert conn.value("SELECT count(*) FROM poll_votes") == 0
+    assert row_versions_on_pages("poll_votes") == 0, "deleted choices are still on the pages"
     conn.close()
