@@ -20,6 +20,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -500,11 +501,16 @@ class Database:
         self.epoch = ""
         self.secret = ""
         self._published: dict[str, int] = {}
+        # Own threads, not the loop's shared executor: the writer never queues behind
+        # reads, and a read never holds a thread while it waits for a pooled connection.
+        self._write_thread = ThreadPoolExecutor(1, thread_name_prefix="cfn-pg-writer")
+        self._read_threads: ThreadPoolExecutor | None = None
 
     @classmethod
     async def open(cls, url: str, group_commit: int = 512, readers: int = 2) -> Database:
         db = cls(url, group_commit)
-        db._writer = await asyncio.to_thread(open_sync, url)
+        db._read_threads = ThreadPoolExecutor(max(1, readers), thread_name_prefix="cfn-pg-reader")
+        db._writer = await db._on_writer(open_sync, url)
         pool: ConnectionPool[psycopg.Connection[PgRow]] = ConnectionPool(
             url,
             min_size=1,
@@ -516,7 +522,7 @@ class Database:
         )
         await asyncio.to_thread(pool.open, True, 30.0)
         db._pool = pool
-        db._published = await asyncio.to_thread(_last_seqs, db._writer)
+        db._published = await db._on_writer(_last_seqs, db._writer)
         db.epoch = await db.read(_epoch)
         db.secret = await db.write(_ensure_secret)
         db._writer_task = asyncio.create_task(db._write_loop(), name="cfn-db-writer")
@@ -528,9 +534,14 @@ class Database:
 
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(conn, *args)`` on a pooled connection, in one snapshot."""
-        if self._pool is None:
+        if self._pool is None or self._read_threads is None:
             raise Internal()
-        return await asyncio.to_thread(_run_read, self._pool, fn, args)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._read_threads, _run_read, self._pool, fn, args)
+
+    async def _on_writer(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` on the writer's own thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._write_thread, fn, *args)
 
     async def write(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(tx, *args)`` in the next group transaction; returns after its commit."""
@@ -559,8 +570,8 @@ class Database:
         if log.isEnabledFor(logging.DEBUG):  # which writes, never their arguments (a vote)
             log.debug("group commit: %s", ", ".join(_name(job.fn) for job in jobs))
         try:
-            writer = await asyncio.to_thread(self._writer_connection)
-            events = await asyncio.to_thread(
+            writer = await self._on_writer(self._writer_connection)
+            events = await self._on_writer(
                 _run_batch, writer, jobs, self._published, look_everywhere
             )
         except Exception as e:
@@ -623,8 +634,12 @@ class Database:
             await asyncio.to_thread(self._pool.close)
             self._pool = None
         if self._writer is not None:
-            await asyncio.to_thread(self._writer.close)
+            await self._on_writer(self._writer.close)
             self._writer = None
+        self._write_thread.shutdown(wait=False)
+        if self._read_threads is not None:
+            self._read_threads.shutdown(wait=False)
+            self._read_threads = None
 
 
 def _configure_reader(raw: psycopg.Connection[Any]) -> None:
