@@ -268,3 +268,37 @@ def test_an_anonymous_polls_choices_are_gone_from_the_table_pages_when_it_closes
     assert conn.value("SELECT count(*) FROM poll_votes") == 0
     assert row_versions_on_pages("poll_votes") == 0, "deleted choices are still on the pages"
     conn.close()
+
+
+@needs_postgres
+async def test_one_batch_reaching_many_rooms_in_descending_order_commits_whole(
+    cluster: pg.Cluster, tmp_path: Path
+) -> None:
+    """Twenty rooms met highest first inside one group commit: each lower room restarts
+    the batch with every room known so far locked in order, and it still commits."""
+    url = fresh(cluster, tmp_path)
+    setup = open_sync(url)
+    author = write_sync(setup, accounts.add_user, "ann@cfn.example", "Ann", "staff", None)
+    threads: dict[str, int] = {}
+    for n in range(20):
+        slug = f"room-{n:02d}"
+        write_sync(setup, accounts.add_group, slug, slug, "regional")
+        write_sync(setup, accounts.add_member, slug, "ann@cfn.example", "chair")
+        threads[slug] = write_sync(
+            setup, discussions.create_thread, author, slug, "T", "start", slug
+        )["thread"]["id"]
+    setup.close()
+
+    def descending(tx: PgTx) -> None:
+        for slug in sorted(threads, reverse=True):
+            discussions.post_message(tx, author, slug, threads[slug], "hi", f"d-{slug}")
+
+    db = await open_store(url)
+    try:
+        await db.write(descending)
+        check = connect(url)
+        posts = check.value("SELECT count(*) FROM messages WHERE cid LIKE 'd-%'")
+        assert posts == 20
+        check.close()
+    finally:
+        await db.close()

@@ -435,7 +435,8 @@ def _run_batch(
     a deadlock. Returns the events to publish, once committed."""
     now = int(time.time() * 1000)
     prelock: list[int] = []
-    for attempt in range(ATTEMPTS):
+    attempt = 0  # lost races; a relock is not one (its room set only grows, so it ends)
+    while attempt < ATTEMPTS:
         batch = _Batch(locked=set(prelock))
         try:
             with conn.raw.transaction():
@@ -462,9 +463,10 @@ def _run_batch(
             prelock = sorted(batch.locked | {relock.room_id})
             continue
         except RETRYABLE as e:
+            attempt += 1
             prelock = sorted(batch.locked)
             log.info("group commit lost a lock race (%s); retrying", type(e).__name__)
-            time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
+            time.sleep(random.uniform(0, 0.005 * attempt))
             continue
         published.update(seqs)
         try:
