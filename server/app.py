@@ -25,8 +25,7 @@ from server.realtime.endpoint import websocket_endpoint
 from server.realtime.watcher import watch
 from server.services import Services
 from server.settings import Settings
-from server.storage.sqlite.backup import backup_file
-from server.storage.sqlite.database import Database
+from server.storage.engine import backup_file, open_store
 from server.web.error_pages import error_page_for
 from server.web.pages import account as account_pages
 from server.web.pages import admin as admin_pages
@@ -150,7 +149,7 @@ def create_app(settings: Settings) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        db = await Database.open(settings.db, settings.synchronous, settings.group_commit)
+        db = await open_store(settings.db, settings.synchronous, settings.group_commit)
         hub = Hub(backplane_for(settings), db)
         db.on_commit(hub.committed)
         await hub.start()

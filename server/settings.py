@@ -21,7 +21,11 @@ def _setting(default: Any, help: str) -> Any:
 class Settings:
     """Every tunable of the server. Environment name: ``CFN_`` + the field name in capitals."""
 
-    db: str = _setting("cfn.db", "Path of the SQLite database file.")
+    db: str = _setting(
+        "cfn.db",
+        "Path of the SQLite database file, or a postgresql://user@host/dbname URL to use"
+        " PostgreSQL (several server processes can then share it).",
+    )
     host: str = _setting("127.0.0.1", "Address `serve` listens on.")
     port: int = _setting(8000, "Port `serve` listens on (0 picks a free one).")
     rate_limit: float = _setting(

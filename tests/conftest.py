@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests import pg
 from tests.harness import SUBPROTOCOLS, Client, Running, connect
+
+
+@pytest.fixture(scope="session", autouse=True)
+def postgres_cluster() -> Iterator[None]:
+    """CFN_TEST_DB=postgres: one throwaway PostgreSQL for the run, stopped at the end."""
+    if not pg.wanted():
+        yield
+        return
+    pg.start()
+    try:
+        yield
+    finally:
+        pg.stop()
 
 
 @pytest.fixture(params=SUBPROTOCOLS, ids=["json", "msgpack"])

@@ -8,7 +8,6 @@ import contextlib
 import functools
 import itertools
 import json
-import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,8 +20,9 @@ from server.domain import accounts
 from server.domain.accounts import User
 from server.protocol.codec import JSON, MSGPACK
 from server.settings import Settings
-from server.storage.sqlite.database import migrate, open_sync, write_sync
+from server.storage.engine import SyncConn, open_sync, write_sync
 from server.transport.serve import Server, bound_port, make_server
+from tests import pg
 
 PASSWORD = "correct horse battery"
 
@@ -42,14 +42,19 @@ class Running:
         self.server: Server | None = None
         self.task: asyncio.Task[None] | None = None
         self.port = 0
-        self._conn: sqlite3.Connection | None = None
+        self._conn: SyncConn | None = None
 
     @property
-    def db(self) -> sqlite3.Connection:
+    def db_url(self) -> str:
+        """What --db / CFN_DB names: the SQLite file, or on the PostgreSQL pass its own
+        database (tests/pg.py)."""
+        return pg.target(self.db_path)
+
+    @property
+    def db(self) -> SyncConn:
         """A direct connection for arranging fixtures and checking what was stored."""
         if self._conn is None:
-            self._conn = open_sync(str(self.db_path))
-            migrate(self._conn)
+            self._conn = open_sync(self.db_url)
         return self._conn
 
     @property
@@ -62,7 +67,7 @@ class Running:
 
     async def start(self) -> None:
         settings = Settings.from_env(
-            {}, db=str(self.db_path), host="127.0.0.1", port=0, **self.settings_overrides
+            {}, db=self.db_url, host="127.0.0.1", port=0, **self.settings_overrides
         )
         self.server = make_server(settings, log_level="warning")
         self.task = asyncio.create_task(self.server.serve())

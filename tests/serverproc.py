@@ -14,6 +14,7 @@ from typing import Any
 
 import websockets
 
+from tests import pg
 from tests.harness import Client
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,7 +53,7 @@ class ServerProcess:
                     "server",
                     "serve",
                     "--db",
-                    str(self.db_path),
+                    pg.target(self.db_path),
                     "--port",
                     str(self.port),
                 ],

@@ -168,7 +168,7 @@ async def test_logout_ends_the_session_on_pages_and_closes_its_live_socket(serve
 
 def cli(server: Running, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "server", *args, "--db", str(server.db_path)],
+        [sys.executable, "-m", "server", *args, "--db", server.db_url],
         cwd=ROOT,
         input=stdin,
         capture_output=True,

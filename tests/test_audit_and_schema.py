@@ -39,7 +39,7 @@ async def test_roles_removals_erasures_and_removed_messages_are_in_the_audit_log
         await c.call("join", room="north")
     made = await bob.call("thread.create", room="north", title="T", body="rude", cid="r")
     await alice.call("message.delete", message=made["message"]["id"])  # moderated
-    db = server.db_path
+    db = server.db_url
     assert (
         cli(
             db,

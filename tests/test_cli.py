@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -15,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from server.domain import accounts
-from server.storage.sqlite.database import open_sync
+from server.storage.engine import open_sync
+from tests import pg
 from tests.harness import JSON, Running, connect
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,15 +58,15 @@ def one_line_failure(result: subprocess.CompletedProcess[str]) -> str:
 def db(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A database with a group 'north' and a user ann (set up through the CLI itself),
     shared by the refusal tests: each checks that it changed nothing."""
-    path = str(tmp_path_factory.mktemp("cli") / "cli.db")
+    path = pg.target(tmp_path_factory.mktemp("cli") / "cli.db")
     ok(cli("group", "add", "north", "--name", "North Yorkshire", "--db", path))
     ok(cli("user", "add", "ann@cfn.example", "--name", "Ann", "--db", path, stdin=PASSWORD))
     return path
 
 
 def test_every_command_works_with_db_and_the_token_opens_a_connection(tmp_path: Path) -> None:
-    path = str(tmp_path / "fresh" / "new.db")
-    os.makedirs(os.path.dirname(path))
+    os.makedirs(tmp_path / "fresh")
+    path = pg.target(tmp_path / "fresh" / "new.db")
     out = ok(
         cli(
             "group",
@@ -81,7 +81,7 @@ def test_every_command_works_with_db_and_the_token_opens_a_connection(tmp_path: 
         )
     )
     assert "Renal transport" in out
-    assert os.path.exists(path), "the database is created when missing"
+    assert pg.exists(path), "the database is created when missing"
     out = ok(
         cli(
             "user",
@@ -127,12 +127,12 @@ def test_every_command_works_with_db_and_the_token_opens_a_connection(tmp_path: 
 
 
 async def test_a_token_from_the_cli_authenticates_a_websocket(tmp_path: Path) -> None:
-    path = str(tmp_path / "tok.db")
+    path = pg.target(tmp_path / "tok.db")
     ok(cli("group", "add", "north", "--name", "North", "--db", path))
     ok(cli("user", "add", "ann@cfn.example", "--name", "Ann", "--db", path, stdin=PASSWORD))
     ok(cli("member", "add", "north", "ann@cfn.example", "--db", path))
     token = ok(cli("token", "create", "ann@cfn.example", "--db", path)).strip()
-    running = Running(Path(path))
+    running = Running(tmp_path / "tok.db")
     await running.start()
     try:
         client = await connect(running, token, JSON)
@@ -146,19 +146,20 @@ async def test_a_token_from_the_cli_authenticates_a_websocket(tmp_path: Path) ->
 
 def test_cfn_db_is_the_default_database(tmp_path: Path) -> None:
     path = tmp_path / "from-env.db"
-    ok(cli("group", "add", "north", "--name", "North", env={"CFN_DB": str(path)}))
-    conn = sqlite3.connect(path)
+    ok(cli("group", "add", "north", "--name", "North", env={"CFN_DB": pg.target(path)}))
+    conn = pg.direct(path)
     assert conn.execute("SELECT slug FROM groups").fetchall() == [("north",)]
     conn.close()
 
 
+@pg.sqlite_only
 def test_without_db_or_cfn_db_the_database_is_cfn_db_in_the_working_folder(tmp_path: Path) -> None:
     ok(cli("group", "add", "north", "--name", "North", cwd=tmp_path))
     assert (tmp_path / "cfn.db").exists()
 
 
 def test_demo_loads_a_network_and_prints_how_to_log_in(tmp_path: Path) -> None:
-    path = str(tmp_path / "demo.db")
+    path = pg.target(tmp_path / "demo.db")
     out = ok(cli("demo", "--db", path))
     assert "password" in out.lower() and "@" in out
     conn = open_sync(path)
@@ -254,6 +255,7 @@ def test_bad_input_is_one_line_on_stderr_and_a_non_zero_exit(
     assert _row_counts(db) == before, "nothing was changed"
 
 
+@pg.sqlite_only
 def test_a_database_in_a_missing_folder_is_one_line_error(tmp_path: Path) -> None:
     line = one_line_failure(
         cli("group", "add", "north", "--name", "N", "--db", str(tmp_path / "nowhere" / "x.db"))
@@ -261,6 +263,7 @@ def test_a_database_in_a_missing_folder_is_one_line_error(tmp_path: Path) -> Non
     assert "folder" in line
 
 
+@pg.sqlite_only
 def test_a_file_that_is_not_a_database_is_one_line_error(tmp_path: Path) -> None:
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"this is not sqlite" * 100)
@@ -268,7 +271,7 @@ def test_a_file_that_is_not_a_database_is_one_line_error(tmp_path: Path) -> None
 
 
 def _row_counts(path: str) -> dict[str, int]:
-    conn = sqlite3.connect(path)
+    conn = pg.direct(path)
     try:
         return {
             t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import socket
-import sqlite3
 from pathlib import Path
 
 import pytest
 
+from tests import pg
 from tests.test_cli import PASSWORD, cli, ok, one_line_failure
 
 
 @pytest.fixture(scope="module")
 def db(tmp_path_factory: pytest.TempPathFactory) -> str:
-    path = str(tmp_path_factory.mktemp("friction") / "cfn.db")
+    path = pg.target(tmp_path_factory.mktemp("friction") / "cfn.db")
     ok(cli("user", "add", "ann@cfn.example", "--name", "Ann", "--db", path, stdin=PASSWORD))
     return path
 
@@ -33,6 +33,7 @@ def test_a_mistyped_command_is_one_line_that_points_to_help(db: str, args: tuple
     assert line.startswith("error: ") and line.endswith("--help")
 
 
+@pg.sqlite_only  # a pg_dump writes a file; it cannot land on the live database
 def test_backup_onto_the_live_database_is_refused_and_leaves_it_alone(db: str) -> None:
     epoch = _epoch(db)
     for target in (db, db + "-wal"):
@@ -44,7 +45,7 @@ def test_backup_onto_the_live_database_is_refused_and_leaves_it_alone(db: str) -
 def test_backup_into_a_missing_folder_creates_it(db: str, tmp_path: Path) -> None:
     """`backup backups/cfn.db`, as the README shows it, works on a first run."""
     ok(cli("backup", "backups/cfn.db", "--db", db, cwd=tmp_path))
-    copy = sqlite3.connect(tmp_path / "backups" / "cfn.db")
+    copy = pg.restored(tmp_path / "backups" / "cfn.db")
     assert copy.execute("SELECT count(*) FROM users").fetchone()[0] == 1
     copy.close()
 
@@ -71,7 +72,7 @@ def test_serve_on_a_port_in_use_says_so_and_suggests_another(db: str) -> None:
 
 
 def _epoch(path: str) -> str:
-    conn = sqlite3.connect(path)
+    conn = pg.direct(path)
     try:
         return conn.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()[0]
     finally:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 import websockets
 
 from server.domain import accounts, discussions
-from server.storage.sqlite.database import migrate, open_sync, write_sync
+from server.storage.engine import open_sync, write_sync
+from tests import pg
 from tests.harness import PASSWORD, SUBPROTOCOLS, Client
 from tests.serverproc import ServerProcess
 
@@ -21,8 +21,7 @@ LOAD_SECONDS = 2.0
 
 def _arrange(db_path: Path) -> list[dict[str, Any]]:
     """Four rooms with one thread each; twenty members, five to a room, each with a token."""
-    conn = open_sync(str(db_path))
-    migrate(conn)
+    conn = open_sync(pg.target(db_path))
     people = []
     threads = {}
     for r in range(ROOMS):
@@ -99,7 +98,7 @@ async def test_sigkill_under_load_loses_no_acknowledged_post_and_resume_is_compl
         acked_at_kill = len(acked)
 
         await server.start()
-        db = sqlite3.connect(db_path)
+        db = pg.direct(db_path)
         # Every room's event log runs 1..N with no gap, and rooms.last_seq agrees.
         for slug, last_seq in db.execute("SELECT slug, last_seq FROM rooms"):
             seqs = [

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from server.domain import discussions
-from server.storage.sqlite.database import open_sync, write_sync
+from server.storage.engine import open_sync, write_sync
 from tests.harness import Running
 
 
@@ -21,7 +21,7 @@ async def test_events_written_by_another_process_are_published_without_a_gap(
     thread = made["thread"]["id"]
     await bob.stored_events(room, 2)
 
-    other = open_sync(str(server.db_path))  # another process's connection, in effect
+    other = open_sync(server.db_url)  # another process's connection, in effect
     user = server.user("alice@cfn.example")
     write_sync(other, discussions.post_message, user, room, thread, "From a script", "x1")
     # Left alone, the watcher publishes it within a round or so.

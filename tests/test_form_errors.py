@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from server.domain import accounts, discussions, ideas, polls
-from server.storage.sqlite.database import write_sync
+from server.storage.engine import write_sync
 from tests.harness import PASSWORD, Running
 
 MAX_TITLE, MAX_BODY = 40, 120

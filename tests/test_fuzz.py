@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from server.errors import ERROR_CODES
 from server.protocol.codec import JSON, MSGPACK, Command, FrameError, Limits, decode
 from server.protocol.schemas import SCHEMAS
+from tests import pg
 from tests.harness import Client, Running, connect
 
 EXAMPLES = 400
@@ -281,7 +282,7 @@ async def test_live_fuzzing_leaves_other_clients_answered_and_data_intact(server
         )
     ]
     assert seqs == list(range(1, last + 1))
-    assert server.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert pg.integrity_check(server.db) == "ok"
     assert (await alice.call("ping")) == {}
     print(
         f"\nlive fuzz: {sum(r['sent'] for r in results)} frames from 4 clients, "

@@ -219,10 +219,10 @@ def test_demo_has_an_open_poll_and_ideas_at_different_statuses_with_notes(
     tmp_path: Any,
 ) -> None:
     from server.cli.demo import load_demo
-    from server.storage.sqlite.database import migrate, open_sync
+    from server.storage.engine import open_sync
+    from tests import pg
 
-    conn = open_sync(str(tmp_path / "demo.db"))
-    migrate(conn)
+    conn = open_sync(pg.target(tmp_path / "demo.db"))
     load_demo(conn)
     open_polls = conn.execute(
         "SELECT question FROM polls p JOIN groups g ON g.id = p.group_id"
@@ -241,10 +241,10 @@ def test_demo_history_is_spread_over_the_past_weeks(tmp_path: Any) -> None:
     import time
 
     from server.cli.demo import load_demo
-    from server.storage.sqlite.database import migrate, open_sync
+    from server.storage.engine import open_sync
+    from tests import pg
 
-    conn = open_sync(str(tmp_path / "demo.db"))
-    migrate(conn)
+    conn = open_sync(pg.target(tmp_path / "demo.db"))
     load_demo(conn)
     now, day = time.time() * 1000, 86_400_000
     last = [r[0] for r in conn.execute("SELECT last_activity_at FROM threads")]

@@ -36,6 +36,7 @@ LAYERS: dict[str, int] = {
 # Parts of one layer that must not lean on each other.
 SIBLINGS = [("server.web", "server.realtime"), ("server.domain", "server.pubsub")]
 SQLITE_ALLOWED = ("server.storage.sqlite", "server.cli")
+POSTGRES_ALLOWED = ("server.storage.postgres",)
 
 
 def module_name(path: Path) -> str:
@@ -153,6 +154,16 @@ def test_only_the_sqlite_engine_and_the_command_line_import_sqlite() -> None:
         for src, tree in modules().items()
         for dst, _, line in imports(tree, set())
         if dst.split(".")[0] in ("sqlite3", "aiosqlite") and not src.startswith(SQLITE_ALLOWED)
+    ]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_only_the_postgres_engine_imports_psycopg() -> None:
+    wrong = [
+        f"{src}:{line} imports {dst}"
+        for src, tree in modules().items()
+        for dst, _, line in imports(tree, set())
+        if dst.split(".")[0] in ("psycopg", "psycopg_pool") and not src.startswith(POSTGRES_ALLOWED)
     ]
     assert not wrong, "\n".join(wrong)
 

@@ -16,7 +16,10 @@ from server.storage.sqlite.database import (
     open_sync,
     pack,
 )
+from tests import pg
 from tests.harness import JSON, MSGPACK, Running, connect
+
+pytestmark = pg.sqlite_only  # upgrades SQLite files from older versions
 
 
 def version_one(path: Path) -> sqlite3.Connection:

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from server.domain import accounts, discussions, ideas, polls
-from server.storage.sqlite.database import write_sync
+from server.storage.engine import write_sync
 from tests.harness import Running
 
 ROOM = "north"

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from server.domain import accounts, audit
-from server.storage.sqlite.database import unpack, write_sync
+from server.storage.engine import write_sync
+from server.storage.events import unpack
 from tests.harness import Client, ReplyError, Running, connect
 
 ROOM = "north"

@@ -10,6 +10,9 @@ import pytest
 from server.domain import accounts, discussions
 from server.storage.sqlite.database import migrate, open_sync, write_sync
 from server.web.pages import rooms as pages
+from tests import pg
+
+pytestmark = pg.sqlite_only  # reads SQLite's EXPLAIN QUERY PLAN
 
 
 @pytest.fixture

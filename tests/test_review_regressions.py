@@ -20,7 +20,7 @@ from server.protocol.codec import JSON
 from server.realtime.connection import Connection
 from server.realtime.watcher import REVOKED, watch
 from server.settings import Settings
-from server.storage.sqlite.database import write_sync
+from server.storage.engine import write_sync
 from server.transport.wsproto import COALESCE_BYTES, CoalescingTransport
 from tests.harness import PASSWORD, Client, Running, connect
 from tests.test_ws_auth import login_cookie

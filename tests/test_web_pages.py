@@ -12,7 +12,7 @@ import pytest
 
 from server.auth import SESSION_COOKIE
 from server.domain import accounts, discussions
-from server.storage.sqlite.database import write_sync
+from server.storage.engine import write_sync
 from tests.harness import Running
 
 

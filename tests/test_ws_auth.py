@@ -250,7 +250,7 @@ async def test_the_session_cookie_is_httponly_and_samesite_lax(server: Running) 
 
 async def test_passwords_and_tokens_are_stored_only_as_hashes(server: Running) -> None:
     from server.domain import accounts
-    from server.storage.sqlite.database import write_sync
+    from server.storage.engine import write_sync
 
     write_sync(
         server.db, accounts.add_user, "dora@cfn.example", "Dora", "member", "a secret phrase"

@@ -13,10 +13,9 @@ import json
 import sys
 from typing import TypeVar
 
-from server.cli.common import CLIError, connect
+from server.cli.common import CLIError, connect, db_path
 from server.domain import admin, audit, privacy
-from server.storage.sqlite.backup import backup
-from server.storage.sqlite.database import write_sync
+from server.storage.engine import backup, write_sync
 
 
 def cmd_token_revoke(args: argparse.Namespace) -> int:
@@ -81,7 +80,10 @@ def cmd_user_erase(args: argparse.Namespace) -> int:
 
 def cmd_backup(args: argparse.Namespace) -> int:
     conn = connect(args)
-    done = backup(conn, args.path)
+    try:
+        done = backup(conn, db_path(args), args.path)
+    except ValueError as e:
+        raise CLIError(str(e)) from None
     print(
         f"Backed up {done['messages']} messages and {done['events']} events to "
         f"{done['path']} (new epoch {done['epoch']})."

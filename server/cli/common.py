@@ -6,7 +6,7 @@ import argparse
 import os
 import sqlite3
 
-from server.storage.sqlite.database import SqliteConn, migrate, open_sync
+from server.storage.engine import CannotOpen, SyncConn, describe, is_postgres, open_sync
 
 
 class CLIError(Exception):
@@ -14,20 +14,24 @@ class CLIError(Exception):
 
 
 def db_path(args: argparse.Namespace) -> str:
-    """The database file: --db, else $CFN_DB, else cfn.db here."""
+    """The database: --db, else $CFN_DB, else cfn.db here (a file, or a postgresql:// URL)."""
     path: str = args.db or os.environ.get("CFN_DB") or "cfn.db"
     return path
 
 
-def connect(args: argparse.Namespace) -> SqliteConn:
+def connect(args: argparse.Namespace) -> SyncConn:
     """Open (creating and migrating if needed) the database named by --db / CFN_DB."""
     path = db_path(args)
+    if is_postgres(path):
+        try:
+            return open_sync(path)
+        except CannotOpen as e:
+            raise CLIError(str(e)) from None
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise CLIError(f"The folder for the database does not exist: {folder}")
     try:
         conn = open_sync(path)
-        migrate(conn)
     except sqlite3.DatabaseError as e:
-        raise CLIError(f"Cannot open the database {path}: {e}") from None
+        raise CLIError(f"Cannot open the database {describe(path)}: {e}") from None
     return conn

@@ -13,7 +13,7 @@ from server.cli.demo_meetings import add_meetings
 from server.cli.demo_polls import add_polls_and_ideas
 from server.domain import accounts, discussions
 from server.domain.accounts import User
-from server.storage.sqlite.database import SqliteConn, write_sync
+from server.storage.engine import SyncConn, write_sync
 
 HOUR = 3_600_000
 DAY = 24 * HOUR
@@ -151,8 +151,8 @@ def _email(local: str) -> str:
 
 
 def load_demo(
-    conn: SqliteConn,
-    extras: list[Callable[[SqliteConn, dict[str, User]], None]] | None = None,
+    conn: SyncConn,
+    extras: list[Callable[[SyncConn, dict[str, User]], None]] | None = None,
 ) -> list[tuple[str, str]]:
     """Create the demo network once (a second run changes nothing); return the logins."""
     logins = [(_email(local), _describe(role, groups)) for local, _, role, groups in PEOPLE]

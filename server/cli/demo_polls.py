@@ -9,7 +9,7 @@ from typing import Protocol
 
 from server.domain import ideas, polls
 from server.domain.accounts import User
-from server.storage.sqlite.database import SqliteConn, write_sync
+from server.storage.engine import SyncConn, write_sync
 
 
 class Clock(Protocol):
@@ -98,7 +98,7 @@ IDEAS = [
 ]
 
 
-def add_polls_and_ideas(conn: SqliteConn, users: dict[str, User], clock: Clock) -> None:
+def add_polls_and_ideas(conn: SyncConn, users: dict[str, User], clock: Clock) -> None:
     """The closed poll, the ideas above over the weeks, then the open poll (run once)."""
     closed = write_sync(
         conn,

@@ -22,7 +22,7 @@ from server.cli.demo import DEMO_PASSWORD, load_demo
 from server.domain import accounts, admin
 from server.errors import CFNError
 from server.settings import Settings
-from server.storage.sqlite.database import write_sync
+from server.storage.engine import describe, write_sync
 
 MIN_PASSWORD = 8
 
@@ -73,7 +73,7 @@ def cmd_token_create(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     conn = connect(args)
     logins = load_demo(conn)
-    print(f"Demo network ready in {db_path(args)}.")
+    print(f"Demo network ready in {describe(db_path(args))}.")
     print(f"Every demo account's password is: {DEMO_PASSWORD}")
     for email, what in logins:
         print(f"  {email:34} {what}")
@@ -92,7 +92,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     server = make_server(settings)
     print(
         f"Serving the Critical Friends hub on http://{settings.host}:{settings.port}/ "
-        f"(database {settings.db}). Press Ctrl+C to stop.",
+        f"(database {describe(settings.db)}). Press Ctrl+C to stop.",
         flush=True,
     )
     server.run()

@@ -83,7 +83,7 @@ def export_user(conn: Conn, email: str) -> dict[str, Any]:
             for r in _rows(
                 conn,
                 "SELECT a.id, a.at, a.action, g.slug AS room, a.subject, a.detail,"
-                " coalesce(a.actor_id = ?, 0) AS by_them"
+                " CASE WHEN a.actor_id = ? THEN 1 ELSE 0 END AS by_them"
                 " FROM audit_log a LEFT JOIN groups g ON g.id = a.group_id"
                 " WHERE a.actor_id = ? OR a.subject = ? ORDER BY a.id",
                 (uid, uid, f"user {uid}"),
@@ -105,7 +105,7 @@ def export_user(conn: Conn, email: str) -> dict[str, Any]:
         # poll's vote time is left out: it matches the live tally whose counts moved then.
         out["poll_voters"] = _rows(
             conn,
-            "SELECT w.poll_id, w.user_id, w.entered_by, CASE WHEN p.anonymous THEN NULL"
+            "SELECT w.poll_id, w.user_id, w.entered_by, CASE WHEN p.anonymous <> 0 THEN NULL"
             " ELSE w.voted_at END AS voted_at FROM poll_voters w JOIN polls p ON p.id ="
             " w.poll_id WHERE w.user_id = ? OR w.entered_by = ? ORDER BY w.poll_id, w.user_id",
             (uid, uid),

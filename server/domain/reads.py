@@ -50,7 +50,7 @@ def read_all(tx: Tx, user: User, group_id: int) -> None:
     tx.execute(
         "INSERT INTO reads(user_id, group_id, thread_id, last_read, seen_at)"
         " SELECT ?, group_id, thread_id, max(id), ? FROM messages WHERE group_id = ?"
-        " GROUP BY thread_id ON CONFLICT(user_id, group_id, thread_id) DO UPDATE SET"
+        " GROUP BY group_id, thread_id ON CONFLICT(user_id, group_id, thread_id) DO UPDATE SET"
         " last_read = CASE WHEN excluded.last_read > reads.last_read THEN excluded.last_read"
         " ELSE reads.last_read END, seen_at = excluded.seen_at",
         (user.id, tx.now, group_id),

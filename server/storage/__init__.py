@@ -11,11 +11,14 @@ Placeholders stay ``?`` (positional) or ``:name`` (named, with a mapping of para
 engine whose driver wants another style translates them. What cannot be written portably
 (schema introspection, secure deletion, substring search over stored blobs) is a method
 here, which each engine implements its own way. The migrations in
-``storage/migrations/`` are in the SQLite dialect for now (their triggers use
-``unixepoch()``); a second engine brings its own schema.
+``storage/migrations/`` are written in the SQLite dialect; ``storage/postgres/`` translates
+their table DDL and carries PostgreSQL versions of the triggers (``triggers.sql``), and a
+migration it cannot translate ships a ``NNNN_name.postgres.sql`` beside the SQLite file.
+``storage/engine.py`` picks the engine from the ``CFN_DB`` value.
 
 Nothing here imports an engine: ``sqlite3`` and ``aiosqlite`` appear only under
-``storage/sqlite/`` (ruff's banned-api rule keeps them out of domain, realtime and web).
+``storage/sqlite/``, ``psycopg`` only under ``storage/postgres/`` (ruff's banned-api rule
+keeps them out of domain, realtime and web).
 """
 
 from server.storage.events import pack, unpack

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -18,7 +17,8 @@ from typing import Any
 import pytest
 
 from server.domain import accounts, discussions
-from server.storage.sqlite.database import migrate, open_sync, write_sync
+from server.storage.engine import SyncConn, open_sync, write_sync
+from tests import pg
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -50,18 +50,16 @@ class Site:
     db_path: Path
     proc: subprocess.Popen[bytes]
 
-    def db(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.db_path)
-        conn.row_factory = sqlite3.Row
-        return conn
+    def db(self) -> SyncConn:
+        return open_sync(pg.target(self.db_path))
 
-    def rows(self, sql: str, *params: Any) -> list[sqlite3.Row]:
+    def rows(self, sql: str, *params: Any) -> list[Any]:
         with self.db() as conn:
             return conn.execute(sql, params).fetchall()
 
     def thread(self, slug: str, email: str, title: str, *bodies: str) -> int:
         """A thread with messages, written through the domain functions."""
-        conn = open_sync(str(self.db_path))
+        conn = open_sync(pg.target(self.db_path))
         try:
             user = accounts.require_user(conn, email)
             made = write_sync(
@@ -88,7 +86,7 @@ class Site:
             conn.close()
 
     def post(self, slug: str, email: str, thread_id: int, body: str) -> None:
-        conn = open_sync(str(self.db_path))
+        conn = open_sync(pg.target(self.db_path))
         try:
             user = accounts.require_user(conn, email)
             write_sync(
@@ -112,8 +110,7 @@ def _free_port() -> int:
 
 def _arrange(db_path: Path) -> None:
     """Two groups; alice (chair) and bob in north, carol only in south."""
-    conn = open_sync(str(db_path))
-    migrate(conn)
+    conn = open_sync(pg.target(db_path))
     for email, name in (
         ("alice@cfn.example", "Alice Archer"),
         ("bob@cfn.example", "Bob Brown"),
@@ -137,7 +134,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     port = _free_port()
     log = open(folder / "server.log", "wb")  # noqa: SIM115 (the child keeps it)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "server", "serve", "--db", str(db_path), "--port", str(port)],
+        [sys.executable, "-m", "server", "serve", "--db", pg.target(db_path), "--port", str(port)],
         cwd=ROOT,
         env={**os.environ, "CFN_RATE_LIMIT": "0"},
         stdout=log,

@@ -11,7 +11,8 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import BrowserContext, Page, expect
 
 from server.domain import accounts, ideas
-from server.storage.sqlite.database import open_sync, write_sync
+from server.storage.engine import open_sync, write_sync
+from tests import pg
 from tests.browser.conftest import Site, log_in, screenshot
 from tests.browser.test_polls_ideas import AXE_OPTIONS
 
@@ -69,7 +70,7 @@ def test_a_poll_with_one_answer_comes_back_typed_with_the_mistake_announced(
 def test_not_taken_forward_without_a_note_says_so_by_the_note(
     site: Site, new_context: Callable[..., BrowserContext]
 ) -> None:
-    conn = open_sync(str(site.db_path))
+    conn = open_sync(pg.target(site.db_path))
     try:
         bob = accounts.require_user(conn, "bob@cfn.example")
         idea = write_sync(

@@ -11,7 +11,8 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import BrowserContext, Page, expect
 
 from server.domain import accounts, ideas, polls
-from server.storage.sqlite.database import open_sync, write_sync
+from server.storage.engine import open_sync, write_sync
+from tests import pg
 from tests.browser.conftest import (
     PASSWORD,
     Site,
@@ -35,7 +36,7 @@ AXE_OPTIONS = {
 @pytest.fixture(scope="module")
 def members(site: Site) -> list[str]:
     """Three more members of north (Dave, Erin, Frank) besides Alice (chair) and Bob."""
-    conn = open_sync(str(site.db_path))
+    conn = open_sync(pg.target(site.db_path))
     try:
         emails = []
         for local, name in (
@@ -228,7 +229,7 @@ def _axe(page: Page, name: str, axe: Axe) -> None:
 def test_axe_finds_no_violations_on_the_poll_and_idea_pages(
     site: Site, new_context: Contexts, members: list[str]
 ) -> None:
-    conn = open_sync(str(site.db_path))
+    conn = open_sync(pg.target(site.db_path))
     try:
         alice = accounts.require_user(conn, "alice@cfn.example")
         bob = accounts.require_user(conn, "bob@cfn.example")

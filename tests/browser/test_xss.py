@@ -14,7 +14,8 @@ import pytest
 from playwright.sync_api import BrowserContext, ConsoleMessage, Dialog, Page
 
 from server.domain import accounts, discussions, ideas, polls
-from server.storage.sqlite.database import open_sync, write_sync
+from server.storage.engine import open_sync, write_sync
+from tests import pg
 from tests.browser.conftest import PASSWORD, Site, log_in, wait_connected
 
 pytestmark = pytest.mark.browser
@@ -81,7 +82,7 @@ class Watch:
 def seeded(site: Site) -> dict[str, int]:
     """Every payload stored as a message, a thread title, poll and idea texts, by Mallory,
     whose name is itself a payload."""
-    conn = open_sync(str(site.db_path))
+    conn = open_sync(pg.target(site.db_path))
     try:
         if accounts.user_by_email(conn, "mallory@cfn.example") is None:
             write_sync(

@@ -1,0 +1,1 @@
+"""The PostgreSQL engine: several server processes sharing one database (issue 14)."""
