@@ -13,7 +13,7 @@ from typing import Any
 
 from server.domain import accounts, discussions, meetings, polls
 from server.domain.accounts import User
-from server.storage.sqlite.database import SqliteConn, write_sync
+from server.storage.engine import SyncConn, write_sync
 from server.web.templating import LOCAL_TIME
 
 GROUP = "north-yorkshire"
@@ -40,7 +40,7 @@ def _two_pm(days_ahead: int) -> int:
 
 
 def _schedule(
-    conn: SqliteConn,
+    conn: SyncConn,
     user: User,
     group: str,
     title: str,
@@ -56,7 +56,7 @@ def _schedule(
     return int(made["meeting"]["id"])
 
 
-def add_meetings(conn: SqliteConn, people: dict[str, User] | None = None) -> None:
+def add_meetings(conn: SyncConn, people: dict[str, User] | None = None) -> None:
     """Add the three demo meetings unless they are there already."""
     if conn.execute("SELECT 1 FROM meetings WHERE title = ?", (PAST_TITLE,)).fetchone():
         return
@@ -68,10 +68,8 @@ def add_meetings(conn: SqliteConn, people: dict[str, User] | None = None) -> Non
                 return  # not the demo network: nothing to add to
             users[local] = found
     now = int(time.time() * 1000)
-    room_id = conn.execute("SELECT id FROM rooms WHERE slug = ?", (GROUP,)).fetchone()[0]
-    latest = conn.execute(
-        "SELECT coalesce(max(at), 0) FROM events WHERE room_id = ?", (room_id,)
-    ).fetchone()[0]
+    room_id = conn.value("SELECT id FROM rooms WHERE slug = ?", (GROUP,))
+    latest = conn.value("SELECT coalesce(max(at), 0) FROM events WHERE room_id = ?", (room_id,))
     latest = max(latest, now - 10 * DAY)
     # 10:00 UTC on the day after the room's last event, so its live thread has a day of its
     # own; never later than three days ago, so a network in use since still gets all three
@@ -83,7 +81,7 @@ def add_meetings(conn: SqliteConn, people: dict[str, User] | None = None) -> Non
 
 
 def _agenda(
-    conn: SqliteConn,
+    conn: SyncConn,
     users: dict[str, User],
     clock: _Clock,
     meeting: int,
@@ -107,7 +105,7 @@ def _agenda(
     return made
 
 
-def _past(conn: SqliteConn, users: dict[str, User], clock: _Clock, start: int) -> None:
+def _past(conn: SyncConn, users: dict[str, User], clock: _Clock, start: int) -> None:
     priya, nadia, margaret, dot = (users[k] for k in ("priya", "nadia", "margaret", "dot"))
     meeting = _schedule(
         conn,
@@ -328,7 +326,7 @@ def _past(conn: SqliteConn, users: dict[str, User], clock: _Clock, start: int) -
     )
 
 
-def _today(conn: SqliteConn, users: dict[str, User], clock: _Clock, now: int) -> None:
+def _today(conn: SyncConn, users: dict[str, User], clock: _Clock, now: int) -> None:
     priya, nadia, margaret = users["priya"], users["nadia"], users["margaret"]
     start = now - 40 * MINUTE
     meeting = _schedule(
@@ -383,7 +381,7 @@ def _today(conn: SqliteConn, users: dict[str, User], clock: _Clock, now: int) ->
     write_sync(conn, meetings.next_item, priya, meeting, at=clock.to(start + 10 * MINUTE))
 
 
-def _next_month(conn: SqliteConn, users: dict[str, User], clock: _Clock, now: int) -> None:
+def _next_month(conn: SyncConn, users: dict[str, User], clock: _Clock, now: int) -> None:
     priya, margaret, dot = users["priya"], users["margaret"], users["dot"]
     meeting = _schedule(
         conn,

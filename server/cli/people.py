@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from server.cli.common import connect
 from server.domain import admin, people
 from server.settings import Settings
-from server.storage.sqlite.database import write_sync
+from server.storage.engine import write_sync
 
 DEFAULT_ORIGIN = "http://127.0.0.1:8000"
 

@@ -13,7 +13,7 @@ engine whose driver wants another style translates them. What cannot be written 
 here, which each engine implements its own way. The migrations in
 ``storage/migrations/`` are written in the SQLite dialect; ``storage/postgres/`` translates
 their table DDL and carries PostgreSQL versions of the triggers (``triggers.sql``), and a
-migration it cannot translate ships a ``NNNN_name.postgres.sql`` beside the SQLite file.
+migration it cannot translate ships its own ``storage/postgres/migrations/NNNN_name.sql``.
 ``storage/engine.py`` picks the engine from the ``CFN_DB`` value.
 
 Nothing here imports an engine: ``sqlite3`` and ``aiosqlite`` appear only under

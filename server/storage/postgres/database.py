@@ -272,9 +272,9 @@ def _steps() -> list[tuple[int, str, Path]]:
 
 
 def migration_sql(version: int, name: str, path: Path) -> str:
-    """A migration step for PostgreSQL: its .postgres.sql override, else the SQLite file
-    translated (refused if it cannot be)."""
-    override = path.with_name(f"{version:04d}_{name}.postgres.sql")
+    """A migration step for PostgreSQL: its own version in storage/postgres/migrations/
+    (same file name), else the SQLite file translated (refused if it cannot be)."""
+    override = Path(__file__).resolve().parent / "migrations" / path.name
     if override.exists():
         return override.read_text()
     return translate_ddl(path.read_text())

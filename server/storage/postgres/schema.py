@@ -5,8 +5,8 @@ table DDL is mechanically translatable (INTEGER → BIGINT, since times are Unix
 ``INTEGER PRIMARY KEY`` → an identity column; BLOB → BYTEA; ``WITHOUT ROWID`` dropped;
 ``TEXT … COLLATE NOCASE`` → CITEXT). Triggers are not: SQLite's use ``unixepoch()`` and
 its own body syntax, so ``triggers.sql`` here holds a PostgreSQL trigger of the same name
-for each. A later migration that cannot be translated ships ``NNNN_name.postgres.sql``
-beside the SQLite file, and that file is used instead.
+for each. A later migration that cannot be translated ships its own version, under the
+same name in ``storage/postgres/migrations/``, and that file is used instead.
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ _REWRITES: list[tuple[re.Pattern[str], str]] = [
 
 
 class Untranslatable(ValueError):
-    """A migration step PostgreSQL cannot run as written and that has no .postgres.sql."""
+    """A migration step PostgreSQL cannot run as written, with no version of its own in
+    storage/postgres/migrations/."""
 
 
 def sqlite_triggers(sql: str) -> list[str]:
@@ -50,10 +51,14 @@ def translate_ddl(sql: str, *, triggers_elsewhere: bool = False) -> str:
     names = sqlite_triggers(sql)
     if names and not triggers_elsewhere:
         raise Untranslatable(
-            f"the migration creates trigger(s) {', '.join(names)}: ship a .postgres.sql version"
+            f"the migration creates trigger(s) {', '.join(names)}:"
+            " give it a version of its own in storage/postgres/migrations/"
         )
     if re.search(r"\bunixepoch\s*\(|\bPRAGMA\b", _TRIGGER.sub("", sql), re.I):
-        raise Untranslatable("the migration uses unixepoch() or PRAGMA: ship a .postgres.sql")
+        raise Untranslatable(
+            "the migration uses unixepoch() or PRAGMA:"
+            " give it a version of its own in storage/postgres/migrations/"
+        )
     out = _TRIGGER.sub("", sql)
     for pattern, replacement in _REWRITES:
         out = pattern.sub(replacement, out)

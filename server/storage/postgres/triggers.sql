@@ -37,3 +37,7 @@ FOR EACH ROW EXECUTE FUNCTION cfn_access_change_old_user();
 
 CREATE TRIGGER access_change_user AFTER UPDATE OF role, erased_at ON users
 FOR EACH ROW EXECUTE FUNCTION cfn_access_change_user_row();
+
+-- 0006: a suspension ends the member's live connections as a removal does.
+CREATE TRIGGER access_change_suspended AFTER UPDATE OF suspended_at ON users
+FOR EACH ROW EXECUTE FUNCTION cfn_access_change_user_row();
