@@ -116,6 +116,7 @@ def test_every_op_in_the_schema_table_has_a_decodable_minimal_form() -> None:
         "poll_kind": "single",
         "poll_results": "live",
         "idea_status": "discussing",
+        "word": "spam",
     }
     for op, schema in SCHEMAS.items():
         raw = {"op": op, "ref": 1}
@@ -398,6 +399,7 @@ TEXT_SAMPLE = {
     "poll_kind": "single",
     "poll_results": "live",
     "idea_status": "discussing",
+    "word": "spam",
 }
 TEXT_ARGS = [
     (op, name, kind)

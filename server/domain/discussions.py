@@ -19,8 +19,37 @@ FORMER_MEMBER = "Former member"
 
 _MESSAGE_COLUMNS = (
     "m.id, m.thread_id, m.author_id, m.body, m.cid, m.seq, m.created_at, m.edited_at,"
-    " m.deleted_at, u.name AS author_name, u.erased_at AS author_erased"
+    " m.deleted_at, m.staff_only, m.hidden_at, m.hidden_reason, m.hidden_role,"
+    " u.name AS author_name, u.erased_at AS author_erased"
 )
+
+# Who may read a staff-only post: its author, the group's facilitators who are site
+# staff, and admins (``sees_staff_only``). In SQL, as a condition on ``m``.
+_VISIBLE = "(m.staff_only = 0 OR m.author_id = ? OR ? = 1)"
+
+
+def _seen_by(user: User, acc: Access) -> tuple[int, int]:
+    """The parameters of ``_VISIBLE``."""
+    return user.id, int(sees_staff_only(user, acc))
+
+
+HIDERS = {"chair": "the chair", "facilitator": "a facilitator", "admin": "an admin"}
+
+
+def sees_staff_only(user: User, acc: Access) -> bool:
+    """Staff-only posts are for the group's staff facilitators and admins (and the author)."""
+    return user.is_admin or (user.is_staff and acc.role == "facilitator")
+
+
+def visible(data: dict[str, Any], user_id: int, sees_staff: bool) -> bool:
+    """Whether an event about a message may reach this member: every event about a
+    staff-only message carries ``staff_only`` and its author's id."""
+    if not data.get("staff_only") or sees_staff:
+        return True
+    author = data.get("author_id")
+    if author is None and isinstance(data.get("author"), dict):
+        author = data["author"].get("id")
+    return author is not None and author == user_id
 
 
 def message_data(row: Row) -> dict[str, Any]:
@@ -42,6 +71,13 @@ def message_data(row: Row) -> dict[str, Any]:
         data["edited_at"] = row["edited_at"]
     if deleted:
         data["deleted"] = True
+    if row["staff_only"]:
+        data["staff_only"] = True
+    if row["hidden_at"] is not None and not deleted:
+        data["hidden"] = {
+            "reason": row["hidden_reason"],
+            "by": HIDERS.get(row["hidden_role"], "the chair"),
+        }
     return data
 
 
@@ -63,24 +99,29 @@ def _insert_message(
     thread_id: int,
     body: str,
     cid: str,
+    staff_only: bool = False,
 ) -> tuple[int, int]:
     message_id: int = tx.value(
-        "INSERT INTO messages(group_id, thread_id, author_id, body, cid, seq, created_at)"
-        " VALUES (?, ?, ?, ?, ?, 0, ?) RETURNING id",
-        (acc.group_id, thread_id, user.id, body, cid, tx.now),
+        "INSERT INTO messages(group_id, thread_id, author_id, body, cid, seq, created_at,"
+        " staff_only) VALUES (?, ?, ?, ?, ?, 0, ?, ?) RETURNING id",
+        (acc.group_id, thread_id, user.id, body, cid, tx.now, int(staff_only)),
     )
-    event = tx.emit(
-        acc.room_id,
-        acc.slug,
-        "message.created",
-        {
-            "id": message_id,
-            "thread": thread_id,
-            "author": _author(user),
-            "body": body,
-            "cid": cid,
-            "created_at": tx.now,
-        },
+    data: dict[str, Any] = {
+        "id": message_id,
+        "thread": thread_id,
+        "author": _author(user),
+        "body": body,
+        "cid": cid,
+        "created_at": tx.now,
+    }
+    if staff_only:
+        data["staff_only"] = True
+    event = tx.emit(acc.room_id, acc.slug, "message.created", data)
+    # The ground rules are shown until a member's first post in the group.
+    tx.execute(
+        "INSERT INTO ground_rules_seen(user_id, group_id, seen_at) VALUES (?, ?, ?)"
+        " ON CONFLICT(user_id, group_id) DO NOTHING",
+        (user.id, acc.group_id, tx.now),
     )
     assert event.seq is not None  # a stored event always has its seq
     tx.execute("UPDATE messages SET seq = ? WHERE id = ?", (event.seq, message_id))
@@ -130,6 +171,7 @@ def post_message(
     thread_id: int,
     body: str,
     cid: str,
+    staff_only: bool = False,
 ) -> dict[str, Any]:
     acc = access(tx, user, room)
     existing = _existing_by_cid(tx, acc.group_id, user, cid)
@@ -140,17 +182,24 @@ def post_message(
         is None
     ):
         raise NotFound("There is no such thread in this room.")
-    message_id, seq = _insert_message(tx, acc, user, thread_id, body, cid)
+    message_id, seq = _insert_message(tx, acc, user, thread_id, body, cid, staff_only)
     return {"message": {"id": message_id, "seq": seq}}
 
 
-def _message_for_change(tx: Tx, user: User, message_id: int) -> tuple[Row, Access]:
+def message_for_change(tx: Conn, user: User, message_id: int) -> tuple[Row, Access]:
+    """A message the user may see, with their standing in its group; the plain NotFound
+    for another group's message or a staff-only one they may not read."""
     row = tx.one(
-        "SELECT id, group_id, thread_id, author_id, deleted_at FROM messages WHERE id = ?",
+        "SELECT id, group_id, thread_id, author_id, deleted_at, staff_only, hidden_at, body"
+        " FROM messages WHERE id = ?",
         (message_id,),
     )
     acc = access_by_id(tx, user, row["group_id"]) if row is not None else None
-    if row is None or acc is None:  # outsiders learn nothing about other groups' messages
+    if (
+        row is None
+        or acc is None  # outsiders learn nothing about other groups' messages
+        or (row["staff_only"] and row["author_id"] != user.id and not sees_staff_only(user, acc))
+    ):
         raise NotFound("There is no such message.")
     if row["deleted_at"] is not None:
         raise Conflict("That message has been deleted.")
@@ -158,9 +207,14 @@ def _message_for_change(tx: Tx, user: User, message_id: int) -> tuple[Row, Acces
 
 
 def edit_message(tx: Tx, user: User, message_id: int, body: str) -> dict[str, Any]:
-    row, acc = _message_for_change(tx, user, message_id)
+    row, acc = message_for_change(tx, user, message_id)
     if row["author_id"] != user.id:
         raise Forbidden("Only the person who wrote a message can edit it.")
+    if row["hidden_at"] is not None:
+        raise Conflict(
+            "This message is hidden, so it cannot be changed. You can ask for it to be"
+            " looked at again from your notices."
+        )
     tx.execute(
         "UPDATE messages SET body = ?, edited_at = ? WHERE id = ?", (body, tx.now, message_id)
     )
@@ -168,22 +222,38 @@ def edit_message(tx: Tx, user: User, message_id: int, body: str) -> dict[str, An
         acc.room_id,
         acc.slug,
         "message.edited",
-        {
-            "id": message_id,
-            "thread": row["thread_id"],
-            "body": body,
-            "edited_at": tx.now,
-        },
+        audience(
+            row,
+            {
+                "id": message_id,
+                "thread": row["thread_id"],
+                "body": body,
+                "edited_at": tx.now,
+            },
+        ),
     )
     return {}
 
 
+def audience(row: Row, data: dict[str, Any]) -> dict[str, Any]:
+    """Mark an event about a staff-only message so only those who may read it get it."""
+    if row["staff_only"]:
+        data["staff_only"] = True
+        data["author_id"] = row["author_id"]
+    return data
+
+
 def delete_message(tx: Tx, user: User, message_id: int) -> dict[str, Any]:
-    row, acc = _message_for_change(tx, user, message_id)
-    if not (row["author_id"] == user.id or acc.can_moderate or user.is_admin):
-        raise Forbidden("Only the author, the chair, a facilitator or an admin can delete this.")
+    row, acc = message_for_change(tx, user, message_id)
+    # Chairs and facilitators hide a post (reversibly, domain/moderation.py); removing
+    # someone else's post for good is for admins, and is audited.
+    if not (row["author_id"] == user.id or user.is_admin):
+        raise Forbidden(
+            "Only the person who wrote it or an admin can remove a message for good."
+            " A chair or facilitator can hide it instead."
+        )
     tx.execute("UPDATE messages SET deleted_at = ?, body = '' WHERE id = ?", (tx.now, message_id))
-    _scrub_stored_text(tx, acc.room_id, message_id)
+    scrub_stored_text(tx, acc.room_id, message_id)
     if row["author_id"] != user.id:
         audit.record(
             tx,
@@ -193,22 +263,21 @@ def delete_message(tx: Tx, user: User, message_id: int) -> dict[str, Any]:
             subject=f"message {message_id}",
             thread=row["thread_id"],
         )
+    tx.execute("DELETE FROM hidden_messages WHERE message_id = ?", (message_id,))
     tx.emit(
         acc.room_id,
         acc.slug,
         "message.deleted",
-        {
-            "id": message_id,
-            "thread": row["thread_id"],
-            "deleted_at": tx.now,
-        },
+        audience(row, {"id": message_id, "thread": row["thread_id"], "deleted_at": tx.now}),
     )
     return {"moderated": row["author_id"] != user.id}
 
 
-def _scrub_stored_text(tx: Tx, room_id: int, message_id: int) -> None:
-    """A deleted message's text leaves the event log too (its creation and every edit), so
-    replays do not bring it back."""
+def scrub_stored_text(
+    tx: Tx, room_id: int, message_id: int, mark: str = "deleted", value: Any = True
+) -> None:
+    """A deleted (or hidden) message's text leaves the event log too (its creation and
+    every edit), so replays do not bring it back."""
     seq = tx.value("SELECT seq FROM messages WHERE id = ?", (message_id,))
     for at_seq, type_, stored in tx.execute(
         "SELECT seq, type, data FROM events WHERE room_id = ? AND seq >= ?"
@@ -218,7 +287,7 @@ def _scrub_stored_text(tx: Tx, room_id: int, message_id: int) -> None:
         data = unpack(stored)
         if data.get("id") != message_id or (type_ == "message.created" and at_seq != seq):
             continue
-        data["body"], data["deleted"] = "", True
+        data["body"], data[mark] = "", value
         tx.execute(
             "UPDATE events SET data = ? WHERE room_id = ? AND seq = ?",
             (pack(data), room_id, at_seq),
@@ -246,6 +315,8 @@ def history(
     if before is not None:
         where.append("m.id < ?")
         params.append(before)
+    where.append(_VISIBLE)
+    params.extend(_seen_by(user, acc))
     rows = conn.execute(
         f"SELECT {_MESSAGE_COLUMNS} FROM messages m LEFT JOIN users u ON u.id = m.author_id"
         f" WHERE {' AND '.join(where)} ORDER BY m.id DESC LIMIT ?",
@@ -304,7 +375,8 @@ def thread_list(
         # badge agrees with the thread's own "new since your last visit" marker.
         " (SELECT count(*) FROM messages m WHERE m.thread_id = t.id"
         "   AND m.id > coalesce(r.last_read, 0) AND m.deleted_at IS NULL"
-        "   AND coalesce(m.author_id, 0) != :me) AS unread"
+        "   AND coalesce(m.author_id, 0) != :me"
+        "   AND (m.staff_only = 0 OR m.author_id = :me OR :sees = 1)) AS unread"
         " FROM threads t LEFT JOIN users u ON u.id = t.author_id AND u.erased_at IS NULL"
         " LEFT JOIN reads r ON r.user_id = :me AND r.group_id = t.group_id AND r.thread_id = t.id"
         f" WHERE t.group_id = :g{only} ORDER BY t.last_activity_at DESC, t.id DESC"
@@ -312,6 +384,7 @@ def thread_list(
         {
             "former": FORMER_MEMBER,
             "me": user.id,
+            "sees": int(sees_staff_only(user, acc)),
             "g": acc.group_id,
             "limit": per_page,
             "offset": (current - 1) * per_page,
@@ -341,10 +414,11 @@ def thread_header(conn: Conn, acc: Access, thread_id: int) -> Row:
     return row
 
 
-def position(conn: Conn, thread_id: int, message_id: int) -> int:
-    """How many messages of the thread come before this one."""
+def position(conn: Conn, thread_id: int, message_id: int, seen: tuple[int, int]) -> int:
+    """How many messages of the thread that this member may see come before this one."""
     before: int = conn.value(
-        "SELECT count(*) FROM messages WHERE thread_id = ? AND id < ?", (thread_id, message_id)
+        f"SELECT count(*) FROM messages m WHERE m.thread_id = ? AND m.id < ? AND {_VISIBLE}",
+        (thread_id, message_id, *seen),
     )
     return before
 
@@ -355,24 +429,29 @@ def thread_page(
     """One page of a thread (by default the one with the first message new to the member,
     else the last), the member's previous mark, and the room's seq: one snapshot."""
     thread = thread_header(conn, acc, thread_id)
-    total: int = conn.value("SELECT count(*) FROM messages WHERE thread_id = ?", (thread_id,))
+    seen = _seen_by(user, acc)
+    total: int = conn.value(
+        f"SELECT count(*) FROM messages m WHERE m.thread_id = ? AND {_VISIBLE}", (thread_id, *seen)
+    )
     pages = max(1, math.ceil(total / per_page))
     baseline = reads.mark(conn, user, acc.group_id, thread_id)
     first_new: int | None = conn.value(
-        "SELECT min(id) FROM messages WHERE thread_id = ? AND id > ? AND deleted_at IS NULL"
-        " AND coalesce(author_id, 0) != ?",
-        (thread_id, baseline, user.id),
+        "SELECT min(m.id) FROM messages m WHERE m.thread_id = ? AND m.id > ?"
+        f" AND m.deleted_at IS NULL AND coalesce(m.author_id, 0) != ? AND {_VISIBLE}",
+        (thread_id, baseline, user.id, *seen),
     )
     if page_no is None:
         page_no = (
-            position(conn, thread_id, first_new) // per_page + 1 if first_new is not None else pages
+            position(conn, thread_id, first_new, seen) // per_page + 1
+            if first_new is not None
+            else pages
         )
     current = min(page_no, pages)
     rows = conn.execute(
         f"SELECT {_MESSAGE_COLUMNS} FROM messages m"
         " LEFT JOIN users u ON u.id = m.author_id"
-        " WHERE m.thread_id = ? ORDER BY m.id LIMIT ? OFFSET ?",
-        (thread_id, per_page, (current - 1) * per_page),
+        f" WHERE m.thread_id = ? AND {_VISIBLE} ORDER BY m.id LIMIT ? OFFSET ?",
+        (thread_id, *seen, per_page, (current - 1) * per_page),
     ).fetchall()
     seq = room_seq(conn, acc)
     return {
@@ -387,15 +466,21 @@ def thread_page(
     }
 
 
-def permalink_page(conn: Conn, acc: Access, thread_id: int, message_id: int, per_page: int) -> int:
+def permalink_page(
+    conn: Conn, user: User, acc: Access, thread_id: int, message_id: int, per_page: int
+) -> int:
     """The page of the thread that holds this message; the plain NotFound if none does."""
     thread_header(conn, acc, thread_id)
+    seen = _seen_by(user, acc)
     if (
-        conn.one("SELECT 1 FROM messages WHERE id = ? AND thread_id = ?", (message_id, thread_id))
+        conn.one(
+            f"SELECT 1 FROM messages m WHERE m.id = ? AND m.thread_id = ? AND {_VISIBLE}",
+            (message_id, thread_id, *seen),
+        )
         is None
     ):
         raise NotFound()
-    return position(conn, thread_id, message_id) // per_page + 1
+    return position(conn, thread_id, message_id, seen) // per_page + 1
 
 
 def message_in_thread(
@@ -403,13 +488,16 @@ def message_in_thread(
     acc: Access,
     thread_id: int,
     message_id: int,
+    user: User | None = None,
 ) -> dict[str, Any]:
-    """One message of one of this group's threads, with the thread; plain NotFound if not."""
+    """One message of one of this group's threads, with the thread; plain NotFound if not
+    (or if it is a staff-only post ``user`` may not read)."""
     thread = thread_header(conn, acc, thread_id)
+    seen = _seen_by(user, acc) if user is not None else (0, 1)
     row = conn.one(
-        f"SELECT {_MESSAGE_COLUMNS} FROM messages m"
-        " LEFT JOIN users u ON u.id = m.author_id WHERE m.id = ? AND m.thread_id = ?",
-        (message_id, thread_id),
+        f"SELECT {_MESSAGE_COLUMNS} FROM messages m LEFT JOIN users u ON u.id = m.author_id"
+        f" WHERE m.id = ? AND m.thread_id = ? AND {_VISIBLE}",
+        (message_id, thread_id, *seen),
     )
     if row is None:
         raise NotFound()

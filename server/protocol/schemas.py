@@ -61,9 +61,20 @@ SCHEMAS: dict[str, tuple[tuple[str, str, bool], ...]] = {
         ("limit", "limit", False),
     ),
     "thread.create": (_ROOM, ("title", "title", True), ("body", "body", True), _CID),
-    "message.post": (_ROOM, ("thread", "id", True), ("body", "body", True), _CID),
+    "message.post": (
+        _ROOM,
+        ("thread", "id", True),
+        ("body", "body", True),
+        _CID,
+        ("staff_only", "bool", False),
+    ),
     "message.edit": (("message", "id", True), ("body", "body", True)),
     "message.delete": (("message", "id", True),),
+    "message.report": (("message", "id", True), ("reason", "word", True), ("note", "note", False)),
+    "message.hide": (("message", "id", True), ("reason", "word", True)),
+    "message.restore": (("message", "id", True),),
+    "message.review": (("message", "id", True), ("note", "note", False)),
+    "report.dismiss": (("report", "id", True),),
     "poll.create": (
         _ROOM,
         ("question", "title", True),
@@ -181,7 +192,7 @@ def _check_value(name: str, kind: str, value: Any, limits: Limits) -> Any:  # no
         if value not in ("single", "multi"):
             raise BadRequest("'kind' must be 'single' or 'multi'.")
         return value
-    if kind in ("poll_results", "idea_status"):
+    if kind in ("poll_results", "idea_status", "word"):
         # Only the shape: which words are allowed is the domain's (domain/polls.py,
         # domain/ideas.py), which refuses any other with the same bad_request.
         _string(name, value, f"'{name}' must be a short word.")

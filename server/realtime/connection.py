@@ -17,6 +17,7 @@ from typing import Any
 from starlette.websockets import WebSocket
 
 from server.domain.accounts import User
+from server.domain.discussions import visible
 from server.errors import CFNError, Internal, RateLimited
 from server.protocol import codec as protocol
 from server.protocol.codec import Event
@@ -40,6 +41,7 @@ class RoomState:
 
     seq: int = 0
     pending: list[Event] | None = field(default_factory=list)
+    sees_staff: bool = False  # may read staff-only posts (domain.discussions.sees_staff_only)
     exit: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
 
@@ -102,6 +104,8 @@ class Connection:
             if event.seq <= state.seq:
                 return  # already sent by a replay
             state.seq = event.seq
+        if not visible(event.data, self.user_id, state.sees_staff):
+            return  # a staff-only post's event, for its author and the group's staff only
         self._put(event)
 
     def _put(self, item: Any) -> None:
@@ -133,14 +137,22 @@ class Connection:
             state.exit.enter_context(self.services.hub.subscribe(room, self))
         return state
 
+    def may_see_staff_only(self, room: str, sees: bool) -> None:
+        """Set once the join knows the member's standing in the room."""
+        state = self.rooms.get(room)
+        if state is not None:
+            state.sees_staff = sees
+
     def go_live(self, room: str, seq: int, replay: list[Event]) -> None:
         """After the join reply: send the replay, then held events newer than it, then live."""
         state = self.rooms.get(room)
         if state is None:
             return
         if replay:
-            self._put(replay)
             seq = max(seq, replay[-1].seq or 0)
+            shown = [e for e in replay if visible(e.data, self.user_id, state.sees_staff)]
+            if shown:
+                self._put(shown)
         state.seq = seq
         held, state.pending = state.pending or [], None
         for event in held:

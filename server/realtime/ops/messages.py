@@ -30,6 +30,7 @@ async def message_post(conn: Connection, args: dict[str, Any]) -> dict[str, Any]
         args["thread"],
         args["body"],
         args["cid"],
+        args.get("staff_only", False),
     )
 
 

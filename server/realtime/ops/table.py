@@ -5,9 +5,9 @@ domain (rooms, messages, polls, ideas). A new domain's ops are a new module list
 from __future__ import annotations
 
 from server.realtime.connection import Handler
-from server.realtime.ops import ideas, messages, polls, rooms
+from server.realtime.ops import ideas, messages, moderation, polls, rooms
 
-_MODULES = (rooms, messages, polls, ideas)
+_MODULES = (rooms, messages, polls, ideas, moderation)
 
 OPERATIONS: dict[str, Handler] = {op: fn for m in _MODULES for op, fn in m.OPERATIONS.items()}
 

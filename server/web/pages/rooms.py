@@ -84,7 +84,7 @@ def _thread_read(
 
 def _permalink_page(conn: Conn, user: User, slug: str, thread_id: int, message_id: int) -> int:
     acc = outsider_safe(access, conn, user, slug)
-    return discussions.permalink_page(conn, acc, thread_id, message_id, PAGE_SIZE)
+    return discussions.permalink_page(conn, user, acc, thread_id, message_id, PAGE_SIZE)
 
 
 # --- pages ----------------------------------------------------------------------------------
