@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from server.domain import discussions, reads
+from server.domain import discussions, moderation, reads
 from server.domain.accounts import Access, Session, User, access
 from server.errors import Forbidden, NotFound
 from server.storage import Conn
@@ -79,7 +79,8 @@ def _thread_read(
 ) -> dict[str, Any]:
     """One page of a thread, the member's previous mark, and the room's seq: one snapshot."""
     acc = outsider_safe(access, conn, user, slug)
-    return discussions.thread_page(conn, user, acc, thread_id, page_no, PAGE_SIZE)
+    data = discussions.thread_page(conn, user, acc, thread_id, page_no, PAGE_SIZE)
+    return {**data, **moderation.thread_extras(conn, user, acc)}
 
 
 def _permalink_page(conn: Conn, user: User, slug: str, thread_id: int, message_id: int) -> int:
@@ -154,6 +155,8 @@ async def permalink(request: Request, found: Session) -> Response:
 # What the thread page says, as a status message, after a no-JavaScript change.
 DONE_WORDS = {
     "removed": "The message has been removed.",
+    "reported": "Thank you. Your report has gone to the chair and facilitators.",
+    "hidden": "The post is hidden. Its author has been told why.",
     "changed": "Your changes have been saved.",
     "read": "Every thread in this group is now marked as read.",
 }
@@ -181,9 +184,10 @@ async def new_thread(request: Request, found: Session, form: FormData) -> Respon
 async def new_message(request: Request, found: Session, form: FormData) -> Response:
     slug, (thread_id,) = request.path_params["slug"], path_ids(request, "thread")
     body = text_field(form, "body", "message", services_of(request).settings.max_body)
+    staff_only = form.get("staff_only") == "1"
     try:
         result = await services_of(request).db.write(
-            discussions.post_message, found.user, slug, thread_id, body, form_cid(form)
+            discussions.post_message, found.user, slug, thread_id, body, form_cid(form), staff_only
         )
     except (Forbidden, NotFound):
         raise NotFound() from None
