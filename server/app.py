@@ -16,6 +16,7 @@ from starlette.routing import Mount, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from server.domain import retention
 from server.errors import CFNError, NotFound, TooLarge
 from server.pubsub.backplane.memory import InProcessBackplane
 from server.pubsub.hub import Hub
@@ -117,6 +118,20 @@ class BodyLimit:
         await self.app(scope, limited_receive, send)
 
 
+RETENTION_EVERY = 3600.0  # seconds between retention runs
+
+
+async def _retention_job(db: Database) -> None:
+    """Delete messages older than their group's retention: at start, then every hour. The
+    run is idempotent, so a restart simply runs it again."""
+    while True:
+        try:
+            await db.write(retention.run)
+        except Exception:
+            log.exception("the retention run failed; it will be tried again")
+        await asyncio.sleep(RETENTION_EVERY)
+
+
 def create_app(settings: Settings) -> Starlette:
     """A server for one database; its resources open and close with the lifespan."""
 
@@ -128,9 +143,13 @@ def create_app(settings: Settings) -> Starlette:
         db.on_commit(backplane.publish)
         app.state.services = Services(settings=settings, db=db, hub=hub)
         watcher = asyncio.create_task(watch(app.state.services), name="cfn-access-watcher")
+        retention_job = asyncio.create_task(_retention_job(db), name="cfn-retention")
         try:
             yield
         finally:
+            retention_job.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await retention_job
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
