@@ -218,7 +218,7 @@ function messageNode(data, state) {
   else body.append(renderMarkdown(data.body));
   li.append(body);
   if (state) li.append(el('p', 'msg-state', state === 'sending' ? 'Sending…' : 'Sent'));
-  if (data.id && !data.deleted && !data.hidden && (mine || cfg.admin === '1')) li.append(messageActions(data, mine));
+  if (data.id && !data.deleted) li.append(messageActions(data, mine));
   return li;
 }
 
@@ -231,12 +231,19 @@ function hiddenNote(hidden) {
   return p;
 }
 
-/** "Edit" (own messages) and "Remove" links: each opens a page that asks first. */
+/** The same links the page draws: "Report" (others' posts), "Hide" (chairs, facilitators,
+ * admins), "Edit" (own), "Remove" (own, or an admin); each opens a page that asks first. */
 function messageActions(data, mine) {
   const p = el('p', 'message-actions');
   const base = `/g/${room}/t/${data.thread}/m/${data.id}`;
   const who = mine ? 'your message' : `the message from ${data.author.name}`;
-  for (const [word, path, show] of [['Edit', 'edit', mine], ['Remove', 'remove', true]]) {
+  const open = !data.hidden;
+  for (const [word, path, show] of [
+    ['Report', 'report', !mine],
+    ['Hide', 'hide', cfg.moderate === '1' && open],
+    ['Edit', 'edit', mine && open],
+    ['Remove', 'remove', (mine || cfg.admin === '1') && open],
+  ]) {
     if (!show) continue;
     const a = el('a', 'button secondary', word);
     a.href = `${base}/${path}`;
@@ -297,7 +304,7 @@ function changeMessage(type, data) {
     li.querySelector('.message-actions')?.remove();
   } else if (type === 'message.hidden') {
     body.replaceChildren(hiddenNote(data.hidden));
-    li.querySelector('.message-actions')?.remove();
+    li.querySelectorAll('.message-actions a:not([href$="/report"])').forEach((a) => a.remove());
     announce(`A message was hidden by ${data.hidden.by}.`);
   } else if (type === 'message.restored') {
     body.replaceChildren(renderMarkdown(data.body));
