@@ -73,6 +73,10 @@ async def test_a_staff_only_post_reaches_only_its_author_staff_facilitators_and_
     # facilitator get nothing of it, live or by history.
     for email in (ALICE, SID):
         assert "message.created" not in await _quiet(c[email])
+        # In its place a stand-in with the same seq and nothing else, so seq has no gap.
+        stand_in = [e for e in c[email].events if e["type"] == "event.withheld"]
+        assert [e["data"] for e in stand_in] == [{}], c[email].events
+        assert SECRET not in json.dumps(c[email].events)
         history = await c[email].call("history", room="north", thread=w["thread"])
         assert [m["id"] for m in history["messages"]] == [w["first"]]
     seen = await c[NADIA].call("history", room="north", thread=w["thread"])
@@ -86,22 +90,35 @@ async def test_a_staff_only_post_reaches_only_its_author_staff_facilitators_and_
     assert await c[SID].error("message.report", message=mid, reason="spam") == "not_found"
 
 
-async def test_a_staff_only_post_is_left_out_of_the_replay_of_those_who_may_not_see_it(
+async def test_a_staff_only_post_is_withheld_but_seq_stays_contiguous_live_and_in_replay(
     server: Running, clients: Callable[..., Any], subprotocol: str
 ) -> None:
     w = await _world(server, clients)
     c = w["c"]
-    await c[BOB].call(
+    for client in c.values():
+        await client.drain(0.2)
+    posted = await c[BOB].call(
         "message.post", room="north", thread=w["thread"], body=SECRET, cid="s", staff_only=True
     )
+    mid = posted["message"]["id"]
+    await c[BOB].call("message.edit", message=mid, body=SECRET + "!")
     await c[BOB].call("message.post", room="north", thread=w["thread"], body="Open", cid="o")
-    for email, sees in ((ALICE, False), (NADIA, True), (BOB, True)):
+    # Live: every member's stream of north rises by exactly one.
+    for email in (ALICE, SID, NADIA):
+        await c[email].event("message.created", body="Open")
+        north = [e["seq"] for e in c[email].events if e["room"] == "north" and e["seq"]]
+        assert len(north) >= 3 and north == list(range(north[0], north[-1] + 1)), email
+    for email, sees in ((ALICE, False), (SID, False), (NADIA, True), (BOB, True)):
         late = await connect(server, server.token(email), subprotocol)
         joined = await late.call("join", room="north", since=0)
         assert joined["recovered"] is True
-        await late.drain(0.3)
-        bodies = [e["data"].get("body") for e in late.events if e["type"] == "message.created"]
+        got = await late.stored_events("north", joined["seq"])
+        assert [e["seq"] for e in got] == list(range(1, joined["seq"] + 1)), email
+        bodies = [e["data"].get("body") for e in got if e["type"] == "message.created"]
         assert ("Open" in bodies) and ((SECRET in bodies) is sees), (email, bodies)
+        withheld = [e for e in got if e["type"] == "event.withheld"]
+        assert [e["data"] for e in withheld] == ([] if sees else [{}, {}]), (email, withheld)
+        assert (SECRET in json.dumps(got)) is sees
         await late.close()
 
 

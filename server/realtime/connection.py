@@ -35,6 +35,10 @@ MAX_IN_FLIGHT = 64  # pipelined writes per connection before we stop reading
 Handler = Callable[["Connection", dict[str, Any]], Awaitable[Any]]
 
 
+# What a member who may not read a staff-only post gets in its event's place (docs/protocol.md).
+WITHHELD = "event.withheld"
+
+
 @dataclass
 class RoomState:
     """A joined room: the last seq sent, and live events held back while join replays."""
@@ -104,9 +108,14 @@ class Connection:
             if event.seq <= state.seq:
                 return  # already sent by a replay
             state.seq = event.seq
-        if not visible(event.data, self.user_id, state.sees_staff):
-            return  # a staff-only post's event, for its author and the group's staff only
-        self._put(event)
+        self._put(self._for_me(event, state))
+
+    def _for_me(self, event: Event, state: RoomState) -> Event:
+        """The event, or for a member who may not read its staff-only post a content-free
+        stand-in with the same seq, so the room's seq stays contiguous for everyone."""
+        if visible(event.data, self.user_id, state.sees_staff):
+            return event
+        return Event(event.room, event.seq, WITHHELD, event.at, {})
 
     def _put(self, item: Any) -> None:
         if self._out.qsize() >= self._max_out:
@@ -150,9 +159,7 @@ class Connection:
             return
         if replay:
             seq = max(seq, replay[-1].seq or 0)
-            shown = [e for e in replay if visible(e.data, self.user_id, state.sees_staff)]
-            if shown:
-                self._put(shown)
+            self._put([self._for_me(e, state) for e in replay])
         state.seq = seq
         held, state.pending = state.pending or [], None
         for event in held:
