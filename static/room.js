@@ -461,7 +461,13 @@ function setupNewThread() {
       (title.value.trim() ? body : title).focus();
       return;
     }
-    const item = queue('thread.create', { title: title.value.trim(), body: body.value });
+    const args = { title: title.value.trim(), body: body.value };
+    const staff = form.querySelector('#thread-staff-only');
+    if (staff && staff.checked) {
+      args.staff_only = true;
+      staff.checked = false;
+    }
+    const item = queue('thread.create', args);
     title.value = '';
     body.value = '';
     showPendingThread(item);

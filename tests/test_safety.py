@@ -280,3 +280,29 @@ async def test_dismissing_a_report_keeps_the_post_and_empties_the_queue(
     assert server.db.execute("SELECT outcome FROM reports").fetchone()[0] == "dismissed"
     # the reporter can report it again later, once the first report is closed
     assert await c[SID].call("message.report", message=mid, reason="untrue")
+
+
+async def test_a_staff_only_thread_reaches_others_only_as_withheld_stand_ins(
+    server: Running, clients: Callable[..., Any]
+) -> None:
+    w = await _world(server, clients)
+    c = w["c"]
+    for client in c.values():
+        await client.drain(0.2)
+        client.events.clear()
+    made = await c[BOB].call(
+        "thread.create", room="north", title="Kidney clinic", body=SECRET, cid="k", staff_only=True
+    )
+    thread = made["thread"]["id"]
+    assert (await c[NADIA].event("thread.created", id=thread))["data"]["staff_only"] is True
+    await _quiet(c[ALICE])
+    assert [e["type"] for e in c[ALICE].events] == ["event.withheld", "event.withheld"]
+    assert "Kidney clinic" not in json.dumps(c[ALICE].events)
+    assert await c[ALICE].error("history", room="north", thread=thread) == "not_found"
+    assert (
+        await c[ALICE].error("message.post", room="north", thread=thread, body="hi", cid="a")
+        == "not_found"
+    )
+    reply = await c[NADIA].call("message.post", room="north", thread=thread, body="Seen", cid="n")
+    ev = await c[BOB].event("message.created", id=reply["message"]["id"])
+    assert ev["data"]["staff_only"] is True  # a reply in a staff-only thread is staff-only

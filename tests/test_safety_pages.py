@@ -7,12 +7,14 @@ import httpx
 import pytest
 
 from server.auth import SESSION_COOKIE
-from server.domain import accounts
+from server.domain import accounts, discussions
+from server.errors import NotFound
 from server.storage.sqlite.database import write_sync
 from tests.harness import Running
 from tests.test_web_pages import Member, post
 
 ALICE, BOB, NADIA = "alice@cfn.example", "bob@cfn.example", "nadia@cfn.example"
+SECRET = "My dialysis moved to Tuesdays"
 
 
 @pytest.fixture
@@ -120,3 +122,72 @@ async def test_a_staff_only_post_by_form_is_not_on_other_members_pages(
     mid = server.db.execute("SELECT max(id) FROM messages").fetchone()[0]
     link = await alice.http.get(f"/g/{room}/t/{thread}/m/{mid}", follow_redirects=False)
     assert link.status_code == 404
+
+
+async def test_staff_only_replies_are_not_counted_or_shown_in_lists_for_those_who_may_not_see_them(
+    server: Running, room: str, member
+) -> None:
+    server.user(NADIA, "Nadia", role="staff")
+    server.member(room, NADIA, "facilitator")
+    made = post(server, ALICE, room, None, "Opening words", "Transport")
+    thread = made["thread"]["id"]
+    before = server.db.execute(
+        "SELECT last_activity_at FROM threads WHERE id = ?", (thread,)
+    ).fetchone()[0]
+    bob, alice, nadia = await member(BOB), await member(ALICE), await member(NADIA)
+    for who in (alice, nadia):  # both have seen everything so far
+        await who.http.get(f"/g/{room}/t/{thread}")
+        await who.http.get(f"/g/{room}")
+    user = server.user(BOB)
+    write_sync(server.db, discussions.post_message, user, room, thread, SECRET, "so", True)
+    assert (
+        server.db.execute(
+            "SELECT last_activity_at FROM threads WHERE id = ?", (thread,)
+        ).fetchone()[0]
+        == before
+    )  # the list's order and "last message" do not move for anyone
+    # Home first: opening the room moves the room's mark.
+    assert "No new messages" in (await alice.http.get("/")).text
+    assert "1 new message" in (await nadia.http.get("/")).text
+    chair_list = (await alice.http.get(f"/g/{room}")).text
+    assert "1 message " in chair_list.replace("</span>", " ") and " new</span>" not in chair_list
+    staff_list = (await nadia.http.get(f"/g/{room}")).text
+    assert "2 messages" in staff_list and "1 new" in staff_list
+    assert "2 messages" in (await bob.http.get(f"/g/{room}")).text  # its author counts it
+
+
+async def test_a_staff_only_thread_with_its_title_exists_only_for_its_author_and_the_staff(
+    server: Running, room: str, member
+) -> None:
+    server.user(NADIA, "Nadia", role="staff")
+    server.member(room, NADIA, "facilitator")
+    bob, alice, nadia = await member(BOB), await member(ALICE), await member(NADIA)
+    made = await bob.http.post(
+        f"/g/{room}/threads",
+        data={
+            "csrf": bob.csrf,
+            "cid": "st1",
+            "title": "My kidney clinic",
+            "body": SECRET,
+            "staff_only": "1",
+        },
+    )
+    assert made.status_code == 200 and "This thread is shared with staff only" in made.text
+    thread_url = str(made.url).removeprefix(server.http)
+    assert "My kidney clinic" in (await nadia.http.get(thread_url)).text
+    assert (await alice.http.get(thread_url)).status_code == 404
+    listing = (await alice.http.get(f"/g/{room}")).text
+    assert (
+        "My kidney clinic" not in listing and "No new messages" in (await alice.http.get("/")).text
+    )
+    assert "My kidney clinic" in (await nadia.http.get(f"/g/{room}")).text
+    # Nobody else can reply into it; the staff's reply is staff-only too.
+    thread = int(thread_url.rsplit("/", 1)[1])
+    user_alice, user_nadia = server.user(ALICE), server.user(NADIA)
+    with pytest.raises(NotFound):
+        write_sync(server.db, discussions.post_message, user_alice, room, thread, "hi", "a1")
+    write_sync(server.db, discussions.post_message, user_nadia, room, thread, "Noted", "n1")
+    rows = server.db.execute(
+        "SELECT staff_only FROM messages WHERE thread_id = ? ORDER BY id", (thread,)
+    ).fetchall()
+    assert [r[0] for r in rows] == [1, 1]

@@ -25,12 +25,18 @@ _MESSAGE_COLUMNS = (
 
 # Who may read a staff-only post: its author, the group's facilitators who are site
 # staff, and admins (``sees_staff_only``). In SQL, as a condition on ``m``.
-_VISIBLE = "(m.staff_only = 0 OR m.author_id = ? OR ? = 1)"
+# In a staff-only thread its author reads every reply too (the staff's answers to them).
+_VISIBLE = (
+    "(m.staff_only = 0 OR ? = 1 OR ? IN (m.author_id, (SELECT st.author_id FROM threads st"
+    " WHERE st.id = m.thread_id AND st.staff_only = 1)))"
+)
+# The same for a thread ``t`` (named parameters :me and :sees).
+_THREAD_VISIBLE = "(t.staff_only = 0 OR t.author_id = :me OR :sees = 1)"
 
 
 def _seen_by(user: User, acc: Access) -> tuple[int, int]:
     """The parameters of ``_VISIBLE``."""
-    return user.id, int(sees_staff_only(user, acc))
+    return int(sees_staff_only(user, acc)), user.id
 
 
 HIDERS = {"chair": "the chair", "facilitator": "a facilitator", "admin": "an admin"}
@@ -49,7 +55,7 @@ def visible(data: dict[str, Any], user_id: int, sees_staff: bool) -> bool:
     author = data.get("author_id")
     if author is None and isinstance(data.get("author"), dict):
         author = data["author"].get("id")
-    return author is not None and author == user_id
+    return user_id in (author, data.get("thread_author_id")) and user_id is not None
 
 
 def message_data(row: Row) -> dict[str, Any]:
@@ -116,6 +122,11 @@ def _insert_message(
     }
     if staff_only:
         data["staff_only"] = True
+        owner = tx.one(
+            "SELECT author_id FROM threads WHERE id = ? AND staff_only = 1", (thread_id,)
+        )
+        if owner is not None and owner["author_id"] is not None:
+            data["thread_author_id"] = owner["author_id"]
     event = tx.emit(acc.room_id, acc.slug, "message.created", data)
     # The ground rules are shown until a member's first post in the group.
     tx.execute(
@@ -125,9 +136,14 @@ def _insert_message(
     )
     assert event.seq is not None  # a stored event always has its seq
     tx.execute("UPDATE messages SET seq = ? WHERE id = ?", (event.seq, message_id))
+    # A staff-only reply does not bring the thread up the list nor change its "last
+    # message" for everyone (its count is adjusted per reader in ``thread_list``); in a
+    # staff-only thread every post is staff-only, so there it does.
     tx.execute(
-        "UPDATE threads SET last_activity_at = ?, message_count = message_count + 1 WHERE id = ?",
-        (tx.now, thread_id),
+        "UPDATE threads SET message_count = message_count + 1,"
+        " last_activity_at = CASE WHEN ? = 0 OR staff_only = 1 THEN ? ELSE last_activity_at END"
+        " WHERE id = ?",
+        (int(staff_only), tx.now, thread_id),
     )
     return message_id, event.seq
 
@@ -139,28 +155,29 @@ def create_thread(
     title: str,
     body: str,
     cid: str,
+    staff_only: bool = False,
 ) -> dict[str, Any]:
+    """A new thread and its first post; a staff-only first post makes the whole thread
+    (title included) staff-only, and so every reply in it."""
     acc = access(tx, user, room)
     existing = _existing_by_cid(tx, acc.group_id, user, cid)
     if existing is not None:  # a retry: the original ids, nothing new
         return {"thread": {"id": existing["thread_id"]}, "message": {"id": existing["id"]}}
     thread_id: int = tx.value(
-        "INSERT INTO threads(group_id, title, author_id, created_at, last_activity_at)"
-        " VALUES (?, ?, ?, ?, ?) RETURNING id",
-        (acc.group_id, title, user.id, tx.now, tx.now),
+        "INSERT INTO threads(group_id, title, author_id, created_at, last_activity_at,"
+        " staff_only) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+        (acc.group_id, title, user.id, tx.now, tx.now, int(staff_only)),
     )
-    tx.emit(
-        acc.room_id,
-        acc.slug,
-        "thread.created",
-        {
-            "id": thread_id,
-            "title": title,
-            "author": _author(user),
-            "created_at": tx.now,
-        },
-    )
-    message_id, _ = _insert_message(tx, acc, user, thread_id, body, cid)
+    data: dict[str, Any] = {
+        "id": thread_id,
+        "title": title,
+        "author": _author(user),
+        "created_at": tx.now,
+    }
+    if staff_only:
+        data["staff_only"] = True
+    tx.emit(acc.room_id, acc.slug, "thread.created", data)
+    message_id, _ = _insert_message(tx, acc, user, thread_id, body, cid, staff_only)
     return {"thread": {"id": thread_id}, "message": {"id": message_id}}
 
 
@@ -177,28 +194,41 @@ def post_message(
     existing = _existing_by_cid(tx, acc.group_id, user, cid)
     if existing is not None:
         return {"message": {"id": existing["id"], "seq": existing["seq"]}}
-    if (
-        tx.one("SELECT 1 FROM threads WHERE id = ? AND group_id = ?", (thread_id, acc.group_id))
-        is None
-    ):
+    thread = tx.one(
+        "SELECT author_id, staff_only FROM threads WHERE id = ? AND group_id = ?",
+        (thread_id, acc.group_id),
+    )
+    if thread is None or not _may_see_thread(thread, user, acc):
         raise NotFound("There is no such thread in this room.")
+    staff_only = staff_only or bool(thread["staff_only"])
     message_id, seq = _insert_message(tx, acc, user, thread_id, body, cid, staff_only)
     return {"message": {"id": message_id, "seq": seq}}
+
+
+def _may_see_thread(thread: Row, user: User, acc: Access) -> bool:
+    """A staff-only thread exists only for its author, the group's staff and admins."""
+    return not thread["staff_only"] or thread["author_id"] == user.id or sees_staff_only(user, acc)
 
 
 def message_for_change(tx: Conn, user: User, message_id: int) -> tuple[Row, Access]:
     """A message the user may see, with their standing in its group; the plain NotFound
     for another group's message or a staff-only one they may not read."""
     row = tx.one(
-        "SELECT id, group_id, thread_id, author_id, deleted_at, staff_only, hidden_at, body"
-        " FROM messages WHERE id = ?",
+        "SELECT m.id, m.group_id, m.thread_id, m.author_id, m.deleted_at, m.staff_only,"
+        " m.hidden_at, m.body, t.author_id AS thread_owner"
+        " FROM messages m LEFT JOIN threads t ON t.id = m.thread_id AND t.staff_only = 1"
+        " WHERE m.id = ?",
         (message_id,),
     )
     acc = access_by_id(tx, user, row["group_id"]) if row is not None else None
     if (
         row is None
         or acc is None  # outsiders learn nothing about other groups' messages
-        or (row["staff_only"] and row["author_id"] != user.id and not sees_staff_only(user, acc))
+        or (
+            row["staff_only"]
+            and user.id not in (row["author_id"], row["thread_owner"])
+            and not sees_staff_only(user, acc)
+        )
     ):
         raise NotFound("There is no such message.")
     if row["deleted_at"] is not None:
@@ -240,6 +270,8 @@ def audience(row: Row, data: dict[str, Any]) -> dict[str, Any]:
     if row["staff_only"]:
         data["staff_only"] = True
         data["author_id"] = row["author_id"]
+        if "thread_owner" in row.keys() and row["thread_owner"] is not None:
+            data["thread_author_id"] = row["thread_owner"]
     return data
 
 
@@ -304,12 +336,11 @@ def history(
     acc = access(conn, user, room)
     where, params = ["m.group_id = ?"], [acc.group_id]
     if thread_id is not None:
-        if (
-            conn.execute(
-                "SELECT 1 FROM threads WHERE id = ? AND group_id = ?", (thread_id, acc.group_id)
-            ).fetchone()
-            is None
-        ):
+        thread = conn.one(
+            "SELECT author_id, staff_only FROM threads WHERE id = ? AND group_id = ?",
+            (thread_id, acc.group_id),
+        )
+        if thread is None or not _may_see_thread(thread, user, acc):
             raise NotFound("There is no such thread in this room.")
         where, params = ["m.thread_id = ?"], [thread_id]
     if before is not None:
@@ -361,22 +392,29 @@ def thread_list(
 ) -> dict[str, Any]:
     """One page of a room's threads, most recently active first, each with its unread
     badge; ``mine`` keeps only threads the member started or wrote in."""
-    only = _MINE if mine else ""
+    only = (_MINE if mine else "") + f" AND {_THREAD_VISIBLE}"
+    sees = int(sees_staff_only(user, acc))
     total: int = conn.value(
         f"SELECT count(*) FROM threads t WHERE t.group_id = :g{only}",
-        {"g": acc.group_id, "me": user.id},
+        {"g": acc.group_id, "me": user.id, "sees": sees},
     )
     pages = max(1, math.ceil(total / per_page))
     current = min(page_no or 1, pages)
     rows = conn.execute(
-        "SELECT t.id, t.title, t.created_at, t.last_activity_at, t.message_count,"
-        " coalesce(u.name, :former) AS author, t.author_id,"
+        "SELECT t.id, t.title, t.created_at, t.last_activity_at, t.author_id,"
+        # Staff-only replies this reader may not see are not counted for them.
+        " t.message_count - (SELECT count(*) FROM messages m WHERE m.thread_id = t.id"
+        "   AND m.staff_only = 1 AND coalesce(m.author_id, 0) != :me AND :sees = 0"
+        "   AND NOT (t.staff_only = 1 AND t.author_id = :me))"
+        "   AS message_count,"
+        " coalesce(u.name, :former) AS author,"
         # Only reading the thread itself (or "mark all read") clears its badge, so the
         # badge agrees with the thread's own "new since your last visit" marker.
         " (SELECT count(*) FROM messages m WHERE m.thread_id = t.id"
         "   AND m.id > coalesce(r.last_read, 0) AND m.deleted_at IS NULL"
         "   AND coalesce(m.author_id, 0) != :me"
-        "   AND (m.staff_only = 0 OR m.author_id = :me OR :sees = 1)) AS unread"
+        "   AND (m.staff_only = 0 OR m.author_id = :me OR :sees = 1"
+        "     OR (t.staff_only = 1 AND t.author_id = :me))) AS unread"
         " FROM threads t LEFT JOIN users u ON u.id = t.author_id AND u.erased_at IS NULL"
         " LEFT JOIN reads r ON r.user_id = :me AND r.group_id = t.group_id AND r.thread_id = t.id"
         f" WHERE t.group_id = :g{only} ORDER BY t.last_activity_at DESC, t.id DESC"
@@ -384,7 +422,7 @@ def thread_list(
         {
             "former": FORMER_MEMBER,
             "me": user.id,
-            "sees": int(sees_staff_only(user, acc)),
+            "sees": sees,
             "g": acc.group_id,
             "limit": per_page,
             "offset": (current - 1) * per_page,
@@ -401,15 +439,17 @@ def thread_list(
     }
 
 
-def thread_header(conn: Conn, acc: Access, thread_id: int) -> Row:
-    """A thread of this group (title, author, count); the plain NotFound otherwise."""
+def thread_header(conn: Conn, acc: Access, thread_id: int, user: User | None = None) -> Row:
+    """A thread of this group (title, author, count) that ``user`` may see; the plain
+    NotFound otherwise (a staff-only thread does not exist for other members)."""
     row = conn.one(
-        "SELECT t.id, t.title, t.created_at, t.message_count, coalesce(u.name, ?) AS author"
+        "SELECT t.id, t.title, t.created_at, t.message_count, t.author_id, t.staff_only,"
+        " coalesce(u.name, ?) AS author"
         " FROM threads t LEFT JOIN users u ON u.id = t.author_id AND u.erased_at IS NULL"
         " WHERE t.id = ? AND t.group_id = ?",
         (FORMER_MEMBER, thread_id, acc.group_id),
     )
-    if row is None:
+    if row is None or (user is not None and not _may_see_thread(row, user, acc)):
         raise NotFound()
     return row
 
@@ -428,7 +468,7 @@ def thread_page(
 ) -> dict[str, Any]:
     """One page of a thread (by default the one with the first message new to the member,
     else the last), the member's previous mark, and the room's seq: one snapshot."""
-    thread = thread_header(conn, acc, thread_id)
+    thread = thread_header(conn, acc, thread_id, user)
     seen = _seen_by(user, acc)
     total: int = conn.value(
         f"SELECT count(*) FROM messages m WHERE m.thread_id = ? AND {_VISIBLE}", (thread_id, *seen)
@@ -470,7 +510,7 @@ def permalink_page(
     conn: Conn, user: User, acc: Access, thread_id: int, message_id: int, per_page: int
 ) -> int:
     """The page of the thread that holds this message; the plain NotFound if none does."""
-    thread_header(conn, acc, thread_id)
+    thread_header(conn, acc, thread_id, user)
     seen = _seen_by(user, acc)
     if (
         conn.one(
@@ -492,8 +532,8 @@ def message_in_thread(
 ) -> dict[str, Any]:
     """One message of one of this group's threads, with the thread; plain NotFound if not
     (or if it is a staff-only post ``user`` may not read)."""
-    thread = thread_header(conn, acc, thread_id)
-    seen = _seen_by(user, acc) if user is not None else (0, 1)
+    thread = thread_header(conn, acc, thread_id, user)
+    seen = _seen_by(user, acc) if user is not None else (1, 0)
     row = conn.one(
         f"SELECT {_MESSAGE_COLUMNS} FROM messages m LEFT JOIN users u ON u.id = m.author_id"
         f" WHERE m.id = ? AND m.thread_id = ? AND {_VISIBLE}",

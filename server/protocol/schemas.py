@@ -60,7 +60,13 @@ SCHEMAS: dict[str, tuple[tuple[str, str, bool], ...]] = {
         ("before", "id", False),
         ("limit", "limit", False),
     ),
-    "thread.create": (_ROOM, ("title", "title", True), ("body", "body", True), _CID),
+    "thread.create": (
+        _ROOM,
+        ("title", "title", True),
+        ("body", "body", True),
+        _CID,
+        ("staff_only", "bool", False),
+    ),
     "message.post": (
         _ROOM,
         ("thread", "id", True),

@@ -4,6 +4,8 @@
 ALTER TABLE groups ADD COLUMN ground_rules TEXT NOT NULL DEFAULT '';
 ALTER TABLE groups ADD COLUMN retention_months INTEGER CHECK (retention_months IS NULL OR retention_months > 0);
 ALTER TABLE messages ADD COLUMN staff_only INTEGER NOT NULL DEFAULT 0;
+-- A thread whose first post is staff-only: its title too is for the same few people.
+ALTER TABLE threads ADD COLUMN staff_only INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE messages ADD COLUMN hidden_at INTEGER;
 ALTER TABLE messages ADD COLUMN hidden_reason TEXT;
 ALTER TABLE messages ADD COLUMN hidden_role TEXT;

@@ -171,9 +171,10 @@ async def new_thread(request: Request, found: Session, form: FormData) -> Respon
     settings = services_of(request).settings
     title = text_field(form, "title", "title", settings.max_title).strip()
     body = text_field(form, "body", "message", settings.max_body)
+    staff_only = form.get("staff_only") == "1"
     try:
         result = await services_of(request).db.write(
-            discussions.create_thread, found.user, slug, title, body, form_cid(form)
+            discussions.create_thread, found.user, slug, title, body, form_cid(form), staff_only
         )
     except Forbidden:
         raise NotFound() from None
