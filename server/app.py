@@ -26,6 +26,7 @@ from server.services import Services
 from server.settings import Settings
 from server.storage.sqlite.database import Database
 from server.web.error_pages import error_page_for
+from server.web.pages import inclusion as inclusion_pages
 from server.web.pages import messages as message_pages
 from server.web.pages import moderation as moderation_pages
 from server.web.pages import polls as poll_pages
@@ -36,7 +37,14 @@ from server.web.templating import build_templates
 log = logging.getLogger("cfn.app")
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
-PAGE_MODULES = (room_pages, session_pages, poll_pages, message_pages, moderation_pages)
+PAGE_MODULES = (
+    room_pages,
+    session_pages,
+    poll_pages,
+    message_pages,
+    moderation_pages,
+    inclusion_pages,
+)
 """Each page module declares its routes (``routes()``); the route table is theirs, in order."""
 
 SECURITY_HEADERS = [

@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from server.domain import audit
-from server.errors import BadRequest, NotFound
+from server.domain.accounts import User
+from server.errors import BadRequest, Forbidden, NotFound
 from server.storage import Conn, Tx, pack, unpack
 
 MONTH_MS = 30 * 86_400_000  # a month, for retention: thirty days
@@ -32,6 +33,13 @@ def set_retention(tx: Tx, slug: str, months: int | None, actor_id: int | None = 
         raise NotFound(f"There is no group called {slug}.")
     tx.execute("UPDATE groups SET retention_months = ? WHERE id = ?", (months, row["id"]))
     audit.record(tx, actor_id, "group.retention", group_id=row["id"], subject=slug, months=months)
+
+
+def set_retention_as(tx: Tx, user: User, slug: str, months: int | None) -> None:
+    """The admin page's change: admins only, audited with who did it."""
+    if not user.is_admin:
+        raise Forbidden("Only an admin can change how long messages are kept.")
+    set_retention(tx, slug, months, user.id)
 
 
 def retention(conn: Conn) -> list[dict[str, Any]]:
