@@ -160,6 +160,8 @@ async def test_participation_report_by_role_members_and_chairs_get_404_staff_and
             if not allowed:
                 assert got.status_code == 404
     assert "Participation report" not in (await (await member(BOB)).http.get("/")).text
+    staff_home = (await (await member(NADIA, "staff")).http.get("/")).text
+    assert 'href="/reports/participation"' in staff_home and "<title>My groups" in staff_home
 
 
 async def test_participation_report_suppresses_small_counts_and_shows_the_response_rate(

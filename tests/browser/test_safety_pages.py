@@ -11,7 +11,9 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.browser.conftest import Site, log_in
+from server.domain import accounts
+from server.storage.sqlite.database import open_sync, write_sync
+from tests.browser.conftest import PASSWORD, Site, log_in
 from tests.browser.test_web_app import _check_page, message_items
 
 pytestmark = pytest.mark.browser
@@ -90,3 +92,70 @@ def test_report_review_hide_notice_and_rules_pages_by_keyboard_with_no_axe_viola
     _tab_to(bob, "Ask for it to be looked at again")
     bob.keyboard.press("Enter")
     expect(bob.locator("main")).to_contain_text(re.compile("asked|look", re.I))
+
+
+def _add_user(site: Site, email: str, name: str, role: str) -> None:
+    conn = open_sync(str(site.db_path))
+    try:
+        if accounts.user_by_email(conn, email) is None:
+            write_sync(conn, accounts.add_user, email, name, role, PASSWORD)
+    finally:
+        conn.close()
+
+
+def test_privacy_about_you_report_and_retention_pages_by_keyboard_with_no_axe_violations(
+    site: Site, new_context: Contexts
+) -> None:
+    axe = Axe()
+    visitor = new_context().new_page()
+    visitor.goto(site.base + "/login")
+    visitor.get_by_role("link", name=re.compile("privacy notice")).click()
+    expect(visitor.get_by_role("heading", name="Privacy notice")).to_be_visible()
+    _check_page(visitor, "privacy-notice", axe)
+
+    # About you, by keyboard: a radio with Space, then Tab to Save and Enter.
+    bob = log_in(new_context(), site, "bob@cfn.example")
+    bob.get_by_role("link", name="About you").first.click()
+    expect(bob.get_by_role("heading", name="About you")).to_be_visible()
+    _check_page(bob, "about-you", axe)
+    bob.get_by_label("65 to 74").focus()
+    bob.keyboard.press("Space")
+    expect(bob.get_by_label("65 to 74")).to_be_checked()
+    bob.get_by_role("group", name="Are you an unpaid carer?").get_by_label("Yes").check()
+    bob.get_by_role("button", name="Save my answers").focus()
+    bob.keyboard.press("Enter")
+    expect(bob.get_by_role("status")).to_contain_text("Your answers are saved")
+    expect(bob.get_by_label("65 to 74")).to_be_checked()
+    _check_page(bob, "about-you-saved", axe)
+    bob.get_by_role("button", name="Clear all my answers").click()
+    expect(bob.get_by_role("status")).to_contain_text("Your answers are cleared")
+
+    _add_user(site, "nadia@cfn.example", "Nadia Rahman", "staff")
+    nadia = log_in(new_context(), site, "nadia@cfn.example")
+    nadia.get_by_role("link", name="Participation report").click()
+    expect(nadia.get_by_role("heading", name="Participation report")).to_be_visible()
+    nadia.get_by_label("Break down by").select_option("sex")
+    nadia.get_by_role("button", name="Show the report").click()
+    expect(nadia.locator("main")).to_contain_text("Response rate")
+    _check_page(nadia, "participation-report", axe)
+
+    _add_user(site, "ada@cfn.example", "Ada Admin", "admin")
+    ada = log_in(new_context(), site, "ada@cfn.example")
+    ada.get_by_role("link", name="How long messages are kept").click()
+    _check_page(ada, "retention-admin", axe)
+    north = ada.locator("form#retention-north")
+    north.get_by_label("For a number of months").check()
+    north.get_by_label(re.compile("Number of months")).fill("0")
+    north.get_by_role("button", name=re.compile("Save for")).click()
+    expect(ada.get_by_role("alert")).to_contain_text("at least 1 month")
+    _check_page(ada, "retention-admin-error", axe)
+    north = ada.locator("form#retention-north")
+    north.get_by_label(re.compile("Number of months")).fill("24")
+    north.get_by_role("button", name=re.compile("Save for")).click()
+    expect(ada.get_by_role("status")).to_contain_text("Saved.")
+
+    # The new-thread form's staff-only box, at phone width and 200% text.
+    alice = log_in(new_context(), site, "alice@cfn.example")
+    alice.goto(site.base + "/g/north")
+    expect(alice.get_by_label("Share with staff only")).to_be_visible()
+    _check_page(alice, "room-with-staff-only-box", axe)
