@@ -244,3 +244,18 @@ async def test_retention_page_for_admins_refuses_zero_with_the_form_again_and_sa
     await ada.http.post(f"/admin/retention/{room}", data={"csrf": ada.csrf, "keep": "forever"})
     kept = server.db.execute("SELECT retention_months FROM groups WHERE slug = ?", (room,))
     assert kept.fetchone()[0] is None
+
+
+async def test_no_breakdown_when_too_few_answered_so_did_not_answer_cannot_give_it_away(
+    server: Running, room: str, member
+) -> None:
+    for n in range(21):
+        server.member(room, f"m{n}@cfn.example")
+    for n in range(3):
+        write_sync(
+            server.db, equality.save_answers, server.user(f"m{n}@cfn.example"), {"sex": "female"}
+        )
+    ada = await member(ADA, "admin")
+    page = (await ada.http.get("/reports/participation?breakdown=sex")).text
+    assert "fewer than 5 of 23 members answered" in page
+    assert "Did not answer" not in page and "or when fewer than 5 have answered" in page

@@ -305,7 +305,9 @@ def participation(
         )
     answered = suppression.single(sum(1 for p in people if p["answered"]), k)
     table: list[dict[str, Any]] = []
-    breakdown_ok = bool(breakdown) and suppression.breakdown_allowed(members)
+    # No breakdown under 20 members, nor when the answers are too few to show: its "did not
+    # answer" row would then give away the number who answered.
+    breakdown_ok = bool(breakdown) and suppression.breakdown_allowed(members) and answered.shown
     if breakdown and breakdown_ok:
         table = _breakdown(people, breakdown, k)
     return {
