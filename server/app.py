@@ -16,6 +16,7 @@ from starlette.routing import Mount, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from server.domain import retention
 from server.errors import CFNError, NotFound, TooLarge
 from server.mail.sender import Sender
 from server.pubsub.backplane import Backplane
@@ -25,12 +26,15 @@ from server.realtime.endpoint import websocket_endpoint
 from server.realtime.watcher import watch
 from server.services import Services
 from server.settings import Settings
+from server.storage import Store
 from server.storage.engine import backup_file, open_store
 from server.web.error_pages import error_page_for
 from server.web.pages import account as account_pages
 from server.web.pages import admin as admin_pages
+from server.web.pages import inclusion as inclusion_pages
 from server.web.pages import meetings as meeting_pages
 from server.web.pages import messages as message_pages
+from server.web.pages import moderation as moderation_pages
 from server.web.pages import polls as poll_pages
 from server.web.pages import profile as profile_pages
 from server.web.pages import rooms as room_pages
@@ -51,6 +55,8 @@ PAGE_MODULES = (
     account_pages,
     profile_pages,
     admin_pages,
+    moderation_pages,
+    inclusion_pages,
 )
 """Each page module declares its routes (``routes()``); the route table is theirs, in order."""
 
@@ -144,6 +150,20 @@ def backplane_for(settings: Settings) -> Backplane:
     return InProcessBackplane()
 
 
+RETENTION_EVERY = 3600.0  # seconds between retention runs
+
+
+async def _retention_job(db: Store) -> None:
+    """Delete messages older than their group's retention: at start, then every hour. The
+    run is idempotent, so a restart simply runs it again."""
+    while True:
+        try:
+            await db.write(retention.run)
+        except Exception:
+            log.exception("the retention run failed; it will be tried again")
+        await asyncio.sleep(RETENTION_EVERY)
+
+
 def create_app(settings: Settings) -> Starlette:
     """A server for one database; its resources open and close with the lifespan."""
 
@@ -164,10 +184,11 @@ def create_app(settings: Settings) -> Starlette:
         )
         watcher = asyncio.create_task(watch(app.state.services), name="cfn-access-watcher")
         mailer = asyncio.create_task(sender.run(), name="cfn-outbox-sender")
+        retention_job = asyncio.create_task(_retention_job(db), name="cfn-retention")
         try:
             yield
         finally:
-            for task in (watcher, mailer):
+            for task in (watcher, mailer, retention_job):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task

@@ -212,20 +212,38 @@ function messageNode(data, state) {
   }
   li.append(head);
   const body = el('div', 'body');
+  if (data.staff_only) li.append(el('p', 'staff-only-note', 'Shared with staff only: the group\'s staff facilitators and admins can read this, other members cannot.'));
   if (data.deleted) body.append(el('p', 'muted', 'This message was deleted.'));
+  else if (data.hidden) body.append(hiddenNote(data.hidden));
   else body.append(renderMarkdown(data.body));
   li.append(body);
   if (state) li.append(el('p', 'msg-state', state === 'sending' ? 'Sending…' : 'Sent'));
-  if (data.id && !data.deleted && (mine || cfg.moderate === '1')) li.append(messageActions(data, mine));
+  if (data.id && !data.deleted) li.append(messageActions(data, mine));
   return li;
 }
 
-/** "Edit" (own messages) and "Remove" links: each opens a page that asks first. */
+/** "Hidden by the chair: personal details", linked to the group's ground rules. */
+function hiddenNote(hidden) {
+  const p = el('p', 'muted', `Hidden by ${hidden.by}: ${hidden.reason}. `);
+  const a = el('a', '', 'Read the ground rules');
+  a.href = `/g/${room}/rules`;
+  p.append(a);
+  return p;
+}
+
+/** The same links the page draws: "Report" (others' posts), "Hide" (chairs, facilitators,
+ * admins), "Edit" (own), "Remove" (own, or an admin); each opens a page that asks first. */
 function messageActions(data, mine) {
   const p = el('p', 'message-actions');
   const base = `/g/${room}/t/${data.thread}/m/${data.id}`;
   const who = mine ? 'your message' : `the message from ${data.author.name}`;
-  for (const [word, path, show] of [['Edit', 'edit', mine], ['Remove', 'remove', true]]) {
+  const open = !data.hidden;
+  for (const [word, path, show] of [
+    ['Report', 'report', !mine],
+    ['Hide', 'hide', cfg.moderate === '1' && open],
+    ['Edit', 'edit', mine && open],
+    ['Remove', 'remove', (mine || cfg.admin === '1') && open],
+  ]) {
     if (!show) continue;
     const a = el('a', 'button secondary', word);
     a.href = `${base}/${path}`;
@@ -284,6 +302,13 @@ function changeMessage(type, data) {
   if (type === 'message.deleted') {
     body.replaceChildren(el('p', 'muted', 'This message was deleted.'));
     li.querySelector('.message-actions')?.remove();
+  } else if (type === 'message.hidden') {
+    body.replaceChildren(hiddenNote(data.hidden));
+    li.querySelectorAll('.message-actions a:not([href$="/report"])').forEach((a) => a.remove());
+    announce(`A message was hidden by ${data.hidden.by}.`);
+  } else if (type === 'message.restored') {
+    body.replaceChildren(renderMarkdown(data.body));
+    announce('A hidden message is shown again.');
   } else {
     body.replaceChildren(renderMarkdown(data.body));
     if (!li.querySelector('.edited')) {
@@ -336,8 +361,12 @@ function setupComposer() {
       box.focus();
       return;
     }
-    const item = queue('message.post', { thread: threadId, body });
+    const staff = form.querySelector('#staff_only');
+    const args = { thread: threadId, body };
+    if (staff && staff.checked) args.staff_only = true;
+    const item = queue('message.post', args);
     box.value = '';
+    if (staff) staff.checked = false;
     draft.set('');
     showPendingMessage(item);
     setStatus(socket.connected ? '' : 'You are offline. Your message is saved and will be sent when the connection is back.');
@@ -432,7 +461,13 @@ function setupNewThread() {
       (title.value.trim() ? body : title).focus();
       return;
     }
-    const item = queue('thread.create', { title: title.value.trim(), body: body.value });
+    const args = { title: title.value.trim(), body: body.value };
+    const staff = form.querySelector('#thread-staff-only');
+    if (staff && staff.checked) {
+      args.staff_only = true;
+      staff.checked = false;
+    }
+    const item = queue('thread.create', args);
     title.value = '';
     body.value = '';
     showPendingThread(item);
@@ -510,6 +545,8 @@ function handle(ev) {
       break;
     case 'message.edited':
     case 'message.deleted':
+    case 'message.hidden':
+    case 'message.restored':
       changeMessage(ev.type, data);
       break;
     case 'thread.created':

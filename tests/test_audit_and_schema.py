@@ -28,6 +28,7 @@ def cli(db: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[st
 async def test_roles_removals_erasures_and_removed_messages_are_in_the_audit_log(
     server: Running,
 ) -> None:
+    server.user("alice@cfn.example", role="admin")  # removing others' posts is for admins
     server.member("north", "alice@cfn.example", "chair")
     server.member("north", "bob@cfn.example")
     server.user("carol@cfn.example")

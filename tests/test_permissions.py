@@ -36,8 +36,14 @@ def runs_room(site: str, group: str | None) -> bool:
 
 
 def moderates(site: str, group: str | None) -> bool:
-    """Deleting another member's message: chair, facilitator, or a site admin."""
+    """Hiding and restoring another member's message: chair, facilitator, or a site admin."""
     return group in ("chair", "facilitator") or site == "admin"
+
+
+def removes(site: str, group: str | None) -> bool:
+    """Removing another member's message for good: site admins only (issue 15 made chairs
+    and facilitators hide instead)."""
+    return site == "admin"
 
 
 # op -> (rule, how to call it for combo number n). Arguments come from the arranged world.
@@ -58,7 +64,12 @@ RULES: dict[str, Any] = {
         lambda s, g: False,
         lambda w, n: {"message": w["messages"][n], "body": "changed"},
     ),
-    "message.delete": (moderates, lambda w, n: {"message": w["messages"][n]}),
+    "message.delete": (removes, lambda w, n: {"message": w["messages"][n]}),
+    "message.report": (
+        sees_room,
+        lambda w, n: {"message": w["reported"][n], "reason": "unkind"},
+    ),
+    "message.hide": (moderates, lambda w, n: {"message": w["hideable"][n], "reason": "rules"}),
     "poll.create": (
         runs_room,
         lambda w, n: {"room": "north", "question": "Q?", "options": ["a", "b"], "kind": "single"},
@@ -96,6 +107,8 @@ async def _arrange(server: Running) -> dict[str, Any]:
     world: dict[str, Any] = {
         "thread": made["thread"]["id"],
         "messages": [],
+        "reported": [],
+        "hideable": [],
         "polls": [],
         "ideas": [],
     }
@@ -104,6 +117,11 @@ async def _arrange(server: Running) -> dict[str, Any]:
             "message.post", room="north", thread=world["thread"], body=f"owner {n}", cid=f"o{n}"
         )
         world["messages"].append(posted["message"]["id"])
+        for key in ("reported", "hideable"):
+            more = await owner.call(
+                "message.post", room="north", thread=world["thread"], body=key, cid=f"{key}{n}"
+            )
+            world[key].append(more["message"]["id"])
         poll = await runner.call(
             "poll.create", room="north", question=f"Poll {n}", options=["a", "b"], kind="single"
         )
@@ -148,6 +166,10 @@ async def test_every_site_and_group_role_gets_exactly_the_operations_the_rules_a
             "idea.merge",
             "idea.get",
             "idea.list",
+            # proved by tests/test_safety.py's own role matrix
+            "message.restore",
+            "message.review",
+            "report.dismiss",
         }
     )
     assert not untested, f"add these operations to the matrix: {untested}"

@@ -17,6 +17,7 @@ from typing import NoReturn
 from server import __version__
 from server.cli import admin as admin_cli
 from server.cli import people as people_cli
+from server.cli import safety as safety_cli
 from server.cli.common import CLIError, connect, db_path
 from server.cli.demo import DEMO_PASSWORD, load_demo
 from server.domain import accounts, admin
@@ -202,6 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_token_create)
     admin_cli.register(sub, db, user=user, member=member, token=token)
     people_cli.register(sub, db, user=user, group=group, member=member)
+    safety_cli.register(sub, db)
     return parser
 
 

@@ -19,8 +19,43 @@ FORMER_MEMBER = "Former member"
 
 _MESSAGE_COLUMNS = (
     "m.id, m.thread_id, m.author_id, m.body, m.cid, m.seq, m.created_at, m.edited_at,"
-    " m.deleted_at, u.name AS author_name, u.erased_at AS author_erased"
+    " m.deleted_at, m.staff_only, m.hidden_at, m.hidden_reason, m.hidden_role,"
+    " u.name AS author_name, u.erased_at AS author_erased"
 )
+
+# Who may read a staff-only post: its author, the group's facilitators who are site
+# staff, and admins (``sees_staff_only``). In SQL, as a condition on ``m``.
+# In a staff-only thread its author reads every reply too (the staff's answers to them).
+_VISIBLE = (
+    "(m.staff_only = 0 OR ? = 1 OR ? IN (m.author_id, (SELECT st.author_id FROM threads st"
+    " WHERE st.id = m.thread_id AND st.staff_only = 1)))"
+)
+# The same for a thread ``t`` (named parameters :me and :sees).
+_THREAD_VISIBLE = "(t.staff_only = 0 OR t.author_id = :me OR :sees = 1)"
+
+
+def _seen_by(user: User, acc: Access) -> tuple[int, int]:
+    """The parameters of ``_VISIBLE``."""
+    return int(sees_staff_only(user, acc)), user.id
+
+
+HIDERS = {"chair": "the chair", "facilitator": "a facilitator", "admin": "an admin"}
+
+
+def sees_staff_only(user: User, acc: Access) -> bool:
+    """Staff-only posts are for the group's staff facilitators and admins (and the author)."""
+    return user.is_admin or (user.is_staff and acc.role == "facilitator")
+
+
+def visible(data: dict[str, Any], user_id: int, sees_staff: bool) -> bool:
+    """Whether an event about a message may reach this member: every event about a
+    staff-only message carries ``staff_only`` and its author's id."""
+    if not data.get("staff_only") or sees_staff:
+        return True
+    author = data.get("author_id")
+    if author is None and isinstance(data.get("author"), dict):
+        author = data["author"].get("id")
+    return user_id in (author, data.get("thread_author_id")) and user_id is not None
 
 
 def message_data(row: Row) -> dict[str, Any]:
@@ -42,6 +77,13 @@ def message_data(row: Row) -> dict[str, Any]:
         data["edited_at"] = row["edited_at"]
     if deleted:
         data["deleted"] = True
+    if row["staff_only"]:
+        data["staff_only"] = True
+    if row["hidden_at"] is not None and not deleted:
+        data["hidden"] = {
+            "reason": row["hidden_reason"],
+            "by": HIDERS.get(row["hidden_role"], "the chair"),
+        }
     return data
 
 
@@ -63,11 +105,12 @@ def _insert_message(
     thread_id: int,
     body: str,
     cid: str,
+    staff_only: bool = False,
 ) -> tuple[int, int]:
     message_id: int = tx.value(
-        "INSERT INTO messages(group_id, thread_id, author_id, body, cid, seq, created_at)"
-        " VALUES (?, ?, ?, ?, ?, 0, ?) RETURNING id",
-        (acc.group_id, thread_id, user.id, body, cid, tx.now),
+        "INSERT INTO messages(group_id, thread_id, author_id, body, cid, seq, created_at,"
+        " staff_only) VALUES (?, ?, ?, ?, ?, 0, ?, ?) RETURNING id",
+        (acc.group_id, thread_id, user.id, body, cid, tx.now, int(staff_only)),
     )
     data: dict[str, Any] = {
         "id": message_id,
@@ -80,12 +123,30 @@ def _insert_message(
     item = meeting_links.tag_message(tx, acc.group_id, message_id)  # during a meeting item
     if item is not None:
         data["item"] = item
+    if staff_only:
+        data["staff_only"] = True
+        owner = tx.one(
+            "SELECT author_id FROM threads WHERE id = ? AND staff_only = 1", (thread_id,)
+        )
+        if owner is not None and owner["author_id"] is not None:
+            data["thread_author_id"] = owner["author_id"]
     event = tx.emit(acc.room_id, acc.slug, "message.created", data)
+    # The ground rules are shown until a member's first post in the group.
+    tx.execute(
+        "INSERT INTO ground_rules_seen(user_id, group_id, seen_at) VALUES (?, ?, ?)"
+        " ON CONFLICT(user_id, group_id) DO NOTHING",
+        (user.id, acc.group_id, tx.now),
+    )
     assert event.seq is not None  # a stored event always has its seq
     tx.execute("UPDATE messages SET seq = ? WHERE id = ?", (event.seq, message_id))
+    # A staff-only reply does not bring the thread up the list nor change its "last
+    # message" for everyone (its count is adjusted per reader in ``thread_list``); in a
+    # staff-only thread every post is staff-only, so there it does.
     tx.execute(
-        "UPDATE threads SET last_activity_at = ?, message_count = message_count + 1 WHERE id = ?",
-        (tx.now, thread_id),
+        "UPDATE threads SET message_count = message_count + 1,"
+        " last_activity_at = CASE WHEN ? = 0 OR staff_only = 1 THEN ? ELSE last_activity_at END"
+        " WHERE id = ?",
+        (int(staff_only), tx.now, thread_id),
     )
     return message_id, event.seq
 
@@ -97,28 +158,29 @@ def create_thread(
     title: str,
     body: str,
     cid: str,
+    staff_only: bool = False,
 ) -> dict[str, Any]:
+    """A new thread and its first post; a staff-only first post makes the whole thread
+    (title included) staff-only, and so every reply in it."""
     acc = access(tx, user, room)
     existing = _existing_by_cid(tx, acc.group_id, user, cid)
     if existing is not None:  # a retry: the original ids, nothing new
         return {"thread": {"id": existing["thread_id"]}, "message": {"id": existing["id"]}}
     thread_id: int = tx.value(
-        "INSERT INTO threads(group_id, title, author_id, created_at, last_activity_at)"
-        " VALUES (?, ?, ?, ?, ?) RETURNING id",
-        (acc.group_id, title, user.id, tx.now, tx.now),
+        "INSERT INTO threads(group_id, title, author_id, created_at, last_activity_at,"
+        " staff_only) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+        (acc.group_id, title, user.id, tx.now, tx.now, int(staff_only)),
     )
-    tx.emit(
-        acc.room_id,
-        acc.slug,
-        "thread.created",
-        {
-            "id": thread_id,
-            "title": title,
-            "author": _author(user),
-            "created_at": tx.now,
-        },
-    )
-    message_id, _ = _insert_message(tx, acc, user, thread_id, body, cid)
+    data: dict[str, Any] = {
+        "id": thread_id,
+        "title": title,
+        "author": _author(user),
+        "created_at": tx.now,
+    }
+    if staff_only:
+        data["staff_only"] = True
+    tx.emit(acc.room_id, acc.slug, "thread.created", data)
+    message_id, _ = _insert_message(tx, acc, user, thread_id, body, cid, staff_only)
     return {"thread": {"id": thread_id}, "message": {"id": message_id}}
 
 
@@ -129,27 +191,48 @@ def post_message(
     thread_id: int,
     body: str,
     cid: str,
+    staff_only: bool = False,
 ) -> dict[str, Any]:
     acc = access(tx, user, room)
     existing = _existing_by_cid(tx, acc.group_id, user, cid)
     if existing is not None:
         return {"message": {"id": existing["id"], "seq": existing["seq"]}}
-    if (
-        tx.one("SELECT 1 FROM threads WHERE id = ? AND group_id = ?", (thread_id, acc.group_id))
-        is None
-    ):
+    thread = tx.one(
+        "SELECT author_id, staff_only FROM threads WHERE id = ? AND group_id = ?",
+        (thread_id, acc.group_id),
+    )
+    if thread is None or not _may_see_thread(thread, user, acc):
         raise NotFound("There is no such thread in this room.")
-    message_id, seq = _insert_message(tx, acc, user, thread_id, body, cid)
+    staff_only = staff_only or bool(thread["staff_only"])
+    message_id, seq = _insert_message(tx, acc, user, thread_id, body, cid, staff_only)
     return {"message": {"id": message_id, "seq": seq}}
 
 
-def _message_for_change(tx: Tx, user: User, message_id: int) -> tuple[Row, Access]:
+def _may_see_thread(thread: Row, user: User, acc: Access) -> bool:
+    """A staff-only thread exists only for its author, the group's staff and admins."""
+    return not thread["staff_only"] or thread["author_id"] == user.id or sees_staff_only(user, acc)
+
+
+def message_for_change(tx: Conn, user: User, message_id: int) -> tuple[Row, Access]:
+    """A message the user may see, with their standing in its group; the plain NotFound
+    for another group's message or a staff-only one they may not read."""
     row = tx.one(
-        "SELECT id, group_id, thread_id, author_id, deleted_at FROM messages WHERE id = ?",
+        "SELECT m.id, m.group_id, m.thread_id, m.author_id, m.deleted_at, m.staff_only,"
+        " m.hidden_at, m.body, t.author_id AS thread_owner"
+        " FROM messages m LEFT JOIN threads t ON t.id = m.thread_id AND t.staff_only = 1"
+        " WHERE m.id = ?",
         (message_id,),
     )
     acc = access_by_id(tx, user, row["group_id"]) if row is not None else None
-    if row is None or acc is None:  # outsiders learn nothing about other groups' messages
+    if (
+        row is None
+        or acc is None  # outsiders learn nothing about other groups' messages
+        or (
+            row["staff_only"]
+            and user.id not in (row["author_id"], row["thread_owner"])
+            and not sees_staff_only(user, acc)
+        )
+    ):
         raise NotFound("There is no such message.")
     if row["deleted_at"] is not None:
         raise Conflict("That message has been deleted.")
@@ -157,9 +240,14 @@ def _message_for_change(tx: Tx, user: User, message_id: int) -> tuple[Row, Acces
 
 
 def edit_message(tx: Tx, user: User, message_id: int, body: str) -> dict[str, Any]:
-    row, acc = _message_for_change(tx, user, message_id)
+    row, acc = message_for_change(tx, user, message_id)
     if row["author_id"] != user.id:
         raise Forbidden("Only the person who wrote a message can edit it.")
+    if row["hidden_at"] is not None:
+        raise Conflict(
+            "This message is hidden, so it cannot be changed. You can ask for it to be"
+            " looked at again from your notices."
+        )
     tx.execute(
         "UPDATE messages SET body = ?, edited_at = ? WHERE id = ?", (body, tx.now, message_id)
     )
@@ -167,22 +255,40 @@ def edit_message(tx: Tx, user: User, message_id: int, body: str) -> dict[str, An
         acc.room_id,
         acc.slug,
         "message.edited",
-        {
-            "id": message_id,
-            "thread": row["thread_id"],
-            "body": body,
-            "edited_at": tx.now,
-        },
+        audience(
+            row,
+            {
+                "id": message_id,
+                "thread": row["thread_id"],
+                "body": body,
+                "edited_at": tx.now,
+            },
+        ),
     )
     return {}
 
 
+def audience(row: Row, data: dict[str, Any]) -> dict[str, Any]:
+    """Mark an event about a staff-only message so only those who may read it get it."""
+    if row["staff_only"]:
+        data["staff_only"] = True
+        data["author_id"] = row["author_id"]
+        if "thread_owner" in row.keys() and row["thread_owner"] is not None:
+            data["thread_author_id"] = row["thread_owner"]
+    return data
+
+
 def delete_message(tx: Tx, user: User, message_id: int) -> dict[str, Any]:
-    row, acc = _message_for_change(tx, user, message_id)
-    if not (row["author_id"] == user.id or acc.can_moderate or user.is_admin):
-        raise Forbidden("Only the author, the chair, a facilitator or an admin can delete this.")
+    row, acc = message_for_change(tx, user, message_id)
+    # Chairs and facilitators hide a post (reversibly, domain/moderation.py); removing
+    # someone else's post for good is for admins, and is audited.
+    if not (row["author_id"] == user.id or user.is_admin):
+        raise Forbidden(
+            "Only the person who wrote it or an admin can remove a message for good."
+            " A chair or facilitator can hide it instead."
+        )
     tx.execute("UPDATE messages SET deleted_at = ?, body = '' WHERE id = ?", (tx.now, message_id))
-    _scrub_stored_text(tx, acc.room_id, message_id)
+    scrub_stored_text(tx, acc.room_id, message_id)
     if row["author_id"] != user.id:
         audit.record(
             tx,
@@ -192,22 +298,21 @@ def delete_message(tx: Tx, user: User, message_id: int) -> dict[str, Any]:
             subject=f"message {message_id}",
             thread=row["thread_id"],
         )
+    tx.execute("DELETE FROM hidden_messages WHERE message_id = ?", (message_id,))
     tx.emit(
         acc.room_id,
         acc.slug,
         "message.deleted",
-        {
-            "id": message_id,
-            "thread": row["thread_id"],
-            "deleted_at": tx.now,
-        },
+        audience(row, {"id": message_id, "thread": row["thread_id"], "deleted_at": tx.now}),
     )
     return {"moderated": row["author_id"] != user.id}
 
 
-def _scrub_stored_text(tx: Tx, room_id: int, message_id: int) -> None:
-    """A deleted message's text leaves the event log too (its creation and every edit), so
-    replays do not bring it back."""
+def scrub_stored_text(
+    tx: Tx, room_id: int, message_id: int, mark: str = "deleted", value: Any = True
+) -> None:
+    """A deleted (or hidden) message's text leaves the event log too (its creation and
+    every edit), so replays do not bring it back."""
     seq = tx.value("SELECT seq FROM messages WHERE id = ?", (message_id,))
     for at_seq, type_, stored in tx.execute(
         "SELECT seq, type, data FROM events WHERE room_id = ? AND seq >= ?"
@@ -217,7 +322,7 @@ def _scrub_stored_text(tx: Tx, room_id: int, message_id: int) -> None:
         data = unpack(stored)
         if data.get("id") != message_id or (type_ == "message.created" and at_seq != seq):
             continue
-        data["body"], data["deleted"] = "", True
+        data["body"], data[mark] = "", value
         tx.execute(
             "UPDATE events SET data = ? WHERE room_id = ? AND seq = ?",
             (pack(data), room_id, at_seq),
@@ -234,17 +339,18 @@ def history(
     acc = access(conn, user, room)
     where, params = ["m.group_id = ?"], [acc.group_id]
     if thread_id is not None:
-        if (
-            conn.execute(
-                "SELECT 1 FROM threads WHERE id = ? AND group_id = ?", (thread_id, acc.group_id)
-            ).fetchone()
-            is None
-        ):
+        thread = conn.one(
+            "SELECT author_id, staff_only FROM threads WHERE id = ? AND group_id = ?",
+            (thread_id, acc.group_id),
+        )
+        if thread is None or not _may_see_thread(thread, user, acc):
             raise NotFound("There is no such thread in this room.")
         where, params = ["m.thread_id = ?"], [thread_id]
     if before is not None:
         where.append("m.id < ?")
         params.append(before)
+    where.append(_VISIBLE)
+    params.extend(_seen_by(user, acc))
     rows = conn.execute(
         f"SELECT {_MESSAGE_COLUMNS} FROM messages m LEFT JOIN users u ON u.id = m.author_id"
         f" WHERE {' AND '.join(where)} ORDER BY m.id DESC LIMIT ?",
@@ -289,21 +395,29 @@ def thread_list(
 ) -> dict[str, Any]:
     """One page of a room's threads, most recently active first, each with its unread
     badge; ``mine`` keeps only threads the member started or wrote in."""
-    only = _MINE if mine else ""
+    only = (_MINE if mine else "") + f" AND {_THREAD_VISIBLE}"
+    sees = int(sees_staff_only(user, acc))
     total: int = conn.value(
         f"SELECT count(*) FROM threads t WHERE t.group_id = :g{only}",
-        {"g": acc.group_id, "me": user.id},
+        {"g": acc.group_id, "me": user.id, "sees": sees},
     )
     pages = max(1, math.ceil(total / per_page))
     current = min(page_no or 1, pages)
     rows = conn.execute(
-        "SELECT t.id, t.title, t.created_at, t.last_activity_at, t.message_count,"
-        " coalesce(u.name, :former) AS author, t.author_id,"
+        "SELECT t.id, t.title, t.created_at, t.last_activity_at, t.author_id,"
+        # Staff-only replies this reader may not see are not counted for them.
+        " t.message_count - (SELECT count(*) FROM messages m WHERE m.thread_id = t.id"
+        "   AND m.staff_only = 1 AND coalesce(m.author_id, 0) != :me AND :sees = 0"
+        "   AND NOT (t.staff_only = 1 AND t.author_id = :me))"
+        "   AS message_count,"
+        " coalesce(u.name, :former) AS author,"
         # Only reading the thread itself (or "mark all read") clears its badge, so the
         # badge agrees with the thread's own "new since your last visit" marker.
         " (SELECT count(*) FROM messages m WHERE m.thread_id = t.id"
         "   AND m.id > coalesce(r.last_read, 0) AND m.deleted_at IS NULL"
-        "   AND coalesce(m.author_id, 0) != :me) AS unread"
+        "   AND coalesce(m.author_id, 0) != :me"
+        "   AND (m.staff_only = 0 OR m.author_id = :me OR :sees = 1"
+        "     OR (t.staff_only = 1 AND t.author_id = :me))) AS unread"
         " FROM threads t LEFT JOIN users u ON u.id = t.author_id AND u.erased_at IS NULL"
         " LEFT JOIN reads r ON r.user_id = :me AND r.group_id = t.group_id AND r.thread_id = t.id"
         f" WHERE t.group_id = :g{only} ORDER BY t.last_activity_at DESC, t.id DESC"
@@ -311,6 +425,7 @@ def thread_list(
         {
             "former": FORMER_MEMBER,
             "me": user.id,
+            "sees": sees,
             "g": acc.group_id,
             "limit": per_page,
             "offset": (current - 1) * per_page,
@@ -327,23 +442,26 @@ def thread_list(
     }
 
 
-def thread_header(conn: Conn, acc: Access, thread_id: int) -> Row:
-    """A thread of this group (title, author, count); the plain NotFound otherwise."""
+def thread_header(conn: Conn, acc: Access, thread_id: int, user: User | None = None) -> Row:
+    """A thread of this group (title, author, count) that ``user`` may see; the plain
+    NotFound otherwise (a staff-only thread does not exist for other members)."""
     row = conn.one(
-        "SELECT t.id, t.title, t.created_at, t.message_count, coalesce(u.name, ?) AS author"
+        "SELECT t.id, t.title, t.created_at, t.message_count, t.author_id, t.staff_only,"
+        " coalesce(u.name, ?) AS author"
         " FROM threads t LEFT JOIN users u ON u.id = t.author_id AND u.erased_at IS NULL"
         " WHERE t.id = ? AND t.group_id = ?",
         (FORMER_MEMBER, thread_id, acc.group_id),
     )
-    if row is None:
+    if row is None or (user is not None and not _may_see_thread(row, user, acc)):
         raise NotFound()
     return row
 
 
-def position(conn: Conn, thread_id: int, message_id: int) -> int:
-    """How many messages of the thread come before this one."""
+def position(conn: Conn, thread_id: int, message_id: int, seen: tuple[int, int]) -> int:
+    """How many messages of the thread that this member may see come before this one."""
     before: int = conn.value(
-        "SELECT count(*) FROM messages WHERE thread_id = ? AND id < ?", (thread_id, message_id)
+        f"SELECT count(*) FROM messages m WHERE m.thread_id = ? AND m.id < ? AND {_VISIBLE}",
+        (thread_id, message_id, *seen),
     )
     return before
 
@@ -353,25 +471,30 @@ def thread_page(
 ) -> dict[str, Any]:
     """One page of a thread (by default the one with the first message new to the member,
     else the last), the member's previous mark, and the room's seq: one snapshot."""
-    thread = thread_header(conn, acc, thread_id)
-    total: int = conn.value("SELECT count(*) FROM messages WHERE thread_id = ?", (thread_id,))
+    thread = thread_header(conn, acc, thread_id, user)
+    seen = _seen_by(user, acc)
+    total: int = conn.value(
+        f"SELECT count(*) FROM messages m WHERE m.thread_id = ? AND {_VISIBLE}", (thread_id, *seen)
+    )
     pages = max(1, math.ceil(total / per_page))
     baseline = reads.mark(conn, user, acc.group_id, thread_id)
     first_new: int | None = conn.value(
-        "SELECT min(id) FROM messages WHERE thread_id = ? AND id > ? AND deleted_at IS NULL"
-        " AND coalesce(author_id, 0) != ?",
-        (thread_id, baseline, user.id),
+        "SELECT min(m.id) FROM messages m WHERE m.thread_id = ? AND m.id > ?"
+        f" AND m.deleted_at IS NULL AND coalesce(m.author_id, 0) != ? AND {_VISIBLE}",
+        (thread_id, baseline, user.id, *seen),
     )
     if page_no is None:
         page_no = (
-            position(conn, thread_id, first_new) // per_page + 1 if first_new is not None else pages
+            position(conn, thread_id, first_new, seen) // per_page + 1
+            if first_new is not None
+            else pages
         )
     current = min(page_no, pages)
     rows = conn.execute(
         f"SELECT {_MESSAGE_COLUMNS} FROM messages m"
         " LEFT JOIN users u ON u.id = m.author_id"
-        " WHERE m.thread_id = ? ORDER BY m.id LIMIT ? OFFSET ?",
-        (thread_id, per_page, (current - 1) * per_page),
+        f" WHERE m.thread_id = ? AND {_VISIBLE} ORDER BY m.id LIMIT ? OFFSET ?",
+        (thread_id, *seen, per_page, (current - 1) * per_page),
     ).fetchall()
     seq = room_seq(conn, acc)
     return {
@@ -386,15 +509,21 @@ def thread_page(
     }
 
 
-def permalink_page(conn: Conn, acc: Access, thread_id: int, message_id: int, per_page: int) -> int:
+def permalink_page(
+    conn: Conn, user: User, acc: Access, thread_id: int, message_id: int, per_page: int
+) -> int:
     """The page of the thread that holds this message; the plain NotFound if none does."""
-    thread_header(conn, acc, thread_id)
+    thread_header(conn, acc, thread_id, user)
+    seen = _seen_by(user, acc)
     if (
-        conn.one("SELECT 1 FROM messages WHERE id = ? AND thread_id = ?", (message_id, thread_id))
+        conn.one(
+            f"SELECT 1 FROM messages m WHERE m.id = ? AND m.thread_id = ? AND {_VISIBLE}",
+            (message_id, thread_id, *seen),
+        )
         is None
     ):
         raise NotFound()
-    return position(conn, thread_id, message_id) // per_page + 1
+    return position(conn, thread_id, message_id, seen) // per_page + 1
 
 
 def message_in_thread(
@@ -402,13 +531,16 @@ def message_in_thread(
     acc: Access,
     thread_id: int,
     message_id: int,
+    user: User | None = None,
 ) -> dict[str, Any]:
-    """One message of one of this group's threads, with the thread; plain NotFound if not."""
-    thread = thread_header(conn, acc, thread_id)
+    """One message of one of this group's threads, with the thread; plain NotFound if not
+    (or if it is a staff-only post ``user`` may not read)."""
+    thread = thread_header(conn, acc, thread_id, user)
+    seen = _seen_by(user, acc) if user is not None else (1, 0)
     row = conn.one(
-        f"SELECT {_MESSAGE_COLUMNS} FROM messages m"
-        " LEFT JOIN users u ON u.id = m.author_id WHERE m.id = ? AND m.thread_id = ?",
-        (message_id, thread_id),
+        f"SELECT {_MESSAGE_COLUMNS} FROM messages m LEFT JOIN users u ON u.id = m.author_id"
+        f" WHERE m.id = ? AND m.thread_id = ? AND {_VISIBLE}",
+        (message_id, thread_id, *seen),
     )
     if row is None:
         raise NotFound()

@@ -199,6 +199,9 @@ def erase_user(tx: Tx, email: str, actor_id: int | None = None) -> dict[str, int
         email = tx.value("SELECT email FROM users WHERE id = ?", (uid,))
         tx.erase_rows("DELETE FROM outbox WHERE user_id = ? OR to_address = ?", (uid, email))
         tx.erase_rows("DELETE FROM account_tokens WHERE user_id = ? OR email = ?", (uid, email))
+    # "About you" answers and display names: personal data with no place in the record.
+    counts["about_you"] = tx.execute("DELETE FROM about_you WHERE user_id = ?", (uid,)).rowcount
+    tx.execute("DELETE FROM display_names WHERE user_id = ?", (uid,))
     tx.execute(
         "UPDATE users SET name = ?, email = ?, password_hash = NULL, erased_at = ? WHERE id = ?",
         (FORMER_MEMBER, f"erased-{uid}@erased.invalid", tx.now, uid),

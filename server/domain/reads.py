@@ -78,7 +78,23 @@ def unread_counts(conn: Conn, user: User, group_ids: list[int]) -> dict[int, int
             "SELECT count(*) FROM messages m LEFT JOIN reads r ON r.user_id = ?"
             " AND r.group_id = m.group_id AND r.thread_id = m.thread_id"
             " WHERE m.group_id = ? AND m.id > ? AND m.id > coalesce(r.last_read, 0)"
-            " AND m.deleted_at IS NULL AND coalesce(m.author_id, 0) != ?",
-            (user.id, group_id, room_mark, user.id),
+            " AND m.deleted_at IS NULL AND coalesce(m.author_id, 0) != ?"
+            # Staff-only posts count only for the group's staff facilitators and admins.
+            " AND (m.staff_only = 0 OR ? = 1 OR (? = 1 AND EXISTS (SELECT 1"
+            "   FROM memberships ms WHERE ms.group_id = m.group_id AND ms.user_id = ?"
+            "   AND ms.role = 'facilitator'))"
+            # ...and, in a staff-only thread, for the member who started it.
+            "   OR EXISTS (SELECT 1 FROM threads t WHERE t.id = m.thread_id"
+            "   AND t.staff_only = 1 AND t.author_id = ?))",
+            (
+                user.id,
+                group_id,
+                room_mark,
+                user.id,
+                int(user.is_admin),
+                int(user.is_staff),
+                user.id,
+                user.id,
+            ),
         )
     return counts

@@ -17,6 +17,7 @@ from typing import Any
 from starlette.websockets import WebSocket
 
 from server.domain.accounts import User
+from server.domain.discussions import visible
 from server.errors import CFNError, Internal, RateLimited
 from server.protocol import codec as protocol
 from server.protocol.codec import Event
@@ -34,12 +35,17 @@ MAX_IN_FLIGHT = 64  # pipelined writes per connection before we stop reading
 Handler = Callable[["Connection", dict[str, Any]], Awaitable[Any]]
 
 
+# What a member who may not read a staff-only post gets in its event's place (docs/protocol.md).
+WITHHELD = "event.withheld"
+
+
 @dataclass
 class RoomState:
     """A joined room: the last seq sent, and live events held back while join replays."""
 
     seq: int = 0
     pending: list[Event] | None = field(default_factory=list)
+    sees_staff: bool = False  # may read staff-only posts (domain.discussions.sees_staff_only)
     exit: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
 
@@ -102,7 +108,14 @@ class Connection:
             if event.seq <= state.seq:
                 return  # already sent by a replay
             state.seq = event.seq
-        self._put(event)
+        self._put(self._for_me(event, state))
+
+    def _for_me(self, event: Event, state: RoomState) -> Event:
+        """The event, or for a member who may not read its staff-only post a content-free
+        stand-in with the same seq, so the room's seq stays contiguous for everyone."""
+        if visible(event.data, self.user_id, state.sees_staff):
+            return event
+        return Event(event.room, event.seq, WITHHELD, event.at, {})
 
     def _put(self, item: Any) -> None:
         if self._out.qsize() >= self._max_out:
@@ -133,14 +146,20 @@ class Connection:
             state.exit.enter_context(self.services.hub.subscribe(room, self))
         return state
 
+    def may_see_staff_only(self, room: str, sees: bool) -> None:
+        """Set once the join knows the member's standing in the room."""
+        state = self.rooms.get(room)
+        if state is not None:
+            state.sees_staff = sees
+
     def go_live(self, room: str, seq: int, replay: list[Event]) -> None:
         """After the join reply: send the replay, then held events newer than it, then live."""
         state = self.rooms.get(room)
         if state is None:
             return
         if replay:
-            self._put(replay)
             seq = max(seq, replay[-1].seq or 0)
+            self._put([self._for_me(e, state) for e in replay])
         state.seq = seq
         held, state.pending = state.pending or [], None
         for event in held:

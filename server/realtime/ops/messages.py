@@ -18,6 +18,7 @@ async def thread_create(conn: Connection, args: dict[str, Any]) -> dict[str, Any
         args["title"],
         args["body"],
         args["cid"],
+        args.get("staff_only", False),
     )
 
 
@@ -30,6 +31,7 @@ async def message_post(conn: Connection, args: dict[str, Any]) -> dict[str, Any]
         args["thread"],
         args["body"],
         args["cid"],
+        args.get("staff_only", False),
     )
 
 

@@ -45,6 +45,7 @@ async def join(conn: Connection, args: dict[str, Any]) -> AfterReply:
         # Access again, in the seq's snapshot: a removal committed while we subscribed is
         # either seen here or seen by the access watcher, which now finds this room joined.
         acc, seq = await db.read(discussions.room_state, conn.user, room)
+        conn.may_see_staff_only(room, discussions.sees_staff_only(conn.user, acc))
         replay: list[Event] = []
         recovered = False
         live_from: int = seq

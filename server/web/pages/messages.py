@@ -25,15 +25,16 @@ from server.web.templating import page
 
 
 def may_remove(acc: Access, user: User, author_id: int | None) -> bool:
-    """Who the pages offer "Remove" to: the same people discussions.delete_message allows."""
-    return author_id == user.id or acc.can_moderate or user.is_admin
+    """Who the pages offer "Remove" to: the same people discussions.delete_message allows
+    (the author, or an admin; chairs and facilitators hide instead)."""
+    return author_id == user.id or user.is_admin
 
 
 def _message_read(
     conn: Conn, user: User, slug: str, thread_id: int, message_id: int
 ) -> dict[str, Any]:
     acc = outsider_safe(access, conn, user, slug)
-    return discussions.message_in_thread(conn, acc, thread_id, message_id)
+    return discussions.message_in_thread(conn, acc, thread_id, message_id, user)
 
 
 async def _load(request: Request, found: Session) -> dict[str, Any]:
@@ -63,7 +64,8 @@ async def remove_form(request: Request, found: Session) -> Response:
         return gone
     if not may_remove(data["acc"], found.user, data["author_id"]):
         raise Forbidden(
-            "Only the person who wrote a message, the group's chair or a facilitator can remove it."
+            "Only the person who wrote a message or an admin can remove it for good."
+            " A chair or facilitator can hide it instead."
         )
     return no_store(
         page(

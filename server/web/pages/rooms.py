@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from server.domain import discussions, meeting_pack, reads
+from server.domain import discussions, meeting_pack, moderation, reads
 from server.domain.accounts import Access, Session, User, access
 from server.errors import Forbidden, NotFound
 from server.storage import Conn
@@ -84,12 +84,16 @@ def _thread_read(
     acc = outsider_safe(access, conn, user, slug)
     data = discussions.thread_page(conn, user, acc, thread_id, page_no, PAGE_SIZE)
     now = int(time.time() * 1000)  # the meeting bar follows members into threads
-    return {**data, **meeting_pack.group_page_extras(conn, user, acc, now)}
+    return {
+        **data,
+        **meeting_pack.group_page_extras(conn, user, acc, now),
+        **moderation.thread_extras(conn, user, acc),
+    }
 
 
 def _permalink_page(conn: Conn, user: User, slug: str, thread_id: int, message_id: int) -> int:
     acc = outsider_safe(access, conn, user, slug)
-    return discussions.permalink_page(conn, acc, thread_id, message_id, PAGE_SIZE)
+    return discussions.permalink_page(conn, user, acc, thread_id, message_id, PAGE_SIZE)
 
 
 # --- pages ----------------------------------------------------------------------------------
@@ -159,6 +163,8 @@ async def permalink(request: Request, found: Session) -> Response:
 # What the thread page says, as a status message, after a no-JavaScript change.
 DONE_WORDS = {
     "removed": "The message has been removed.",
+    "reported": "Thank you. Your report has gone to the chair and facilitators.",
+    "hidden": "The post is hidden. Its author has been told why.",
     "changed": "Your changes have been saved.",
     "read": "Every thread in this group is now marked as read.",
 }
@@ -173,9 +179,10 @@ async def new_thread(request: Request, found: Session, form: FormData) -> Respon
     settings = services_of(request).settings
     title = text_field(form, "title", "title", settings.max_title).strip()
     body = text_field(form, "body", "message", settings.max_body)
+    staff_only = form.get("staff_only") == "1"
     try:
         result = await services_of(request).db.write(
-            discussions.create_thread, found.user, slug, title, body, form_cid(form)
+            discussions.create_thread, found.user, slug, title, body, form_cid(form), staff_only
         )
     except Forbidden:
         raise NotFound() from None
@@ -186,9 +193,10 @@ async def new_thread(request: Request, found: Session, form: FormData) -> Respon
 async def new_message(request: Request, found: Session, form: FormData) -> Response:
     slug, (thread_id,) = request.path_params["slug"], path_ids(request, "thread")
     body = text_field(form, "body", "message", services_of(request).settings.max_body)
+    staff_only = form.get("staff_only") == "1"
     try:
         result = await services_of(request).db.write(
-            discussions.post_message, found.user, slug, thread_id, body, form_cid(form)
+            discussions.post_message, found.user, slug, thread_id, body, form_cid(form), staff_only
         )
     except (Forbidden, NotFound):
         raise NotFound() from None
