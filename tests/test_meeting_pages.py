@@ -307,3 +307,43 @@ async def test_an_idea_is_sent_to_the_next_meeting_from_its_page(
     assert sent.status_code == 303 and f"/meetings/{meeting}" in sent.headers["location"]
     proposed = text_of(await bob.get(f"/g/north/meetings/{meeting}"))
     assert "Peer support" in proposed and "from an idea on the board" in proposed
+
+
+async def test_the_pack_shows_a_staff_only_post_during_an_item_only_to_who_may_read_it(
+    server: Running, site: Callable[[str], Browser]
+) -> None:
+    """Health details shared with staff during a meeting stay out of everyone else's pack."""
+    priya, bob, dan = site("priya"), site("bob"), site("dan")
+    meeting = await schedule(priya)
+    base = f"/g/north/meetings/{meeting}"
+    await bob.post(
+        f"{base}/propose", {"title": "Renal transport", "summary": "Waits.", "kind": "discussion"}
+    )
+    item = server.db.execute("SELECT max(id) FROM agenda_items").fetchone()[0]
+    await priya.post(f"{base}/items/{item}/decide", {"decision": "accept"})
+    assert (await priya.post(f"{base}/start")).status_code == 303
+    dan_user = server.user("dan@cfn.example")
+    thread = write_sync(
+        server.db,
+        discussions.create_thread,
+        server.user("bob@cfn.example"),
+        ROOM,
+        "During the meeting",
+        "Open to all",
+        "s1",
+    )["thread"]["id"]
+    write_sync(
+        server.db,
+        discussions.post_message,
+        dan_user,
+        ROOM,
+        thread,
+        "My dialysis times changed",
+        "s2",
+        True,
+    )
+    assert (await priya.post(f"{base}/end")).status_code == 303
+    for reader, sees in ((bob, False), (priya, False), (dan, True)):
+        pack = text_of(await reader.get(f"{base}/pack"))
+        assert "Open to all" in pack
+        assert ("My dialysis times changed" in pack) is sees, reader

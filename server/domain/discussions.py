@@ -17,7 +17,7 @@ from server.storage.events import stored_after
 
 FORMER_MEMBER = "Former member"
 
-_MESSAGE_COLUMNS = (
+MESSAGE_COLUMNS = (
     "m.id, m.thread_id, m.author_id, m.body, m.cid, m.seq, m.created_at, m.edited_at,"
     " m.deleted_at, m.staff_only, m.hidden_at, m.hidden_reason, m.hidden_role,"
     " u.name AS author_name, u.erased_at AS author_erased"
@@ -26,7 +26,7 @@ _MESSAGE_COLUMNS = (
 # Who may read a staff-only post: its author, the group's facilitators who are site
 # staff, and admins (``sees_staff_only``). In SQL, as a condition on ``m``.
 # In a staff-only thread its author reads every reply too (the staff's answers to them).
-_VISIBLE = (
+VISIBLE = (
     "(m.staff_only = 0 OR ? = 1 OR ? IN (m.author_id, (SELECT st.author_id FROM threads st"
     " WHERE st.id = m.thread_id AND st.staff_only = 1)))"
 )
@@ -34,8 +34,8 @@ _VISIBLE = (
 _THREAD_VISIBLE = "(t.staff_only = 0 OR t.author_id = :me OR :sees = 1)"
 
 
-def _seen_by(user: User, acc: Access) -> tuple[int, int]:
-    """The parameters of ``_VISIBLE``."""
+def seen_by(user: User, acc: Access) -> tuple[int, int]:
+    """The parameters of ``VISIBLE``: every query that reads messages for a member uses both."""
     return int(sees_staff_only(user, acc)), user.id
 
 
@@ -349,10 +349,10 @@ def history(
     if before is not None:
         where.append("m.id < ?")
         params.append(before)
-    where.append(_VISIBLE)
-    params.extend(_seen_by(user, acc))
+    where.append(VISIBLE)
+    params.extend(seen_by(user, acc))
     rows = conn.execute(
-        f"SELECT {_MESSAGE_COLUMNS} FROM messages m LEFT JOIN users u ON u.id = m.author_id"
+        f"SELECT {MESSAGE_COLUMNS} FROM messages m LEFT JOIN users u ON u.id = m.author_id"
         f" WHERE {' AND '.join(where)} ORDER BY m.id DESC LIMIT ?",
         (*params, limit + 1),
     ).fetchall()
@@ -460,7 +460,7 @@ def thread_header(conn: Conn, acc: Access, thread_id: int, user: User | None = N
 def position(conn: Conn, thread_id: int, message_id: int, seen: tuple[int, int]) -> int:
     """How many messages of the thread that this member may see come before this one."""
     before: int = conn.value(
-        f"SELECT count(*) FROM messages m WHERE m.thread_id = ? AND m.id < ? AND {_VISIBLE}",
+        f"SELECT count(*) FROM messages m WHERE m.thread_id = ? AND m.id < ? AND {VISIBLE}",
         (thread_id, message_id, *seen),
     )
     return before
@@ -472,15 +472,15 @@ def thread_page(
     """One page of a thread (by default the one with the first message new to the member,
     else the last), the member's previous mark, and the room's seq: one snapshot."""
     thread = thread_header(conn, acc, thread_id, user)
-    seen = _seen_by(user, acc)
+    seen = seen_by(user, acc)
     total: int = conn.value(
-        f"SELECT count(*) FROM messages m WHERE m.thread_id = ? AND {_VISIBLE}", (thread_id, *seen)
+        f"SELECT count(*) FROM messages m WHERE m.thread_id = ? AND {VISIBLE}", (thread_id, *seen)
     )
     pages = max(1, math.ceil(total / per_page))
     baseline = reads.mark(conn, user, acc.group_id, thread_id)
     first_new: int | None = conn.value(
         "SELECT min(m.id) FROM messages m WHERE m.thread_id = ? AND m.id > ?"
-        f" AND m.deleted_at IS NULL AND coalesce(m.author_id, 0) != ? AND {_VISIBLE}",
+        f" AND m.deleted_at IS NULL AND coalesce(m.author_id, 0) != ? AND {VISIBLE}",
         (thread_id, baseline, user.id, *seen),
     )
     if page_no is None:
@@ -491,9 +491,9 @@ def thread_page(
         )
     current = min(page_no, pages)
     rows = conn.execute(
-        f"SELECT {_MESSAGE_COLUMNS} FROM messages m"
+        f"SELECT {MESSAGE_COLUMNS} FROM messages m"
         " LEFT JOIN users u ON u.id = m.author_id"
-        f" WHERE m.thread_id = ? AND {_VISIBLE} ORDER BY m.id LIMIT ? OFFSET ?",
+        f" WHERE m.thread_id = ? AND {VISIBLE} ORDER BY m.id LIMIT ? OFFSET ?",
         (thread_id, *seen, per_page, (current - 1) * per_page),
     ).fetchall()
     seq = room_seq(conn, acc)
@@ -514,10 +514,10 @@ def permalink_page(
 ) -> int:
     """The page of the thread that holds this message; the plain NotFound if none does."""
     thread_header(conn, acc, thread_id, user)
-    seen = _seen_by(user, acc)
+    seen = seen_by(user, acc)
     if (
         conn.one(
-            f"SELECT 1 FROM messages m WHERE m.id = ? AND m.thread_id = ? AND {_VISIBLE}",
+            f"SELECT 1 FROM messages m WHERE m.id = ? AND m.thread_id = ? AND {VISIBLE}",
             (message_id, thread_id, *seen),
         )
         is None
@@ -536,10 +536,10 @@ def message_in_thread(
     """One message of one of this group's threads, with the thread; plain NotFound if not
     (or if it is a staff-only post ``user`` may not read)."""
     thread = thread_header(conn, acc, thread_id, user)
-    seen = _seen_by(user, acc) if user is not None else (1, 0)
+    seen = seen_by(user, acc) if user is not None else (1, 0)
     row = conn.one(
-        f"SELECT {_MESSAGE_COLUMNS} FROM messages m LEFT JOIN users u ON u.id = m.author_id"
-        f" WHERE m.id = ? AND m.thread_id = ? AND {_VISIBLE}",
+        f"SELECT {MESSAGE_COLUMNS} FROM messages m LEFT JOIN users u ON u.id = m.author_id"
+        f" WHERE m.id = ? AND m.thread_id = ? AND {VISIBLE}",
         (message_id, thread_id, *seen),
     )
     if row is None:

@@ -30,11 +30,6 @@ from server.domain.suppression import DEFAULT_THRESHOLD
 from server.errors import NotFound
 from server.storage import Conn, Row
 
-_MESSAGE_COLUMNS = (
-    "m.id, m.thread_id, m.author_id, m.body, m.cid, m.seq, m.created_at, m.edited_at,"
-    " m.deleted_at, u.name AS author_name, u.erased_at AS author_erased"
-)
-
 
 def meeting_dict(row: Row) -> dict[str, Any]:
     data = dict(row)
@@ -368,14 +363,16 @@ def item_in_meeting(conn: Conn, user: User, room: str, item_id: int) -> int:
 # --- the catch-up pack -----------------------------------------------------------------
 
 
-def _linked_messages(conn: Conn, item_id: int) -> list[dict[str, Any]]:
+def _linked_messages(conn: Conn, user: User, acc: Access, item_id: int) -> list[dict[str, Any]]:
+    """The discussion during an item as this reader may see it: a staff-only post only for
+    those who may read it, a hidden one as its notice (discussions' own rules)."""
     return [
         discussions.message_data(r)
         for r in conn.execute(
-            f"SELECT {_MESSAGE_COLUMNS} FROM meeting_item_messages l"
+            f"SELECT {discussions.MESSAGE_COLUMNS} FROM meeting_item_messages l"
             " JOIN messages m ON m.id = l.message_id LEFT JOIN users u ON u.id = m.author_id"
-            " WHERE l.item_id = ? ORDER BY m.id",
-            (item_id,),
+            f" WHERE l.item_id = ? AND {discussions.VISIBLE} ORDER BY m.id",
+            (item_id, *discussions.seen_by(user, acc)),
         )
     ]
 
@@ -441,7 +438,7 @@ def meeting_pack(
     view = _meeting_view(conn, user, row, acc, now)
     for item in view["agenda"]:
         item["all_views"] = _views(conn, item["id"])  # the pack shows every view sent in
-        item["messages"] = _linked_messages(conn, item["id"])
+        item["messages"] = _linked_messages(conn, user, acc, item["id"])
         item["polls"] = [
             polls.get_poll(conn, user, p, threshold=threshold)["poll"]
             for p in _linked_ids(conn, "meeting_item_polls", "poll_id", item["id"])
