@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from server.domain import accounts
+from tests import pg
 from tests.harness import Running, connect
 from tests.people_helpers import csrf_of, log_in, page_csrf
 from tests.smtp import Inbox, smtp_server, text_part
@@ -250,6 +251,7 @@ async def test_the_audit_log_filters_by_person_action_and_date_and_downloads_as_
         assert [r[2] for r in rows[1:]] == ["user.role"] and rows[1][1] == "Ada"
 
 
+@pg.sqlite_only  # it opens the downloaded copy as a SQLite file
 async def test_a_backup_is_made_into_the_folder_listed_and_downloaded(
     world: tuple[Running, Inbox, dict[str, int]], tmp_path: Path
 ) -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from server.auth import SESSION_COOKIE
 from server.domain import accounts, discussions, equality, privacy
-from server.storage.sqlite.database import write_sync
+from server.storage.engine import write_sync
 from tests.harness import Running
 from tests.test_web_pages import Member
 

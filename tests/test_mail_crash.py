@@ -12,10 +12,14 @@ import httpx
 
 from server.domain import accounts
 from server.storage.sqlite.database import migrate, open_sync, write_sync
+from tests import pg
 from tests.harness import PASSWORD
 from tests.people_helpers import anonymous_post, wait_until
 from tests.serverproc import ServerProcess, free_port
 from tests.smtp import smtp_server
+
+# These arrange and read the SQLite file the server process uses directly.
+pytestmark = pg.sqlite_only
 
 
 def _arrange(db_path: Path) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from server.domain import discussions, ideas, meetings, polls
-from server.storage.sqlite.database import write_sync
+from server.storage.engine import write_sync
 from server.web.pages.meetings import local_moment, long_when
 from server.web.templating import LOCAL_TIME
 from tests.harness import Running

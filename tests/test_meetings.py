@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from server.domain import privacy
-from server.storage.sqlite.database import write_sync
+from server.storage.engine import write_sync
 from tests.harness import Client, Running, connect
 
 ROOM = "north"

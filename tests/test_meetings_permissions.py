@@ -14,7 +14,7 @@ import httpx
 
 from server.domain import accounts, ideas, meetings
 from server.realtime.ops.meetings import OPERATIONS as MEETING_OPS
-from server.storage.sqlite.database import write_sync
+from server.storage.engine import write_sync
 from tests.harness import Client, Running, connect
 
 ROOM = "north"

@@ -16,7 +16,7 @@ import websockets
 
 from server.auth import SESSION_COOKIE
 from server.domain import accounts, discussions
-from server.storage.sqlite.database import write_sync
+from server.storage.engine import write_sync
 from tests.harness import JSON, Running, connect
 from tests.people_helpers import anonymous_post, csrf_of, log_in, outbox_rows, page_csrf, wait_until
 from tests.smtp import Inbox, link_in, smtp_server, text_part

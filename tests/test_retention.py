@@ -43,7 +43,7 @@ async def test_a_retention_of_zero_or_less_is_refused_and_changes_nothing(
 ) -> None:
     await _arrange(server)
     for months in ("0", "-3"):
-        done = cli("retention", "set", "--db", str(server.db_path), "north", "--", months)
+        done = cli("retention", "set", "--db", server.db_url, "north", "--", months)
         assert done.returncode != 0
         assert done.stderr.strip().startswith("error: Messages must be kept for at least 1 month")
         assert len(done.stderr.strip().splitlines()) == 1
@@ -55,14 +55,14 @@ async def test_the_run_deletes_old_messages_and_their_words_once_and_keeps_polls
     server: Running,
 ) -> None:
     ids = await _arrange(server)
-    assert cli("retention", "set", "--db", str(server.db_path), "north", "24").returncode == 0
-    first = cli("retention", "run", "--db", str(server.db_path))
+    assert cli("retention", "set", "--db", server.db_url, "north", "24").returncode == 0
+    first = cli("retention", "run", "--db", server.db_url)
     assert first.returncode == 0 and "north: 1 message(s) deleted." in first.stdout
     left = [r[0] for r in server.db.execute("SELECT id FROM messages")]
     assert left == [ids["new"]]
     assert OLD_WORDS not in _events_text(server)
     assert server.db.execute("SELECT count(*) FROM polls").fetchone()[0] == 1
-    again = cli("retention", "run", "--db", str(server.db_path))
+    again = cli("retention", "run", "--db", server.db_url)
     assert "No messages were old enough" in again.stdout
     assert server.db.execute("SELECT count(*) FROM retention_runs").fetchone()[0] == 1
 
@@ -71,7 +71,7 @@ async def test_the_server_runs_retention_when_it_starts_so_a_restart_catches_up(
     server: Running,
 ) -> None:
     ids = await _arrange(server)
-    cli("retention", "set", "--db", str(server.db_path), "north", "24")
+    cli("retention", "set", "--db", server.db_url, "north", "24")
     await server.restart()
     for _ in range(100):
         if server.db.execute("SELECT count(*) FROM retention_runs").fetchone()[0]:

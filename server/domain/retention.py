@@ -77,8 +77,9 @@ def run(tx: Tx) -> dict[str, int]:
             "DELETE FROM messages WHERE group_id = ? AND created_at < ?", (g["id"], cutoff)
         )
         tx.executemany(
-            "UPDATE threads SET message_count = max(message_count - ?, 0) WHERE id = ?",
-            [(n, t) for t, n in per_thread.items()],
+            "UPDATE threads SET message_count = CASE WHEN message_count > ? THEN message_count - ?"
+            " ELSE 0 END WHERE id = ?",
+            [(n, n, t) for t, n in per_thread.items()],
         )
         tx.execute(
             "INSERT INTO retention_runs(group_id, ran_at, cutoff, deleted) VALUES (?, ?, ?, ?)",
