@@ -19,7 +19,8 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import BrowserContext, expect
 
 from server.domain import accounts
-from server.storage.sqlite.database import migrate, open_sync, write_sync
+from server.storage.engine import open_sync, write_sync
+from tests import pg
 from tests.browser.conftest import PASSWORD, ROOT, Site, _free_port, log_in
 from tests.browser.test_polls_ideas import _axe
 from tests.smtp import Inbox, link_in, smtp_in_thread
@@ -30,8 +31,7 @@ NEW_PASSWORD = "river tea window"
 
 
 def _arrange(db_path: Path) -> None:
-    conn = open_sync(str(db_path))
-    migrate(conn)
+    conn = open_sync(pg.target(db_path))  # migrated; its own database on the PostgreSQL pass
     for email, name, role in (
         ("ada@cfn.example", "Ada Admin", "admin"),
         ("alice@cfn.example", "Alice Archer", "member"),
@@ -67,7 +67,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, mail: Inbox) -> Iterator[Site
     }
     log = open(folder / "server.log", "wb")  # noqa: SIM115 (the child keeps it)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "server", "serve", "--db", str(db_path), "--port", str(port)],
+        [sys.executable, "-m", "server", "serve", "--db", pg.target(db_path), "--port", str(port)],
         cwd=ROOT,
         env=env,
         stdout=log,
