@@ -16,7 +16,8 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import BrowserContext, Page, expect
 
 from server.domain import accounts, ideas, meetings, polls
-from server.storage.sqlite.database import open_sync, write_sync
+from server.storage.engine import open_sync, write_sync
+from tests import pg
 from tests.browser.conftest import (
     PASSWORD,
     Site,
@@ -58,7 +59,7 @@ def arranged(site: Site) -> dict[str, Any]:
     and set an action, since done. The meeting to run has three accepted items; Bob and
     Dave replied (only Bob agreed to be named), Erin can't come and sent a view on item 2,
     Frank said nothing and stays offline."""
-    conn = open_sync(str(site.db_path))
+    conn = open_sync(pg.target(site.db_path))
     try:
         for local, name in (
             ("dave", "Dave Dixon"),
@@ -229,7 +230,7 @@ def test_three_people_run_a_meeting_and_an_offline_member_catches_up_without_jav
     _live_item([bob, dave], "Item 2 of 3: Falls response times – for decision")
 
     # a poll opened during item 2 belongs to it; two vote now
-    conn = open_sync(str(site.db_path))
+    conn = open_sync(pg.target(site.db_path))
     try:
         poll = write_sync(
             conn,
@@ -264,7 +265,7 @@ def test_three_people_run_a_meeting_and_an_offline_member_catches_up_without_jav
 
     alice.get_by_role("button", name="Next item").click()
     _live_item([bob, dave], "Item 3 of 3: Control room visit – for discussion")
-    conn = open_sync(str(site.db_path))
+    conn = open_sync(pg.target(site.db_path))
     try:
         write_sync(
             conn, ideas.create_idea, who["dave"], "north", "Visit a rural station", "b", "v1"

@@ -12,7 +12,8 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import BrowserContext, Page, expect
 
 from server.domain import accounts
-from server.storage.sqlite.database import open_sync, write_sync
+from server.storage.engine import open_sync, write_sync
+from tests import pg
 from tests.browser.conftest import PASSWORD, Site, log_in
 from tests.browser.test_web_app import _check_page, message_items
 
@@ -95,7 +96,7 @@ def test_report_review_hide_notice_and_rules_pages_by_keyboard_with_no_axe_viola
 
 
 def _add_user(site: Site, email: str, name: str, role: str) -> None:
-    conn = open_sync(str(site.db_path))
+    conn = open_sync(pg.target(site.db_path))
     try:
         if accounts.user_by_email(conn, email) is None:
             write_sync(conn, accounts.add_user, email, name, role, PASSWORD)
