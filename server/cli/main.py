@@ -78,7 +78,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"Every demo account's password is: {DEMO_PASSWORD}")
     for email, what in logins:
         print(f"  {email:34} {what}")
-    print("Start the server with: python -m server serve")
+    print("Start the server with: .venv/bin/python -m server serve")
     return 0
 
 
