@@ -357,7 +357,8 @@ def test_the_worked_examples_in_docs_protocol_md_are_true() -> None:
     from pathlib import Path
 
     text = (Path(__file__).resolve().parent.parent / "docs" / "protocol.md").read_text()
-    section = text[text.index("## 8. A worked session") : text.index("## Deviations")]
+    start = text.index("## 8. A worked session")
+    section = text[start : text.index("\n## ", start)]
     checked, hexbuf, direction = 0, "", ""
     for line in (raw.strip() for raw in section.splitlines()):
         m = re.match(r"^(>>|<<)\s+([0-9a-f]+)$", line)
