@@ -307,7 +307,7 @@ document.addEventListener('cfn:event', (e) => {
     refresh(id, false, 0);
   } else if (ev.type === 'poll.closed') {
     refresh(id, true, 0);
-  } else if (ev.type === 'poll.tally') {
+  } else if (ev.type === 'poll.tally' || ev.type === 'poll.turnout') {
     if (list && !cards.has(id)) return;
     refresh(id, true);
   }

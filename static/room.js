@@ -299,10 +299,10 @@ function changeMessage(type, data) {
   const li = list && list.querySelector(`li[data-id="${Number(data.id)}"]`);
   if (!li) return;
   const body = li.querySelector('.body');
-  if (type === 'message.deleted') {
+  if (type === 'message.deleted' && !data.hidden) {
     body.replaceChildren(el('p', 'muted', 'This message was deleted.'));
     li.querySelector('.message-actions')?.remove();
-  } else if (type === 'message.hidden') {
+  } else if (type === 'message.deleted' || type === 'message.hidden') {
     body.replaceChildren(hiddenNote(data.hidden));
     li.querySelectorAll('.message-actions a:not([href$="/report"])').forEach((a) => a.remove());
     announce(`A message was hidden by ${data.hidden.by}.`);

@@ -41,9 +41,9 @@ def moderates(site: str, group: str | None) -> bool:
 
 
 def removes(site: str, group: str | None) -> bool:
-    """Removing another member's message for good: site admins only (issue 15 made chairs
-    and facilitators hide instead)."""
-    return site == "admin"
+    """`message.delete` of another member's message, as PROTOCOL.md allows: a site admin
+    removes it for good; the group's chair or a facilitator hides it (reversibly)."""
+    return moderates(site, group)
 
 
 # op -> (rule, how to call it for combo number n). Arguments come from the arranged world.

@@ -223,8 +223,9 @@ async def test_after_vote_results_reach_a_member_only_once_they_have_voted(
     assert "counts" not in created["data"]
     reply = await bob.call("poll.vote", poll=poll, choices=[1])
     assert reply["counts"] == [0, 1, 0]
-    tally = await dan.event("poll.tally", poll=poll)
+    tally = await dan.event("poll.turnout", poll=poll)  # no tally may go without counts
     assert tally["data"] == {"poll": poll, "voters": 1}
+    assert not [e for e in dan.events if e["type"] == "poll.tally"]
     assert "counts" not in (await dan.call("poll.get", poll=poll))["poll"]
     assert (await bob.call("poll.get", poll=poll))["poll"]["counts"] == [0, 1, 0]
     await dan.call("poll.vote", poll=poll, choices=[0])
@@ -360,9 +361,15 @@ async def test_anonymous_poll_never_links_a_member_to_a_choice(
     assert set(took_part.values()) == {closed_at}  # vote times would link voter and tally
     stored = [
         unpack(r[0])
-        for r in server.db.execute("SELECT data FROM events WHERE type = 'poll.tally' ORDER BY seq")
+        for r in server.db.execute(
+            "SELECT data FROM events WHERE type IN ('poll.tally', 'poll.turnout') ORDER BY seq"
+        )
     ]
     assert [t["voters"] for t in stored] == [1, 2, 3]
+    assert (
+        server.db.execute("SELECT count(*) FROM events WHERE type = 'poll.tally'").fetchone()[0]
+        == 0
+    )  # rewritten as turnouts: a PROTOCOL.md client reads counts in every tally
     assert all(set(t) == {"poll", "voters"} for t in stored)  # the counts moved per vote: gone
     trail = json.dumps([e for e in audit.entries(server.db) if e["subject"] == f"poll {poll}"])
     assert "choices" not in trail
@@ -498,7 +505,7 @@ async def test_anonymous_poll_shows_only_the_turnout_until_five_members_have_vot
     late = await clients("bob@cfn.example")
     await late.call("join", room=ROOM, since=0)
     replayed = [e for e in await late.stored_events(ROOM, 6) if e["type"].startswith("poll.")]
-    assert [e["type"] for e in replayed] == ["poll.created", *["poll.tally"] * 5]
+    assert [e["type"] for e in replayed] == ["poll.created", *["poll.turnout"] * 5]
     events = [
         e
         for c in (fay, bob, dan, cora, sue, late)

@@ -78,3 +78,24 @@ async def test_the_server_runs_retention_when_it_starts_so_a_restart_catches_up(
             break
         await asyncio.sleep(0.05)
     assert [r[0] for r in server.db.execute("SELECT id FROM messages")] == [ids["new"]]
+
+
+async def test_a_member_watching_live_sees_the_old_messages_go_when_retention_runs(
+    server: Running,
+) -> None:
+    ids = await _arrange(server)
+    server.member("north", "bob@cfn.example")
+    bob = await connect(server, server.token("bob@cfn.example"))
+    try:
+        await bob.call("join", room="north")
+        assert cli("retention", "set", "--db", server.db_url, "north", "24").returncode == 0
+        assert cli("retention", "run", "--db", server.db_url).returncode == 0
+        gone = await bob.event("message.deleted", id=ids["old"])
+        assert gone["data"]["retention"] is True and "body" not in gone["data"]
+        assert not [
+            e
+            for e in bob.events
+            if e["type"] == "message.deleted" and e["data"]["id"] == ids["new"]
+        ]
+    finally:
+        await bob.close()

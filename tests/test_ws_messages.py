@@ -269,10 +269,11 @@ async def test_author_and_admin_may_delete(
 
 
 @pytest.mark.parametrize("who", ["member", "staff", "chair", "facilitator"])
-async def test_members_staff_chairs_and_facilitators_may_not_delete_others_messages(
+async def test_members_and_staff_may_not_delete_others_messages_and_chairs_hide_them(
     server: Running, room: str, clients: Callable, who: str
 ) -> None:
-    """Chairs and facilitators hide a post instead (issue 15): removal is for admins."""
+    """Members and staff are refused; a chair's or facilitator's `message.delete` (which
+    PROTOCOL.md allows them) hides the post reversibly instead: removal is for admins."""
     (alice,) = await joined(clients, room, ALICE)
     mid = (await new_thread(alice, room))["message"]["id"]
     if who == "chair":
@@ -287,6 +288,19 @@ async def test_members_staff_chairs_and_facilitators_may_not_delete_others_messa
         other = await clients("sam@cfn.example")
     else:
         other = await clients(BOB)
+    if who in ("chair", "facilitator"):
+        await other.call("join", room=room)
+        assert await other.call("message.delete", message=mid) == {}
+        gone = await alice.event("message.deleted", id=mid)
+        assert gone["data"]["hidden"]["reason"] == "not right for this discussion"
+        stored = server.db.execute(
+            "SELECT deleted_at, hidden_at FROM messages WHERE id = ?", (mid,)
+        ).fetchone()
+        assert stored[0] is None and stored[1] is not None  # hidden, not removed: reversible
+        assert await other.call("message.restore", message=mid) == {}
+        page = await alice.call("history", room=room)
+        assert page["messages"][0]["body"] == "Opening"
+        return
     assert await other.error("message.delete", message=mid) == "forbidden"
     page = await alice.call("history", room=room)
     assert page["messages"][0]["body"] == "Opening" and "deleted" not in page["messages"][0]

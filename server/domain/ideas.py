@@ -94,11 +94,11 @@ def create_idea(
 ) -> dict[str, Any]:
     acc = access(tx, user, room)
     existing = tx.one(
-        "SELECT id FROM ideas WHERE group_id = ? AND author_id = ? AND cid = ?",
+        "SELECT id, thread_id FROM ideas WHERE group_id = ? AND author_id = ? AND cid = ?",
         (acc.group_id, user.id, cid),
     )
-    if existing is not None:  # a retry: the original id, nothing new
-        return {"idea": {"id": existing["id"]}}
+    if existing is not None:  # a retry: the original reply, nothing new
+        return {"idea": {"id": existing["id"], "thread": existing["thread_id"]}}
     made = discussions.create_thread(tx, user, room, f"Idea: {title}"[:200], body, f"idea:{cid}")
     idea_id: int = tx.value(
         "INSERT INTO ideas(group_id, title, body, author_id, cid, status, thread_id, created_at,"

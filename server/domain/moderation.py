@@ -20,6 +20,7 @@ from server.domain.discussions import (
     FORMER_MEMBER,
     HIDERS,
     audience,
+    delete_message,
     message_for_change,
     scrub_stored_text,
 )
@@ -39,6 +40,7 @@ HIDE_REASONS = {
     "unkind": "unkind or offensive",
     "untrue": "untrue or misleading",
     "spam": "advertising or spam",
+    "other": "not right for this discussion",
 }
 MAX_NOTE = 1000
 MAX_RULES = 5000
@@ -188,13 +190,28 @@ def hide_message(tx: Tx, user: User, message_id: int, reason: str) -> dict[str, 
         subject=f"message {message_id}",
         reason=reason,
     )
+    # The contract's own event, so a client written only against PROTOCOL.md takes the
+    # words off the screen too; `hidden` tells ours to show the notice instead.
     tx.emit(
         acc.room_id,
         acc.slug,
-        "message.hidden",
-        audience(row, {"id": message_id, "thread": row["thread_id"], "hidden": hidden}),
+        "message.deleted",
+        audience(
+            row,
+            {"id": message_id, "thread": row["thread_id"], "deleted_at": tx.now, "hidden": hidden},
+        ),
     )
     return {"hidden": hidden}
+
+
+def remove_message(tx: Tx, user: User, message_id: int) -> dict[str, Any]:
+    """The contract's `message.delete`: the author or an admin removes for good; the group's
+    chair or a facilitator, whom PROTOCOL.md also allows, hides it instead (reversible)."""
+    row, acc = message_for_change(tx, user, message_id)
+    if row["author_id"] != user.id and not user.is_admin and may_moderate(user, acc):
+        hide_message(tx, user, message_id, "other")
+        return {"moderated": True}
+    return delete_message(tx, user, message_id)
 
 
 def restore_message(tx: Tx, user: User, message_id: int) -> dict[str, Any]:

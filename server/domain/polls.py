@@ -131,6 +131,9 @@ def _shown_to_all(row: Row, counted: dict[str, Any], threshold: int) -> bool:
     return results_visible(row, False, counted["voters"], threshold)
 
 
+TURNOUT = "poll.turnout"  # a tally without counts (an extension event)
+
+
 def _tally_data(row: Row, counted: dict[str, Any], threshold: int) -> dict[str, Any]:
     """What a broadcast tally carries: counts only when all may see them, else the turnout."""
     data: dict[str, Any] = {"poll": row["id"], "voters": counted["voters"]}
@@ -140,8 +143,11 @@ def _tally_data(row: Row, counted: dict[str, Any], threshold: int) -> dict[str, 
 
 
 def _emit_tally(tx: Tx, acc: Access, row: Row, threshold: int) -> dict[str, Any]:
+    """``poll.tally`` when everyone may see the counts; else ``poll.turnout`` {poll, voters}:
+    a client written to PROTOCOL.md reads ``counts`` in every tally, so none goes without."""
     counted = breakdown(tx, row)
-    tx.emit(acc.room_id, acc.slug, "poll.tally", _tally_data(row, counted, threshold))
+    data = _tally_data(row, counted, threshold)
+    tx.emit(acc.room_id, acc.slug, "poll.tally" if "counts" in data else TURNOUT, data)
     return counted
 
 
@@ -329,8 +335,13 @@ def _forget_who_chose_what(tx: Tx, row: Row) -> None:
         tally = unpack(data)
         if tally.get("poll") == row["id"] and "counts" in tally:
             tx.execute(
-                "UPDATE events SET data = ? WHERE room_id = ? AND seq = ?",
-                (pack({"poll": row["id"], "voters": tally.get("voters", 0)}), room_id, seq),
+                "UPDATE events SET type = ?, data = ? WHERE room_id = ? AND seq = ?",
+                (
+                    TURNOUT,
+                    pack({"poll": row["id"], "voters": tally.get("voters", 0)}),
+                    room_id,
+                    seq,
+                ),
             )
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from server.domain import audit
 from server.domain.accounts import User
+from server.domain.discussions import audience
 from server.errors import BadRequest, Forbidden, NotFound
 from server.storage import Conn, Tx, pack, unpack
 
@@ -63,7 +64,10 @@ def run(tx: Tx) -> dict[str, int]:
     for g in groups:
         cutoff = tx.now - g["retention_months"] * MONTH_MS
         old = tx.execute(
-            "SELECT id, thread_id, seq FROM messages WHERE group_id = ? AND created_at < ?",
+            "SELECT m.id, m.thread_id, m.seq, m.staff_only, m.author_id, m.deleted_at,"
+            " t.author_id AS thread_owner FROM messages m"
+            " LEFT JOIN threads t ON t.id = m.thread_id AND t.staff_only = 1"
+            " WHERE m.group_id = ? AND m.created_at < ?",
             (g["id"], cutoff),
         ).fetchall()
         if not old:
@@ -85,6 +89,23 @@ def run(tx: Tx) -> dict[str, int]:
             "INSERT INTO retention_runs(group_id, ran_at, cutoff, deleted) VALUES (?, ?, ?, ?)",
             (g["id"], tx.now, cutoff, deleted),
         )
+        # Live screens take the words off too: the contract's deletion event for each.
+        for r in old:
+            if r["deleted_at"] is None:
+                tx.emit(
+                    g["room_id"],
+                    g["slug"],
+                    "message.deleted",
+                    audience(
+                        r,
+                        {
+                            "id": r["id"],
+                            "thread": r["thread_id"],
+                            "deleted_at": tx.now,
+                            "retention": True,
+                        },
+                    ),
+                )
         audit.record(
             tx, None, "retention.deleted", group_id=g["id"], subject=g["slug"], messages=deleted
         )

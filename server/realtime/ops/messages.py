@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from server.domain import discussions
+from server.domain import discussions, moderation
 from server.realtime.connection import Connection, Handler
 from server.realtime.ops.common import joined
 
@@ -42,7 +42,7 @@ async def message_edit(conn: Connection, args: dict[str, Any]) -> dict[str, Any]
 
 
 async def message_delete(conn: Connection, args: dict[str, Any]) -> dict[str, Any]:
-    await conn.services.db.write(discussions.delete_message, conn.user, args["message"])
+    await conn.services.db.write(moderation.remove_message, conn.user, args["message"])
     return {}
 
 
