@@ -18,7 +18,7 @@ from typing import Any
 
 import msgpack
 
-from bench.proc import cpu_seconds, rss_bytes
+from bench.proc import cpu_seconds, rss_bytes, tree_cpu_seconds
 from bench.wsclient import WSClient, connect
 
 HOST = "127.0.0.1"
@@ -375,14 +375,18 @@ async def cluster(cfg: dict[str, Any]) -> dict[str, Any]:
     await asyncio.sleep(cfg["warmup"])
     window[0], window[1] = time.perf_counter_ns(), 1 << 62
     pub.timing = True
-    redis_pid = cfg.get("redis_pid")
+    redis_pid, pg_pid = cfg.get("redis_pid"), cfg.get("pg_pid")
 
-    def cpu() -> tuple[float, float]:
-        return sum(cpu_seconds(p) for p in pids), cpu_seconds(redis_pid) if redis_pid else 0.0
+    def cpu() -> tuple[float, float, float]:
+        return (
+            sum(cpu_seconds(p) for p in pids),
+            cpu_seconds(redis_pid) if redis_pid else 0.0,
+            tree_cpu_seconds(pg_pid) if pg_pid else 0.0,
+        )
 
-    e0, a0, (c0, r0), t0 = sum(c.events for c in everyone), pub.acks, cpu(), time.monotonic()
+    e0, a0, (c0, r0, g0), t0 = sum(c.events for c in everyone), pub.acks, cpu(), time.monotonic()
     await asyncio.sleep(cfg["duration"])
-    e1, a1, (c1, r1), t1 = sum(c.events for c in everyone), pub.acks, cpu(), time.monotonic()
+    e1, a1, (c1, r1, g1), t1 = sum(c.events for c in everyone), pub.acks, cpu(), time.monotonic()
     window[1] = time.perf_counter_ns()
     pub.stop = True
     await asyncio.wait(tasks, timeout=10)
@@ -404,6 +408,8 @@ async def cluster(cfg: dict[str, Any]) -> dict[str, Any]:
         "server_cpu_s_per_1000": 1000 * (c1 - c0) / deliveries if deliveries else None,
         "redis_cpu_s_per_1000": 1000 * (r1 - r0) / deliveries if deliveries and redis_pid else None,
         "redis_cpu_share": (r1 - r0) / elapsed if redis_pid else None,
+        "postgres_cpu_s_per_1000": 1000 * (g1 - g0) / deliveries if deliveries and pg_pid else None,
+        "postgres_cpu_share": (g1 - g0) / elapsed if pg_pid else None,
         "errors": pub.errors,
         "cut_off": cut_off,
     }
