@@ -72,8 +72,11 @@ class Publishers:
         inflight: int,
         body_size: int,
         tags: list[str] | None = None,
+        rate: float = 0.0,
     ) -> None:
         self.clients, self.targets, self.inflight = clients, targets, inflight
+        # rate > 0: posts/s over all workers (a fixed load, for latency); else as fast as acked
+        self.gap = len(clients) * inflight / rate if rate > 0 else 0.0
         self.pad = "x" * (body_size - 21)
         # One character after the send time: which node the publisher is on (cluster runs).
         self.tags = dict(zip(map(id, clients), tags or ["x"] * len(clients), strict=True))
@@ -85,7 +88,11 @@ class Publishers:
         self._cids = itertools.count()
 
     async def _worker(self, c: WSClient, room: str, thread: int) -> None:
+        due = time.monotonic() + random.random() * self.gap
         while not self.stop:
+            if self.gap:
+                await asyncio.sleep(max(0.0, due - time.monotonic()))
+                due += self.gap
             sent = time.perf_counter_ns()
             reply = await c.send(
                 "message.post",
@@ -370,6 +377,7 @@ async def cluster(cfg: dict[str, Any]) -> dict[str, Any]:
         cfg["inflight"],
         cfg["body_size"],
         [str(node) for node in pub_nodes],
+        cfg.get("rate", 0.0),
     )
     tasks = pub.start()
     await asyncio.sleep(cfg["warmup"])
