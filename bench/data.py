@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from server.domain import accounts, discussions
+from server.storage import engine
 from server.storage.sqlite.database import Tx, migrate, open_sync, pack, write_sync
 
 GROUPS, THREADS = 50, 20
@@ -32,13 +33,15 @@ def _people(tx: Tx, prefix: str, count: int) -> list[str]:
 
 
 def fanout_db(
-    path: Path,
+    path: Path | str,
     receivers: int,
     publishers: int,
     per_user: int = 50,
 ) -> dict[str, Any]:
-    """One room; receivers share a token per ``per_user`` connections (one presence each)."""
-    conn = _open(path)
+    """One room; receivers share a token per ``per_user`` connections (one presence each).
+    ``path`` is a SQLite file or a PostgreSQL URL: arranged through the engine-neutral
+    storage, so the cluster runs may use either."""
+    conn = engine.open_sync(str(path))
 
     def arrange(tx: Tx) -> dict[str, Any]:
         accounts.add_group(tx, "fanout", "Fan-out")
@@ -57,7 +60,7 @@ def fanout_db(
         }
 
     try:
-        return write_sync(conn, arrange)
+        return engine.write_sync(conn, arrange)
     finally:
         conn.close()
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import msgpack
 
-from bench.proc import cpu_seconds, rss_bytes
+from bench.proc import cpu_seconds, rss_bytes, tree_cpu_seconds
 from bench.wsclient import WSClient, connect
 
 HOST = "127.0.0.1"
@@ -72,8 +72,11 @@ class Publishers:
         inflight: int,
         body_size: int,
         tags: list[str] | None = None,
+        rate: float = 0.0,
     ) -> None:
         self.clients, self.targets, self.inflight = clients, targets, inflight
+        # rate > 0: posts/s over all workers (a fixed load, for latency); else as fast as acked
+        self.gap = len(clients) * inflight / rate if rate > 0 else 0.0
         self.pad = "x" * (body_size - 21)
         # One character after the send time: which node the publisher is on (cluster runs).
         self.tags = dict(zip(map(id, clients), tags or ["x"] * len(clients), strict=True))
@@ -85,7 +88,11 @@ class Publishers:
         self._cids = itertools.count()
 
     async def _worker(self, c: WSClient, room: str, thread: int) -> None:
+        due = time.monotonic() + random.random() * self.gap
         while not self.stop:
+            if self.gap:
+                await asyncio.sleep(max(0.0, due - time.monotonic()))
+                due += self.gap
             sent = time.perf_counter_ns()
             reply = await c.send(
                 "message.post",
@@ -370,19 +377,24 @@ async def cluster(cfg: dict[str, Any]) -> dict[str, Any]:
         cfg["inflight"],
         cfg["body_size"],
         [str(node) for node in pub_nodes],
+        cfg.get("rate", 0.0),
     )
     tasks = pub.start()
     await asyncio.sleep(cfg["warmup"])
     window[0], window[1] = time.perf_counter_ns(), 1 << 62
     pub.timing = True
-    redis_pid = cfg.get("redis_pid")
+    redis_pid, pg_pid = cfg.get("redis_pid"), cfg.get("pg_pid")
 
-    def cpu() -> tuple[float, float]:
-        return sum(cpu_seconds(p) for p in pids), cpu_seconds(redis_pid) if redis_pid else 0.0
+    def cpu() -> tuple[float, float, float]:
+        return (
+            sum(cpu_seconds(p) for p in pids),
+            cpu_seconds(redis_pid) if redis_pid else 0.0,
+            tree_cpu_seconds(pg_pid) if pg_pid else 0.0,
+        )
 
-    e0, a0, (c0, r0), t0 = sum(c.events for c in everyone), pub.acks, cpu(), time.monotonic()
+    e0, a0, (c0, r0, g0), t0 = sum(c.events for c in everyone), pub.acks, cpu(), time.monotonic()
     await asyncio.sleep(cfg["duration"])
-    e1, a1, (c1, r1), t1 = sum(c.events for c in everyone), pub.acks, cpu(), time.monotonic()
+    e1, a1, (c1, r1, g1), t1 = sum(c.events for c in everyone), pub.acks, cpu(), time.monotonic()
     window[1] = time.perf_counter_ns()
     pub.stop = True
     await asyncio.wait(tasks, timeout=10)
@@ -404,6 +416,8 @@ async def cluster(cfg: dict[str, Any]) -> dict[str, Any]:
         "server_cpu_s_per_1000": 1000 * (c1 - c0) / deliveries if deliveries else None,
         "redis_cpu_s_per_1000": 1000 * (r1 - r0) / deliveries if deliveries and redis_pid else None,
         "redis_cpu_share": (r1 - r0) / elapsed if redis_pid else None,
+        "postgres_cpu_s_per_1000": 1000 * (g1 - g0) / deliveries if deliveries and pg_pid else None,
+        "postgres_cpu_share": (g1 - g0) / elapsed if pg_pid else None,
         "errors": pub.errors,
         "cut_off": cut_off,
     }

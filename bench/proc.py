@@ -14,6 +14,23 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime (fields 14, 15)
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of a process and its living children (PostgreSQL: the postmaster and every
+    backend, which the servers' pools keep open for the whole run)."""
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:  # it ended meanwhile
+            continue
+        if int(entry) == pid or int(fields[1]) == pid:  # field 4: the parent's pid
+            total += (int(fields[11]) + int(fields[12])) / _TICKS
+    return total
+
+
 def rss_bytes(pid: int) -> int:
     """Resident set size now."""
     with open(f"/proc/{pid}/status") as f:

@@ -1,10 +1,11 @@
 """Several real ``serve`` processes sharing one database and one Redis, for cluster tests.
 
 The database is SQLite in WAL in a temp dir (several processes may share it: one writer at
-a time, the busy timeout waits) unless ``CFN_TEST_CLUSTER_DB`` names a PostgreSQL URL, when
-every node uses that instead (the data is arranged through ``server.storage.engine`` when
-that module exists). Redis is a throwaway ``redis-server`` on a free loopback port, which a
-test may SIGKILL and start again on the same port.
+a time, the busy timeout waits); on the PostgreSQL pass (``CFN_TEST_DB=postgres``) it is one
+fresh database of the run's throwaway PostgreSQL, shared by every node. The data is
+arranged through the engine-neutral ``server.storage.engine``. Redis is a throwaway
+``redis-server`` on a free loopback port, which a test may SIGKILL and start again on the
+same port.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from server.domain import accounts, discussions
+from server.storage.engine import open_sync, write_sync
+from tests import pg
 from tests.harness import PASSWORD, SUBPROTOCOLS
 from tests.serverproc import ServerProcess, free_port
 
@@ -93,29 +96,12 @@ class Node(ServerProcess):
         return result
 
 
-def _engine() -> tuple[Any, Any]:
-    """(open_sync, write_sync) for the database: the engine chooser when it exists."""
-    try:
-        from server.storage import engine  # type: ignore[attr-defined]
-
-        return engine.open_sync, engine.write_sync
-    except ImportError:
-        from server.storage.sqlite.database import migrate, open_sync, write_sync
-
-        def opened(path: str) -> Any:
-            conn = open_sync(path)
-            migrate(conn)
-            return conn
-
-        return opened, write_sync
-
-
 class Cluster:
     """N nodes, one database, one Redis. ``arrange()`` makes rooms, members and tokens."""
 
     def __init__(self, work: Path, nodes: int = 2, **env: str) -> None:
         self.work = work
-        self.db = os.environ.get("CFN_TEST_CLUSTER_DB") or str(work / "cluster.db")
+        self.db = pg.target(work / "cluster.db")  # a file path, or a PostgreSQL URL
         self.redis = RedisServer(work / "redis")
         self.env = {"CFN_PRESENCE_TTL": "3", **env}
         self.nodes = [self._node(i) for i in range(nodes)]
@@ -125,7 +111,6 @@ class Cluster:
 
     def arrange(self, rooms: int, people: int) -> list[dict[str, Any]]:
         """Rooms with one thread each; ``people`` members spread over them, each with a token."""
-        open_sync, write_sync = _engine()
         conn = open_sync(self.db)
         out, threads = [], {}
         for r in range(rooms):

@@ -168,7 +168,10 @@ class Client:
         await self.ws.send(data)
 
     async def _read_one(self, timeout: float) -> dict[str, Any]:  # noqa: ASYNC109
-        frame = await asyncio.wait_for(self.ws.recv(), timeout)
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for drops a cancellation that
+        # arrives as the frame does, so a test's cancelled load task would carry on posting.
+        async with asyncio.timeout(timeout):
+            frame = await self.ws.recv()
         self.frames.append(frame)
         msg = self.decode(frame)
         if msg.get("op") == "event":

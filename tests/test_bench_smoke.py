@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import pg
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -85,3 +87,24 @@ def test_cluster_benchmark_refuses_several_nodes_without_a_backplane(tmp_path: P
         timeout=60,
     )
     assert done.returncode == 2 and "needs --backplane redis" in done.stderr
+
+
+@pytest.mark.skipif(
+    not pg.wanted() or shutil.which("redis-server") is None,
+    reason="on the PostgreSQL pass only (its throwaway server costs seconds): needs redis-server",
+)
+def test_cluster_benchmark_on_postgres_reports_postgres_cpu_apart(tmp_path: Path):
+    raw = tmp_path / "results.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--quick", "--database", "postgres"]
+        + ["--backplane", "redis", "--nodes", "2", "--work", str(tmp_path / "work")]
+        + ["--out", str(tmp_path / "performance.md"), "--json", str(raw)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    c = json.loads(raw.read_text())["cluster"]
+    assert c["database"] == "postgres" and c["errors"] == 0 and c["deliveries_per_s"] > 0
+    assert c["postgres_cpu_s_per_1000"] > 0 and c["redis_cpu_s_per_1000"] is not None

@@ -24,7 +24,7 @@ from server.storage.postgres.database import PgConn, PgTx, cluster_identity, con
 from server.storage.postgres.sql import translate
 from server.storage.sqlite.database import SCHEMA_PATH, migrations
 from server.storage.sqlite.database import open_sync as sqlite_open
-from tests import pg
+from tests import pg, pgserver
 from tests.serverproc import ROOT
 
 needs_postgres = pytest.mark.skipif(
@@ -212,7 +212,7 @@ def test_the_cluster_identity_names_cluster_timeline_and_database(
 
 
 def test_a_postgres_url_that_cannot_be_reached_is_one_line_and_hides_the_password() -> None:
-    port = pg._free_port()  # nothing listens there
+    port = pgserver.free_port()  # nothing listens there
     done = subprocess.run(
         [sys.executable, "-m", "server", "group", "add", "north", "--name", "North",
          "--db", f"postgresql://cfn:s3cret@127.0.0.1:{port}/cfn"],
