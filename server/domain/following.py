@@ -122,3 +122,15 @@ def set_level(tx: Tx, user: User, room: str, value: str) -> dict[str, Any]:
         (user.id, acc.group_id, value, tx.now),
     )
     return {"room": acc.slug, "level": value}
+
+
+def member_groups(conn: Conn, user: User) -> list[dict[str, Any]]:
+    """The groups the member belongs to, each with their level: the inbox's settings form."""
+    rows = conn.execute(
+        "SELECT g.id, g.slug, g.name, coalesce(l.level, ?) AS level FROM memberships m"
+        " JOIN groups g ON g.id = m.group_id"
+        " LEFT JOIN follow_levels l ON l.user_id = m.user_id AND l.group_id = g.id"
+        " WHERE m.user_id = ? AND g.archived_at IS NULL ORDER BY g.name",
+        (DEFAULT_LEVEL, user.id),
+    ).fetchall()
+    return [dict(r) for r in rows]

@@ -368,3 +368,14 @@ def entry_dict(e: Entry) -> dict[str, Any]:
         "count": e.count,
         "excerpt": e.excerpt,
     }
+
+
+def opened(tx: Tx, user: User, kind: str, item_id: int) -> bool:
+    """A member opened a poll, idea or meeting page: its entry is read. Returns whether
+    they follow it (the page's follow button); a thread's mark moves on the thread page."""
+    if kind in ("poll", "idea", "meeting"):
+        try:
+            mark_read(tx, user, f"{kind}:{item_id}")
+        except NotFound:  # an admin reading a group they are not in has no inbox there
+            pass
+    return kind in following.KINDS and following.is_following(tx, user, kind, item_id)
