@@ -9,11 +9,14 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest
 
-from server.domain import inbox
+from server.auth import SESSION_COOKIE
+from server.domain import accounts, inbox
 from server.domain.accounts import User
 from server.errors import BadRequest, NotFound
+from server.storage.engine import write_sync
 from tests.harness import Client, Running, connect
 
 ROOM = "north"
@@ -287,3 +290,119 @@ async def test_entries_are_newest_first_across_groups(
     assert {e.group_slug for e in entries} == {"north", "south"}
     counts = await server.services.db.read(inbox.counts_by_group, who(server, "dan"))
     assert sum(c["messages"] for c in counts.values()) == 2
+
+
+# --- the pages and the WebSocket ops ------------------------------------------------------
+
+
+async def browser(server: Running, name: str) -> tuple[httpx.AsyncClient, str]:
+    """A logged-in HTTP client (a session made through the domain, as the login page does)."""
+    user = who(server, name)
+    token, csrf = write_sync(server.db, accounts.create_session, user.id, 1)
+    http = httpx.AsyncClient(
+        base_url=server.http, cookies={SESSION_COOKIE: token}, follow_redirects=False, timeout=10
+    )
+    return http, csrf
+
+
+async def test_the_inbox_page_lists_links_and_marks_read_only_when_asked(
+    server: Running, people: dict[str, Client]
+) -> None:
+    one = await thread(people["bob"], "Visit debrief")
+    two = await thread(people["bob"], "Leaflet draft")
+    http, csrf = await browser(server, "dan")
+    async with http:
+        for _ in range(2):  # listing twice: still there
+            page = (await http.get("/inbox")).text
+            assert "What's new for you</h1>" in page and "2 things new for you." in page
+            assert f'href="/g/{ROOM}/t/{one}#m' in page and f'href="/g/{ROOM}/t/{two}#m' in page
+            assert '<span class="badge" id="nav-inbox-count">2' in page
+        r = await http.post("/inbox/read", data={"csrf": csrf, "key": f"thread:{one}"})
+        assert r.status_code == 303 and r.headers["location"] == "/inbox?done=read#inbox-status"
+        page = (await http.get(r.headers["location"])).text
+        assert "That entry is marked read." in page and f"/t/{one}#" not in page
+        # without the form's token nothing is marked
+        r = await http.post("/inbox/read-all", data={})
+        assert r.status_code == 403 and len(await listed(server, "dan")) == 1
+        # a key that is no entry: the page again with one sentence, nothing marked
+        r = await http.post("/inbox/read", data={"csrf": csrf, "key": "nonsense"})
+        assert r.status_code == 400 and "That is not an entry of the inbox." in r.text
+        assert len(await listed(server, "dan")) == 1
+        r = await http.post("/inbox/read-all", data={"csrf": csrf})
+        page = (await http.get(r.headers["location"])).text
+        assert "Everything is marked read." in page and "You are up to date" in page
+        assert 'id="nav-inbox-count"' not in page
+
+
+async def test_opening_the_place_marks_its_entry_read(
+    server: Running, people: dict[str, Client]
+) -> None:
+    tid = await thread(people["bob"])
+    poll = await people["cora"].call(
+        "poll.create", room=ROOM, question="Topic?", options=["A", "B"], kind="single"
+    )
+    pid = poll["poll"]["id"]
+    http, _ = await browser(server, "dan")
+    async with http:
+        assert {e.key for e in await listed(server, "dan")} == {f"thread:{tid}", f"poll:{pid}"}
+        await http.get(f"/g/{ROOM}")  # the thread list: marks no thread read
+        assert {e.key for e in await listed(server, "dan")} == {f"thread:{tid}", f"poll:{pid}"}
+        assert '<span class="badge">1 new</span>' in (await http.get(f"/g/{ROOM}")).text
+        await http.get(f"/g/{ROOM}/polls/{pid}")
+        assert [e.key for e in await listed(server, "dan")] == [f"thread:{tid}"]
+        await http.get(f"/g/{ROOM}/t/{tid}")
+        assert await listed(server, "dan") == []
+        assert '<span class="badge">1 new</span>' not in (await http.get(f"/g/{ROOM}")).text
+
+
+async def test_home_counts_polls_ideas_and_meeting_news_per_group(
+    server: Running, people: dict[str, Client]
+) -> None:
+    await people["cora"].call(
+        "poll.create", room=ROOM, question="Topic?", options=["A", "B"], kind="single"
+    )
+    made = await people["dan"].call(
+        "idea.create", room=ROOM, title="Peer support", body="Please", cid="i"
+    )
+    await people["cora"].call("idea.status", idea=made["idea"]["id"], status="discussing")
+    http, _ = await browser(server, "dan")
+    async with http:
+        home = (await http.get("/")).text
+        assert "1 poll, 1 idea with news for you" in home
+    http, _ = await browser(server, "sid")
+    async with http:
+        assert "with news for you" not in (await http.get("/")).text
+
+
+async def test_an_outsider_sees_nothing_of_another_group(
+    server: Running, people: dict[str, Client]
+) -> None:
+    await thread(people["bob"], "North only")
+    await people["cora"].call(
+        "poll.create", room=ROOM, question="North poll?", options=["A", "B"], kind="single"
+    )
+    for name in ("sid", "carol"):
+        http, csrf = await browser(server, name)
+        async with http:
+            page = (await http.get("/inbox")).text
+            assert "North only" not in page and "North poll" not in page
+            assert "You are up to date" in page
+        assert await people[name].call("inbox.get") == {"entries": [], "unread": 0}
+        assert await people[name].error("inbox.read", key="thread:1") == "not_found"
+
+
+async def test_inbox_get_and_inbox_read_over_the_websocket(
+    server: Running, people: dict[str, Client]
+) -> None:
+    tid = await thread(people["bob"])
+    got = await people["dan"].call("inbox.get")
+    assert got["unread"] == 1
+    [entry] = got["entries"]
+    assert entry["key"] == f"thread:{tid}" and entry["group"]["slug"] == ROOM
+    assert entry["kind"] == "thread" and entry["count"] == 1 and entry["url"].startswith("/g/")
+    assert await people["dan"].error("inbox.read", key="poll:x") == "bad_request"
+    assert await people["dan"].call("inbox.read", key=f"thread:{tid}") == {"read": f"thread:{tid}"}
+    assert (await people["dan"].call("inbox.get"))["unread"] == 0
+    await thread(people["cora"], "Another")
+    assert await people["dan"].call("inbox.read") == {"read": "all"}
+    assert (await people["dan"].call("inbox.get"))["unread"] == 0
