@@ -109,16 +109,19 @@ def _threads(conn: Conn, user: User, g: Row, floor: int, limit: int) -> list[Ent
     found: list[Entry] = []
     for t in rows:
         params = (t["id"], t["mark"], floor, user.id, sees, user.id)
+        # the first unread and how many (counted up to COUNT_CAP), in one index range
+        agg = conn.one(
+            f"SELECT min(c.id) AS first, count(*) AS n FROM (SELECT m.id{unread}"
+            f" ORDER BY m.id LIMIT {COUNT_CAP}) c",
+            params,
+        )
+        if agg is None or not agg["n"]:
+            continue
+        first, n = agg["first"], agg["n"]
         newest = conn.one(
             f"SELECT m.id, m.body, m.created_at{unread} ORDER BY m.id DESC LIMIT 1", params
         )
-        if newest is None:
-            continue
-        first: int = conn.value(f"SELECT min(m.id){unread}", params)
-        n: int = conn.value(
-            f"SELECT count(*) FROM (SELECT m.id{unread} ORDER BY m.id LIMIT {COUNT_CAP}) c",
-            params,
-        )
+        assert newest is not None
         new_thread = t["mark"] == 0 and t["following"] != 1
         found.append(
             Entry(

@@ -75,10 +75,12 @@ def member_page(handler: MemberPage) -> Endpoint:
         found = await require_session(request)
         if isinstance(found, Response):
             return found
-        # the header's "What's new" badge, on every member page
-        request.state.inbox_unread = await services_of(request).db.read(
-            inbox.unread_total, found.user
-        )
+        # the header's "What's new" badge, on every member page (the inbox page itself
+        # counts what it lists, in the same read)
+        if request.url.path != "/inbox":
+            request.state.inbox_unread = await services_of(request).db.read(
+                inbox.unread_total, found.user
+            )
         return await handler(request, found)
 
     return endpoint

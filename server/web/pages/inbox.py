@@ -58,6 +58,7 @@ def _inbox_page(conn: Conn, user: User) -> dict[str, Any]:
 @member_page
 async def inbox_page(request: Request, found: Session) -> Response:
     data = await services_of(request).db.read(_inbox_page, found.user)
+    request.state.inbox_unread = data["total"]  # the header's badge, from the same read
     return no_store(
         page(
             request,
