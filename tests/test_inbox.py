@@ -4,6 +4,7 @@ and the inbox is read through the server's own storage, as the page and the dige
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import time
 from collections.abc import AsyncIterator
@@ -196,6 +197,7 @@ async def test_open_polls_not_voted_in_are_listed_until_voted_or_marked_read(
     assert await listed(server, "bob") == []
     # bob follows it by hand: its closing is news for bob
     await write(server, following_set, who(server, "bob"), "poll", pid, True)
+    await asyncio.sleep(0.01)  # news is what happened after the mark, to the millisecond
     await people["cora"].call("poll.close", poll=pid)
     [closed] = await listed(server, "bob")
     assert closed.detail == "Closed: see the result"
@@ -217,6 +219,7 @@ async def test_status_changes_of_my_ideas_are_listed_with_the_note(
     await people["dan"].call("idea.support", idea=iid)
     for name in ("bob", "dan", "cora", "fay"):
         await write(server, inbox.mark_all_read, who(server, name))
+    await asyncio.sleep(0.01)
     await people["cora"].call("idea.status", idea=iid, status="adopted", note="From April")
     for name in ("bob", "dan"):
         [entry] = await listed(server, name)
@@ -261,6 +264,7 @@ async def test_meeting_news_agenda_papers_and_pack(
     assert entry.detail == "Papers out"
     await write(server, inbox.mark_read, who(server, "dan"), f"meeting:{mid}")
     assert await listed(server, "dan") == []
+    await asyncio.sleep(0.01)  # news is what happened after the mark, to the millisecond
     await people["cora"].call("meeting.start", meeting=mid)
     await people["cora"].call("meeting.end", meeting=mid)
     [entry] = await listed(server, "dan")

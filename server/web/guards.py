@@ -67,6 +67,12 @@ async def check_csrf(request: Request, form: FormData, expected: str | None) -> 
         raise Forbidden("This form has expired. Please go back, reload the page and try again.")
 
 
+async def refresh_badge(request: Request, found: Session) -> None:
+    """Count the header's badge again: the page being opened has just marked its entry
+    read, and the badge should not still count it."""
+    request.state.inbox_unread = await services_of(request).db.read(inbox.unread_total, found.user)
+
+
 def member_page(handler: MemberPage) -> Endpoint:
     """A page for someone logged in; anyone else is sent to log in first, then back here."""
 

@@ -30,6 +30,11 @@ CREATE TABLE inbox_reads (
     PRIMARY KEY (user_id, key)
 ) WITHOUT ROWID;
 
+-- The inbox counts each followed thread's unread messages from this index alone (no row
+-- reads): the columns its filters need (docs/performance.md, the inbox scenario).
+CREATE INDEX messages_unread ON messages(thread_id, id, author_id, created_at, staff_only,
+    deleted_at, hidden_at);
+
 -- Members already follow the threads they started or wrote in before this migration.
 INSERT INTO follows(user_id, kind, item_id, group_id, following, at)
 SELECT author_id, 'thread', thread_id, min(group_id), 1, min(created_at) FROM messages

@@ -26,7 +26,14 @@ from server.domain.accounts import Access, Session, User, access, require_staff_
 from server.errors import BadRequest, Forbidden, NotFound, TooLarge
 from server.storage import Conn
 from server.web.forms import safe_back, whole_number
-from server.web.guards import member_form, member_page, no_store, outsider_safe, services_of
+from server.web.guards import (
+    member_form,
+    member_page,
+    no_store,
+    outsider_safe,
+    refresh_badge,
+    services_of,
+)
 from server.web.templating import page
 
 T = TypeVar("T")
@@ -215,6 +222,7 @@ async def poll_page(request: Request, found: Session) -> Response:
     followed = await services_of(request).db.write(
         inbox.opened, found.user, "poll", data["poll"]["id"]
     )
+    await refresh_badge(request, found)
     return no_store(
         page(
             request,
@@ -524,6 +532,7 @@ async def idea_page(request: Request, found: Session) -> Response:
     followed = await services_of(request).db.write(
         inbox.opened, found.user, "idea", data["idea"]["id"]
     )
+    await refresh_badge(request, found)
     return no_store(
         page(
             request,

@@ -27,6 +27,7 @@ from server.web.guards import (
     member_page,
     no_store,
     outsider_safe,
+    refresh_badge,
     services_of,
 )
 from server.web.templating import page
@@ -137,6 +138,7 @@ async def thread(request: Request, found: Session) -> Response:
             reads.move_mark, found.user, acc.group_id, thread_id, data["messages"][-1]["id"]
         )
     followed = await db.read(following.is_following, found.user, "thread", thread_id)
+    await refresh_badge(request, found)  # this thread is read now
     return no_store(
         page(
             request,
