@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from server.domain.accounts import User, access
-from server.errors import BadRequest, NotFound
+from server.errors import BadRequest, Forbidden, NotFound
 from server.storage import Conn, Tx
 
 KINDS = ("thread", "poll", "idea")
@@ -115,7 +115,7 @@ def set_level(tx: Tx, user: User, room: str, value: str) -> dict[str, Any]:
         raise BadRequest("Please choose one of the three choices.", field="level")
     acc = access(tx, user, room)
     if acc.role is None:  # an admin who is not a member has no inbox for the group
-        raise BadRequest("Only members of the group can choose this.", field="level")
+        raise Forbidden("Only members of the group can choose this.")
     tx.execute(
         "INSERT INTO follow_levels(user_id, group_id, level, at) VALUES (?, ?, ?, ?)"
         " ON CONFLICT(user_id, group_id) DO UPDATE SET level = excluded.level, at = excluded.at",
