@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import data
+from bench import data, inbox
 from bench.proc import machine
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,6 +43,7 @@ FULL = {
         "startups": 3,
     },
     "growth": {"subs": [50, 1000], "messages": [10_000, 100_000], "duration": 5.0, "requests": 300},
+    "inbox": {"requests": 500, "page_requests": 300},
 }
 QUICK = {
     "fanout": {"subs": 10, "pubs": 2, "inflight": 4, "warmup": 0.2, "duration": 0.5},
@@ -57,6 +58,7 @@ QUICK = {
         "startups": 1,
     },
     "growth": {"subs": [], "messages": [], "duration": 1.0, "requests": 10},
+    "inbox": {"requests": 20, "page_requests": 10},
 }
 
 
@@ -766,7 +768,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
     parser.add_argument(
-        "--only", default="fanout,durable,idle,history,growth", help="comma-separated scenarios"
+        "--only",
+        default="fanout,durable,idle,history,growth,inbox",
+        help="comma-separated scenarios",
     )
     parser.add_argument(
         "--work",
@@ -827,6 +831,7 @@ def main(argv: list[str] | None = None) -> int:
                 work, p["fanout"], args.backplane, args.nodes, args.database, args.rate
             ),
         ),
+        ("inbox", lambda: inbox.run_inbox(work, p["history"]["messages"], p["inbox"], ours)),
     ]
     if (args.backplane == "redis" or args.database == "postgres") and "cluster" not in wanted:
         wanted.append("cluster")
@@ -839,6 +844,8 @@ def main(argv: list[str] | None = None) -> int:
     body = report(results, command, time.perf_counter() - started)
     if "cluster" in results:
         body += cluster_report(results["cluster"])
+    if "inbox" in results:
+        body += inbox.inbox_report(results["inbox"])
     print(body)
     write_doc(Path(args.out), body)
     if args.json:

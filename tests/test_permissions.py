@@ -86,6 +86,14 @@ RULES: dict[str, Any] = {
         runs_room,
         lambda w, n: {"idea": w["ideas"][n], "status": "discussing", "note": ""},
     ),
+    # Following and the inbox (issue 13): one's own follows, levels and read marks.
+    "follow.set": (sees_room, lambda w, n: {"room": "north", "kind": "thread", "id": w["thread"]}),
+    "follow.level": (
+        lambda s, g: g is not None,  # a level belongs to a member; an admin visiting has none
+        lambda w, n: {"room": "north", "level": "everything"},
+    ),
+    "inbox.get": (lambda s, g: True, lambda w, n: {}),
+    "inbox.read": (lambda s, g: True, lambda w, n: {}),
 }
 # Each op is tried after joining (when the combo can join), so not_joined never hides a
 # permission answer; "join" itself is tried first.

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from server.auth import session
+from server.domain import inbox
 from server.domain.accounts import Session
 from server.errors import Forbidden, NotFound
 from server.services import Services
@@ -66,6 +67,12 @@ async def check_csrf(request: Request, form: FormData, expected: str | None) -> 
         raise Forbidden("This form has expired. Please go back, reload the page and try again.")
 
 
+async def refresh_badge(request: Request, found: Session) -> None:
+    """Count the header's badge again: the page being opened has just marked its entry
+    read, and the badge should not still count it."""
+    request.state.inbox_unread = await services_of(request).db.read(inbox.unread_total, found.user)
+
+
 def member_page(handler: MemberPage) -> Endpoint:
     """A page for someone logged in; anyone else is sent to log in first, then back here."""
 
@@ -74,6 +81,12 @@ def member_page(handler: MemberPage) -> Endpoint:
         found = await require_session(request)
         if isinstance(found, Response):
             return found
+        # the header's "What's new" badge, on every member page (the inbox page itself
+        # counts what it lists, in the same read)
+        if request.url.path != "/inbox":
+            request.state.inbox_unread = await services_of(request).db.read(
+                inbox.unread_total, found.user
+            )
         return await handler(request, found)
 
     return endpoint

@@ -21,12 +21,19 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from server.domain import meeting_pack, meetings
+from server.domain import inbox, meeting_pack, meetings
 from server.domain.accounts import Session, User, access
 from server.errors import BadRequest, Forbidden, NotFound
 from server.storage import Conn
 from server.web.forms import path_ids, text_field, whole_number
-from server.web.guards import member_form, member_page, no_store, outsider_safe, services_of
+from server.web.guards import (
+    member_form,
+    member_page,
+    no_store,
+    outsider_safe,
+    refresh_badge,
+    services_of,
+)
 from server.web.templating import LOCAL_TIME, page
 
 T = TypeVar("T")
@@ -173,6 +180,8 @@ async def _show(
     )
     if runners_only and not data["can_run"]:
         raise Forbidden("Only the group's chair or facilitator can run the meeting.")
+    await services.db.write(inbox.opened, found.user, "meeting", meeting_id)  # read in the inbox
+    await refresh_badge(request, found)
     return no_store(
         page(
             request,

@@ -21,12 +21,19 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from server.domain import discussions, ideas, polls
+from server.domain import discussions, ideas, inbox, polls
 from server.domain.accounts import Access, Session, User, access, require_staff_or_moderator
 from server.errors import BadRequest, Forbidden, NotFound, TooLarge
 from server.storage import Conn
 from server.web.forms import safe_back, whole_number
-from server.web.guards import member_form, member_page, no_store, outsider_safe, services_of
+from server.web.guards import (
+    member_form,
+    member_page,
+    no_store,
+    outsider_safe,
+    refresh_badge,
+    services_of,
+)
 from server.web.templating import page
 
 T = TypeVar("T")
@@ -211,12 +218,18 @@ async def poll_page(request: Request, found: Session) -> Response:
         _path_id(request, "poll"),
         _threshold(request),
     )
+    # opening the poll reads its inbox entry; the follow button needs whether it is followed
+    followed = await services_of(request).db.write(
+        inbox.opened, found.user, "poll", data["poll"]["id"]
+    )
+    await refresh_badge(request, found)
     return no_store(
         page(
             request,
             "poll.html",
             title=data["poll"]["question"],
             section="polls",
+            following=followed,
             **data,
             **_context(request, found),
         )
@@ -516,12 +529,17 @@ async def idea_page(request: Request, found: Session) -> Response:
     data = await services_of(request).db.read(
         _idea_read, found.user, request.path_params["slug"], _path_id(request, "idea")
     )
+    followed = await services_of(request).db.write(
+        inbox.opened, found.user, "idea", data["idea"]["id"]
+    )
+    await refresh_badge(request, found)
     return no_store(
         page(
             request,
             "idea.html",
             title=data["idea"]["title"],
             section="ideas",
+            following=followed,
             labels=ideas.STATUS_LABELS,
             **data,
             **_context(request, found),
