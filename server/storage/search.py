@@ -1,0 +1,54 @@
+"""What a search asks of the storage engine and what it gets back (pure: no I/O).
+
+The domain (``domain/search.py``) decides who may see what and turns it into a
+``SearchRequest`` of plain ids; each engine answers it with its own full-text index
+(SQLite FTS5, PostgreSQL tsvector + GIN) through ``Conn.search``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: Kinds of thing found, with the number each engine uses for it.
+KINDS = {"message": 1, "thread": 2, "poll": 3, "idea": 4, "meeting": 5, "agenda": 6}
+KIND_NAMES = {code: name for name, code in KINDS.items()}
+#: SQLite's index rowid is ``kind * KIND_BASE + id`` (0010_search.sql spells the products).
+KIND_BASE = 1 << 40
+
+#: Around each highlighted word in a snippet. Private-use characters: the page escapes
+#: the snippet and only then turns these into <mark> (a snippet is never trusted as HTML).
+MARK_START, MARK_END = "\ue000", "\ue001"
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """Words to find (letters and digits only, already cleaned), and where to look."""
+
+    words: tuple[str, ...]
+    groups: tuple[int, ...]  # groups the member may read (never empty)
+    staff_groups: tuple[int, ...]  # of those, where they read every staff-only post
+    me: int  # staff-only posts they wrote, or in their staff-only thread, they read too
+    author: int | None = None
+    since: int | None = None  # Unix ms, inclusive
+    until: int | None = None  # Unix ms, exclusive
+    limit: int = 20
+    offset: int = 0
+    #: Only the newest ``cap`` matches are ranked (threads, polls, ideas and meetings
+    #: before messages), so a word found in half the network still answers at once.
+    cap: int = 5000
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    kind: str
+    ref_id: int
+    score: float  # higher is better
+    title: str  # with MARK_START / MARK_END around the matching words
+    snippet: str
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    hits: list[SearchHit]
+    total: int  # matches ranked (at most the request's cap)
+    capped: bool  # there were more matches than the cap
