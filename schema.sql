@@ -570,7 +570,8 @@ BEGIN
         new.created_at);
 END;
 
-CREATE TRIGGER search_message_update AFTER UPDATE OF body, deleted_at, hidden_at, staff_only
+CREATE TRIGGER search_message_update AFTER UPDATE OF body, deleted_at, hidden_at, staff_only,
+created_at
 ON messages
 BEGIN
     DELETE FROM search_index WHERE rowid = 1099511627776 + old.id;

@@ -125,7 +125,7 @@ def search(conn: Conn, user: User, f: Filters) -> dict[str, Any]:
             raise BadRequest("Please choose one of your groups.", field="group")
     since, until = _day(f.date_from, "date_from"), _day(f.date_to, "date_to")
     if since and until and until < since:
-        raise BadRequest("The 'to' date is before the 'from' date.", field="date_to")
+        raise BadRequest("The “To date” is before the “From date”.", field="date_to")
     if not 1 <= f.page <= MAX_PAGE:
         raise BadRequest(f"Please choose a page from 1 to {MAX_PAGE}.", field="page")
     if not chosen:
@@ -143,7 +143,9 @@ def search(conn: Conn, user: User, f: Filters) -> dict[str, Any]:
     )
     result = conn.search(request)
     slugs = {g.group_id: g for g in groups}
-    results = [r for r in (_place(conn, hit, slugs) for hit in result.hits) if r is not None]
+    results = [
+        r for r in (_place(conn, hit, slugs, request.marks) for hit in result.hits) if r is not None
+    ]
     return {
         **base,
         "results": results,
@@ -188,7 +190,9 @@ _PLACES = {
 }
 
 
-def _place(conn: Conn, hit: SearchHit, groups: dict[int, Access]) -> dict[str, Any] | None:
+def _place(
+    conn: Conn, hit: SearchHit, groups: dict[int, Access], marks: tuple[str, str]
+) -> dict[str, Any] | None:
     row = conn.one(_PLACES[hit.kind], (hit.ref_id,))
     if row is None or row["group_id"] not in groups:
         return None
@@ -204,6 +208,7 @@ def _place(conn: Conn, hit: SearchHit, groups: dict[int, Access]) -> dict[str, A
         "author": person_name(row),
         "at": row["at"],
         "score": hit.score,
+        "marks": marks,
     }
     if "thread_id" in row.keys():
         out["thread"] = row["thread_id"]

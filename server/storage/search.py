@@ -7,7 +7,8 @@ The domain (``domain/search.py``) decides who may see what and turns it into a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import secrets
+from dataclasses import dataclass, field
 
 #: Kinds of thing found, with the number each engine uses for it.
 KINDS = {"message": 1, "thread": 2, "poll": 3, "idea": 4, "meeting": 5, "agenda": 6}
@@ -15,9 +16,9 @@ KIND_NAMES = {code: name for name, code in KINDS.items()}
 #: SQLite's index rowid is ``kind * KIND_BASE + id`` (0010_search.sql spells the products).
 KIND_BASE = 1 << 40
 
-#: Around each highlighted word in a snippet. Private-use characters: the page escapes
-#: the snippet and only then turns these into <mark> (a snippet is never trusted as HTML).
-MARK_START, MARK_END = "\ue000", "\ue001"
+
+def _marker(end: str) -> str:
+    return f"\ue000{secrets.token_hex(8)}{end}\ue001"
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,15 @@ class SearchRequest:
     #: Only the newest ``cap`` matches are ranked (threads, polls, ideas and meetings
     #: before messages), so a word found in half the network still answers at once.
     cap: int = 5000
+    #: Put around each matching word in titles and snippets: fresh for every search, so
+    #: no stored text can contain them. The page escapes the snippet and only then turns
+    #: these into <mark> (a snippet is never trusted as HTML).
+    mark_start: str = field(default_factory=lambda: _marker("["))
+    mark_end: str = field(default_factory=lambda: _marker("]"))
+
+    @property
+    def marks(self) -> tuple[str, str]:
+        return self.mark_start, self.mark_end
 
 
 @dataclass(frozen=True)
@@ -43,7 +53,7 @@ class SearchHit:
     kind: str
     ref_id: int
     score: float  # higher is better
-    title: str  # with MARK_START / MARK_END around the matching words
+    title: str  # with the request's marks around the matching words
     snippet: str
 
 

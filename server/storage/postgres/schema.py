@@ -70,12 +70,22 @@ def translate_ddl(sql: str, *, triggers_elsewhere: bool = False) -> str:
     return out
 
 
+def sqlite_only_steps(sqlite_schema: str) -> list[str]:
+    """The migration file names of ``schema.sql``'s SQLite-only blocks."""
+    return [m.group(1) for m in _SQLITE_ONLY.finditer(sqlite_schema)]
+
+
+def shared_part(sqlite_schema: str) -> str:
+    """``schema.sql`` without its SQLite-only blocks: what is translated for PostgreSQL."""
+    return _SQLITE_ONLY.sub("", sqlite_schema)
+
+
 def fresh_schema(sqlite_schema: str) -> str:
     """The whole current schema for a new PostgreSQL database."""
     own_versions = [
-        (HERE / "migrations" / m.group(1)).read_text() for m in _SQLITE_ONLY.finditer(sqlite_schema)
+        (HERE / "migrations" / name).read_text() for name in sqlite_only_steps(sqlite_schema)
     ]
-    sqlite_schema = _SQLITE_ONLY.sub("", sqlite_schema)
+    sqlite_schema = shared_part(sqlite_schema)
     triggers = TRIGGERS_PATH.read_text()
     missing = set(sqlite_triggers(sqlite_schema)) - set(postgres_triggers(triggers))
     if missing:

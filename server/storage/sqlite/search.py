@@ -13,8 +13,6 @@ from typing import Any
 from server.storage.search import (
     KIND_BASE,
     KIND_NAMES,
-    MARK_END,
-    MARK_START,
     SearchHit,
     SearchRequest,
     SearchResult,
@@ -44,7 +42,8 @@ def search(conn: sqlite3.Connection, req: SearchRequest) -> SearchResult:
     """Rank the newest ``cap`` matches by bm25 (titles count four times the text), then
     highlight the page's rows."""
     match = match_expression(req)
-    where, params = "search_index MATCH ?", [match]
+    where = "search_index MATCH ?"
+    params: list[Any] = [match]
     if req.since is not None:
         where += " AND at >= ?"
         params.append(req.since)
@@ -74,7 +73,14 @@ def search(conn: sqlite3.Connection, req: SearchRequest) -> SearchResult:
             "SELECT rowid, highlight(search_index, 0, ?, ?),"
             " snippet(search_index, 1, ?, ?, '…', 24) FROM search_index"
             f" WHERE search_index MATCH ? AND rowid IN ({','.join('?' * len(ranked))})",
-            (MARK_START, MARK_END, MARK_START, MARK_END, match, *[r["rid"] for r in ranked]),
+            (
+                req.mark_start,
+                req.mark_end,
+                req.mark_start,
+                req.mark_end,
+                match,
+                *[r["rid"] for r in ranked],
+            ),
         )
     }
     hits = []
