@@ -21,8 +21,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from bench import data
+from bench import search as search_bench
 from bench.proc import machine
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,6 +45,7 @@ FULL = {
         "startups": 3,
     },
     "growth": {"subs": [50, 1000], "messages": [10_000, 100_000], "duration": 5.0, "requests": 300},
+    "search": {"messages": 1_000_000, "requests": 600},
 }
 QUICK = {
     "fanout": {"subs": 10, "pubs": 2, "inflight": 4, "warmup": 0.2, "duration": 0.5},
@@ -57,6 +60,7 @@ QUICK = {
         "startups": 1,
     },
     "growth": {"subs": [], "messages": [], "duration": 1.0, "requests": 10},
+    "search": {"messages": 2_000, "requests": 12},
 }
 
 
@@ -375,6 +379,16 @@ def run_history(
     return result
 
 
+def run_search(work: Path, p: dict[str, Any]) -> dict[str, Any]:
+    """The /search page on the history database (bench/search.py)."""
+    db = work / f"history-{p['messages']}.db"
+    result = search_bench.run(
+        db, lambda: data.history_db(db, p["messages"]), lambda d: ours(d, work), p["requests"]
+    )
+    result["messages"] = p["messages"]
+    return result
+
+
 def _fresh(db: Path) -> None:
     for suffix in ("", "-wal", "-shm"):
         Path(str(db) + suffix).unlink(missing_ok=True)
@@ -684,6 +698,40 @@ def report(results: dict[str, Any], command: str, took: float) -> str:
             "",
         ]
 
+    se = results.get("search")
+    if se:
+        out += [
+            f"### Search: {se['messages']:,} messages, a member of 5 of the 50 groups",
+            "",
+            table(
+                ["query", "example", "p50 ms", "p99 ms", "requests"],
+                [
+                    [
+                        name,
+                        f"`{urlencode(se['queries'][name])}`",
+                        s["p50"],
+                        s["p99"],
+                        s["n"],
+                    ]
+                    for name, s in se["per_kind"].items()
+                ]
+                + [["all", "", se["ms"]["p50"], se["ms"]["p99"], se["ms"]["n"]]],
+            ),
+            "",
+            "The whole `/search` page over HTTP (ranking, highlighting, rendering), one "
+            "request at a time over one keep-alive connection, after one warm-up round. "
+            f"Rows in the index: {se['indexed']:,}. Statuses: {se['statuses']}.",
+            "",
+        ]
+        checks.append(
+            [
+                "search page p99",
+                f(se["ms"]["p99"], 2) + " ms",
+                "≤ 50 ms",
+                (se["ms"]["p99"] or 1e9) <= 50,
+            ]
+        )
+
     out += [
         "### Targets",
         "",
@@ -719,7 +767,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
     parser.add_argument(
-        "--only", default="fanout,durable,idle,history,growth", help="comma-separated scenarios"
+        "--only",
+        default="fanout,durable,idle,history,growth,search",
+        help="comma-separated scenarios",
     )
     parser.add_argument(
         "--work",
@@ -770,6 +820,7 @@ def main(argv: list[str] | None = None) -> int:
         ("idle", lambda: run_idle(work, p["idle"])),
         ("history", lambda: run_history(work, p["history"]["messages"], p["history"])),
         ("growth", lambda: growth(work, p, results)),
+        ("search", lambda: run_search(work, p["search"])),
         ("cluster", lambda: run_cluster(work, p["fanout"], args.backplane, args.nodes)),
     ]
     if args.backplane == "redis" and "cluster" not in wanted:

@@ -155,7 +155,9 @@ async def test_the_matching_words_are_marked_and_everything_else_is_escaped(
     )
     page = await find(await member(BOB), "taxi")
     assert "<script>alert" not in page.text and "<b>bold" not in page.text
-    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page.text
+    # Shown as text, never as markup. (SQLite's snippet keeps "<script>" as escaped text;
+    # PostgreSQL's ts_headline leaves tag-like words out: either way no tag gets through.)
+    assert "alert(&#34;x&#34;)" in page.text
     assert "&lt;i&gt;<mark>Taxi</mark>&lt;/i&gt; times" in page.text
     body = re.search(r'<p class="search-snippet">(.*?)</p>', page.text, re.S)
     assert body is not None and "<mark>taxi</mark>" in body.group(1)
