@@ -70,3 +70,31 @@ def test_history_replay_and_thread_page_queries_search_an_index_and_never_scan_a
 def test_the_plan_check_does_catch_a_query_without_an_index(db):
     # The guard above is only worth having if it sees a real scan.
     assert _full_scans(db, "SELECT * FROM messages WHERE body = 'x'")
+
+
+def test_search_queries_use_the_full_text_index_and_scan_no_table(db):
+    from server.domain import search
+
+    user = accounts.require_user(db, "reader@cfn.example")
+    made = write_sync(db, discussions.create_thread, user, "north", "Taxi times", "Taxi", "s1")
+    write_sync(db, discussions.post_message, user, "north", made["thread"]["id"], "taxi", "s2")
+    filters = [
+        search.Filters(q="taxi"),
+        search.Filters(q="taxi late", group="north", person=user.id, date_from="2026-01-01"),
+    ]
+    checked = 0
+    for f in filters:
+        statements = _statements_run_by(db, search.search, user, f)
+        assert any("search_index MATCH" in s for s in statements)
+        for sql in statements:
+            plan = [r[3] for r in db.execute("EXPLAIN QUERY PLAN " + sql).fetchall()]
+            # FTS5's own index is a "SCAN ... VIRTUAL TABLE INDEX"; a subquery of its rows
+            # is scanned as such. Neither is a table scan.
+            scans = [
+                p
+                for p in plan
+                if p.startswith("SCAN") and "VIRTUAL TABLE" not in p and "subquery" not in p
+            ]
+            assert scans == [], (sql, plan)
+            checked += 1
+    assert checked >= 4
