@@ -24,7 +24,7 @@ from server.domain import (
 )
 from server.domain.retention import MONTH_MS
 from server.storage.engine import write_sync
-from tests.harness import Running
+from tests.harness import ReplyError, Running, connect
 from tests.test_web_pages import Member, post
 
 ALICE, BOB, CAROL = "alice@cfn.example", "bob@cfn.example", "carol@cfn.example"
@@ -370,3 +370,40 @@ async def test_the_header_has_a_search_box_on_every_members_page(
         assert 'role="search"' in html and 'action="/search"' in html, url
     logged_out = await httpx.AsyncClient(base_url=server.http).get("/search")
     assert logged_out.status_code in (302, 303, 307)
+
+
+async def test_the_search_op_answers_with_plain_text_and_highlight_spans(
+    server: Running, room: str
+) -> None:
+    made = say(server, ALICE, room, None, "The <b>night</b> crew were kind", "Night shift")
+    server.member("south", CAROL)
+    client = await connect(server, server.token(BOB))
+    try:
+        found = await client.call("search", q="night crew")
+        by_kind = {r["kind"]: r for r in found["results"]}
+        message = by_kind["message"]
+        assert (message["room"], message["thread"], message["id"]) == (
+            "north",
+            made["thread"]["id"],
+            made["message"]["id"],
+        )
+        text, marks = message["snippet"], message["snippet_marks"]
+        assert "\ue000" not in text and [text[a:b] for a, b in marks] == ["night", "crew"]
+        assert found["total"] == 1 and found["more"] is False  # the title lacks "crew"
+        title_only = (await client.call("search", q="shift"))["results"]
+        assert [(r["kind"], r["title"], r["title_marks"]) for r in title_only] == [
+            ("thread", "Night shift", [[6, 11]])
+        ]
+        with pytest.raises(ReplyError) as refused:
+            await client.call("search", q='"')
+        assert refused.value.code == "bad_request"
+        assert "Please type a word" in refused.value.message
+        outsider = await connect(server, server.token(CAROL))
+        try:
+            assert (await outsider.call("search", q="night"))["results"] == []
+            with pytest.raises(ReplyError):
+                await outsider.call("search", q="night", room="north")
+        finally:
+            await outsider.close()
+    finally:
+        await client.close()

@@ -224,3 +224,56 @@ def _place(
     if "meeting_id" in row.keys():
         out["meeting"] = row["meeting_id"]
     return out
+
+
+def spans(text: str, marks: tuple[str, str]) -> tuple[str, list[list[int]]]:
+    """Text without the engine's markers, and where the matching words are in it (start,
+    end offsets), for clients that draw their own highlighting (the WebSocket op)."""
+    start, end = marks
+    plain: list[str] = []
+    found: list[list[int]] = []
+    at, opened = 0, None
+    for part in re.split(f"({re.escape(start)}|{re.escape(end)})", text):
+        if part == start:
+            opened = at if opened is None else opened
+        elif part == end:
+            if opened is not None:
+                found.append([opened, at])
+                opened = None
+        else:
+            plain.append(part)
+            at += len(part)
+    if opened is not None:
+        found.append([opened, at])
+    return "".join(plain), found
+
+
+def search_for_client(conn: Conn, user: User, f: Filters) -> dict[str, Any]:
+    """The ``search`` op's reply: the page's results, as plain text with highlight spans."""
+    found = search(conn, user, f)
+    results = []
+    for r in found["results"]:
+        title, title_marks = spans(r["title"] or r["heading"], r["marks"])
+        snippet, snippet_marks = spans(r["snippet"], r["marks"])
+        item = {
+            "kind": r["kind"],
+            "id": r["id"],
+            "room": r["slug"],
+            "heading": r["heading"],
+            "title": title,
+            "title_marks": title_marks if r["title"] else [],
+            "snippet": snippet,
+            "snippet_marks": snippet_marks,
+            "author": r["author"],
+            "at": r["at"],
+        }
+        for key in ("thread", "meeting"):
+            if key in r:
+                item[key] = r[key]
+        results.append(item)
+    return {
+        "results": results,
+        "total": found["total"],
+        "capped": found["capped"],
+        "more": found["more"],
+    }

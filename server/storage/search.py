@@ -34,9 +34,10 @@ class SearchRequest:
     until: int | None = None  # Unix ms, exclusive
     limit: int = 20
     offset: int = 0
-    #: Only the newest ``cap`` matches are ranked (threads, polls, ideas and meetings
-    #: before messages), so a word found in half the network still answers at once.
-    cap: int = 5000
+    #: Up to ``cap`` matches are ranked by relevance; beyond that the newest come first
+    #: (threads, polls, ideas and meetings before messages), so a word found in half the
+    #: network still answers at once.
+    cap: int = 500
     #: Put around each matching word in titles and snippets: fresh for every search, so
     #: no stored text can contain them. The page escapes the snippet and only then turns
     #: these into <mark> (a snippet is never trusted as HTML).
@@ -60,5 +61,5 @@ class SearchHit:
 @dataclass(frozen=True)
 class SearchResult:
     hits: list[SearchHit]
-    total: int  # matches ranked (at most the request's cap)
-    capped: bool  # there were more matches than the cap
+    total: int  # matches found (at most the request's cap)
+    capped: bool  # the cap was reached: newest first rather than by relevance

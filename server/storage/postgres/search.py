@@ -105,8 +105,9 @@ def _branch(kind: str, req: SearchRequest) -> str:
 
 
 def search(conn: Conn, req: SearchRequest) -> SearchResult:
-    """The same answer as SQLite's: the newest ``cap`` matches (threads, polls, ideas and
-    meetings before messages) ranked by ts_rank, titles counting four times the text."""
+    """The same answer as SQLite's: up to ``cap`` matches ranked by ts_rank (titles
+    counting four times the text); when there are more, the newest ``cap`` newest first
+    (threads, polls, ideas and meetings before messages)."""
     params: dict[str, Any] = {
         "words": " ".join(req.words),
         "groups": list(req.groups),
@@ -124,9 +125,11 @@ def search(conn: Conn, req: SearchRequest) -> SearchResult:
         f"WITH q AS (SELECT plainto_tsquery({_CFG}, :words) AS q),"
         f" hits AS ({union}),"
         " newest AS (SELECT kind, ref_id, score FROM hits ORDER BY kind DESC, ref_id DESC"
-        " LIMIT :cap)"
-        " SELECT kind, ref_id, score, count(*) OVER () AS total FROM newest"
-        " ORDER BY score DESC, kind DESC, ref_id DESC LIMIT :limit OFFSET :offset",
+        " LIMIT :cap),"
+        " counted AS (SELECT kind, ref_id, score, count(*) OVER () AS total FROM newest)"
+        " SELECT kind, ref_id, score, total FROM counted"
+        " ORDER BY CASE WHEN total >= :cap THEN 0 ELSE score END DESC, kind DESC, ref_id DESC"
+        " LIMIT :limit OFFSET :offset",
         params,
     ).fetchall()
     if not ranked:
