@@ -39,6 +39,7 @@ from server.web.pages import moderation as moderation_pages
 from server.web.pages import polls as poll_pages
 from server.web.pages import profile as profile_pages
 from server.web.pages import rooms as room_pages
+from server.web.pages import search as search_pages
 from server.web.pages import session as session_pages
 from server.web.pages import status as status_pages
 from server.web.templating import build_templates
@@ -59,6 +60,7 @@ PAGE_MODULES = (
     moderation_pages,
     inclusion_pages,
     inbox_pages,
+    search_pages,
 )
 """Each page module declares its routes (``routes()``); the route table is theirs, in order."""
 
@@ -215,7 +217,11 @@ def create_app(settings: Settings) -> Starlette:
         },
     )
     app.state.templates = build_templates(
-        {**poll_pages.template_globals(), **meeting_pages.template_globals()}
+        {
+            **poll_pages.template_globals(),
+            **meeting_pages.template_globals(),
+            **search_pages.template_globals(),
+        }
     )
     app.add_middleware(BodyLimit, default=settings.max_form)
     app.add_middleware(SecurityHeaders)

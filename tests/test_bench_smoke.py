@@ -49,6 +49,8 @@ def test_quick_benchmark_runs_every_scenario_and_writes_its_table(tmp_path: Path
     assert results["idle"]["open"] == results["idle"]["connections"] == 50
     assert results["idle"]["rss_after_mb"] > 0
     assert results["inbox"]["entries"] > 0 and results["inbox"]["domain_ms"]["n"] > 0
+    search = results["search"]
+    assert search["ms"]["n"] > 0 and search["statuses"] == {"200": search["ms"]["n"]}
     history = results["history"]
     assert history["history_ms"]["n"] > 0 and history["startup_s"] > 0
     assert history["catchup"]["median_ms"] is not None

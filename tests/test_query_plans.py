@@ -88,3 +88,29 @@ def test_the_inbox_queries_search_an_index_and_never_scan_a_table(db):
     for sql in statements:
         # "SCAN c" reads the at most COUNT_CAP ids a subquery found through an index
         assert [s for s in _full_scans(db, sql) if s != "SCAN c"] == [], sql
+def test_search_queries_use_the_full_text_index_and_scan_no_table(db):
+    from server.domain import search
+
+    user = accounts.require_user(db, "reader@cfn.example")
+    made = write_sync(db, discussions.create_thread, user, "north", "Taxi times", "Taxi", "s1")
+    write_sync(db, discussions.post_message, user, "north", made["thread"]["id"], "taxi", "s2")
+    filters = [
+        search.Filters(q="taxi"),
+        search.Filters(q="taxi late", group="north", person=user.id, date_from="2026-01-01"),
+    ]
+    checked = 0
+    for f in filters:
+        statements = _statements_run_by(db, search.search, user, f)
+        assert any("search_index MATCH" in s for s in statements)
+        for sql in statements:
+            plan = [r[3] for r in db.execute("EXPLAIN QUERY PLAN " + sql).fetchall()]
+            # FTS5's own index is a "SCAN ... VIRTUAL TABLE INDEX"; a subquery of its rows
+            # is scanned as such. Neither is a table scan.
+            scans = [
+                p
+                for p in plan
+                if p.startswith("SCAN") and "VIRTUAL TABLE" not in p and "subquery" not in p
+            ]
+            assert scans == [], (sql, plan)
+            checked += 1
+    assert checked >= 4

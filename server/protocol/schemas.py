@@ -111,6 +111,14 @@ SCHEMAS: dict[str, tuple[tuple[str, str, bool], ...]] = {
     "poll.list": (_ROOM,),
     "idea.get": (("idea", "id", True),),
     "idea.list": (_ROOM, ("sort", "str", False), ("status", "idea_status", False)),
+    "search": (
+        ("q", "str", True),
+        ("room", "slug", False),
+        ("person", "id", False),
+        ("from", "str", False),
+        ("to", "str", False),
+        ("page", "id", False),
+    ),
     # Meetings (docs/protocol.md "Meetings"): whether a word is one the server knows is
     # the domain's (domain/meetings.py); here only its shape.
     "meeting.create": (

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Se
 from typing import Any, Protocol, TypeVar
 
 from server.protocol.codec import Event
+from server.storage.search import SearchRequest, SearchResult
 
 T = TypeVar("T")
 
@@ -68,6 +69,11 @@ class Conn(Protocol):
     ) -> list[Row]:
         """``columns`` of the rows of ``table`` whose ``column`` (text, or a packed blob
         compared byte for byte when ``needle`` is bytes) contains ``needle``."""
+        ...
+
+    def search(self, request: SearchRequest) -> SearchResult:
+        """Full-text search in the engine's own index, ranked, with highlighted snippets;
+        only what ``request`` says the member may see."""
         ...
 
 

@@ -33,8 +33,10 @@ from server.errors import CFNError, Internal
 from server.protocol.codec import Event
 from server.storage import Conn, Params, Row, Store, Tx
 from server.storage.events import pack, stored_after, unpack
+from server.storage.postgres import search as pg_search
 from server.storage.postgres.schema import fresh_schema, translate_ddl
 from server.storage.postgres.sql import PgRow, WholeNumberLoader, row_factory, translate
+from server.storage.search import SearchRequest, SearchResult
 
 __all__ = [
     "CannotOpen",
@@ -167,6 +169,9 @@ class PgConn:
         )
         return rows
 
+    def search(self, request: SearchRequest) -> SearchResult:
+        return pg_search.search(self, request)
+
     def commit(self) -> None:
         """Autocommit: every statement outside ``write_sync`` is already committed."""
 
@@ -229,6 +234,9 @@ class PgTx:
         self, table: str, column: str, needle: str | bytes, columns: Sequence[str]
     ) -> list[Row]:
         return self.conn.rows_containing(table, column, needle, columns)
+
+    def search(self, request: SearchRequest) -> SearchResult:
+        return self.conn.search(request)
 
     def erase_rows(self, sql: str, params: Params = (), /) -> int:
         """PostgreSQL has no secure_delete: the DELETE leaves dead row versions, so the

@@ -6,7 +6,9 @@ table DDL is mechanically translatable (INTEGER → BIGINT, since times are Unix
 ``TEXT … COLLATE NOCASE`` → CITEXT). Triggers are not: SQLite's use ``unixepoch()`` and
 its own body syntax, so ``triggers.sql`` here holds a PostgreSQL trigger of the same name
 for each. A later migration that cannot be translated ships its own version, under the
-same name in ``storage/postgres/migrations/``, and that file is used instead.
+same name in ``storage/postgres/migrations/``, and that file is used instead. In
+``schema.sql`` such a step sits between ``-- sqlite-only:begin NNNN_name.sql`` and
+``-- sqlite-only:end``: a new database gets that PostgreSQL version in its place.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ HERE = Path(__file__).resolve().parent
 TRIGGERS_PATH = HERE / "triggers.sql"
 
 _TRIGGER = re.compile(r"CREATE\s+TRIGGER\s+(\w+)\b.*?\bEND\s*;", re.S | re.I)
+_SQLITE_ONLY = re.compile(
+    r"^--\s*sqlite-only:begin\s+(\S+)[^\n]*\n.*?^--\s*sqlite-only:end[^\n]*\n?", re.S | re.M
+)
 _PG_TRIGGER = re.compile(r"CREATE\s+TRIGGER\s+(\w+)\b", re.I)
 _REWRITES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\)\s*WITHOUT\s+ROWID", re.I), ")"),
@@ -65,8 +70,22 @@ def translate_ddl(sql: str, *, triggers_elsewhere: bool = False) -> str:
     return out
 
 
+def sqlite_only_steps(sqlite_schema: str) -> list[str]:
+    """The migration file names of ``schema.sql``'s SQLite-only blocks."""
+    return [m.group(1) for m in _SQLITE_ONLY.finditer(sqlite_schema)]
+
+
+def shared_part(sqlite_schema: str) -> str:
+    """``schema.sql`` without its SQLite-only blocks: what is translated for PostgreSQL."""
+    return _SQLITE_ONLY.sub("", sqlite_schema)
+
+
 def fresh_schema(sqlite_schema: str) -> str:
     """The whole current schema for a new PostgreSQL database."""
+    own_versions = [
+        (HERE / "migrations" / name).read_text() for name in sqlite_only_steps(sqlite_schema)
+    ]
+    sqlite_schema = shared_part(sqlite_schema)
     triggers = TRIGGERS_PATH.read_text()
     missing = set(sqlite_triggers(sqlite_schema)) - set(postgres_triggers(triggers))
     if missing:
@@ -78,4 +97,5 @@ def fresh_schema(sqlite_schema: str) -> str:
         + translate_ddl(sqlite_schema, triggers_elsewhere=True)
         + "\n"
         + triggers
+        + "".join("\n" + sql for sql in own_versions)
     )

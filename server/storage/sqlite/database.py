@@ -27,6 +27,8 @@ from server.errors import CFNError, Internal
 from server.protocol.codec import Event
 from server.storage import Conn, Params, Row, Store, Tx
 from server.storage.events import pack, stored_after, unpack
+from server.storage.search import SearchRequest, SearchResult
+from server.storage.sqlite import search as sqlite_search
 from server.storage.sqlite.worker import on_thread
 
 __all__ = [
@@ -159,7 +161,15 @@ class SqliteConn(sqlite3.Connection):
         return rows[0][0]
 
     def tables(self) -> set[str]:
-        return {r[0] for r in self.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        # The search index (an FTS5 virtual table and its shadow tables) is an index, not
+        # one of the application's tables: PostgreSQL keeps it as GIN indexes.
+        return {
+            r[0]
+            for r in self.execute(
+                "SELECT name FROM sqlite_master WHERE type='table' AND name NOT IN"
+                " (SELECT name FROM pragma_table_list WHERE type IN ('virtual', 'shadow'))"
+            )
+        }
 
     def columns_referencing(self, table: str) -> dict[str, list[str]]:
         found: dict[str, list[str]] = {}
@@ -176,6 +186,9 @@ class SqliteConn(sqlite3.Connection):
             f"SELECT {', '.join(columns)} FROM {table} WHERE instr({column}, ?) > 0", (needle,)
         ).fetchall()
         return rows
+
+    def search(self, request: SearchRequest) -> SearchResult:
+        return sqlite_search.search(self, request)
 
 
 def connect(path: str) -> SqliteConn:
@@ -225,6 +238,9 @@ class SqliteTx:
         self, table: str, column: str, needle: str | bytes, columns: Sequence[str]
     ) -> list[Row]:
         return self.conn.rows_containing(table, column, needle, columns)
+
+    def search(self, request: SearchRequest) -> SearchResult:
+        return self.conn.search(request)
 
     def erase_rows(self, sql: str, params: Params = (), /) -> int:
         """SQLite: the DELETE runs with ``PRAGMA secure_delete`` on (freed pages are zeroed),
