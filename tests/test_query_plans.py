@@ -88,6 +88,8 @@ def test_the_inbox_queries_search_an_index_and_never_scan_a_table(db):
     for sql in statements:
         # "SCAN c" reads the at most COUNT_CAP ids a subquery found through an index
         assert [s for s in _full_scans(db, sql) if s != "SCAN c"] == [], sql
+
+
 def test_search_queries_use_the_full_text_index_and_scan_no_table(db):
     from server.domain import search
 
