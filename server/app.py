@@ -35,6 +35,7 @@ from server.web.pages import inclusion as inclusion_pages
 from server.web.pages import meetings as meeting_pages
 from server.web.pages import messages as message_pages
 from server.web.pages import moderation as moderation_pages
+from server.web.pages import names as names_pages
 from server.web.pages import polls as poll_pages
 from server.web.pages import profile as profile_pages
 from server.web.pages import rooms as room_pages
@@ -57,6 +58,7 @@ PAGE_MODULES = (
     admin_pages,
     moderation_pages,
     inclusion_pages,
+    names_pages,
 )
 """Each page module declares its routes (``routes()``); the route table is theirs, in order."""
 
