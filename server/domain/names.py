@@ -67,7 +67,9 @@ class Namer:
         if user_id is None or user_id not in self.names:
             return {"id": user_id, "name": real_name}
         shown: dict[str, Any] = {"id": self.aliases[user_id], "name": self.names[user_id]}
-        if self.staff and user_id != self.viewer_id:
+        if user_id == self.viewer_id:
+            shown["you"] = True
+        elif self.staff:
             shown["real"] = {"id": user_id, "name": real_name}
         return shown
 
@@ -84,12 +86,25 @@ class Namer:
     def label(self, user_id: int | None, real_name: str) -> str:
         """The name a page shows: "Blue Heron (Margaret Smith)" for staff, the member's own
         group name with a note for themselves, the group name for everyone else."""
-        if user_id is None or user_id not in self.names:
-            return real_name
-        name = self.names[user_id]
-        if user_id == self.viewer_id:
-            return f"{name} ({OWN_NOTE})"
-        return f"{name} ({real_name})" if self.staff else name
+        return label_of(self.ident(user_id, real_name))
+
+    def real_of(self, shown_id: int) -> int:
+        """The user behind an id this group's pages showed (an alias or a real id)."""
+        for uid, alias in self.aliases.items():
+            if alias == shown_id:
+                return uid
+        return shown_id
+
+
+def label_of(ident: Any) -> str:
+    """The words a page or CSV shows for an identity ``Namer.ident`` made."""
+    if not isinstance(ident, dict):
+        return ""
+    name = str(ident.get("name", ""))
+    if ident.get("you"):
+        return f"{name} ({OWN_NOTE})"
+    real = ident.get("real")
+    return f"{name} ({real['name']})" if isinstance(real, dict) else name
 
 
 def namer(conn: Conn, group_id: int, viewer: User | None, acc: Access | None = None) -> Namer:
@@ -158,20 +173,71 @@ def real_id(ident: Any) -> int | None:
     return uid if isinstance(uid, int) and uid < ALIAS_BASE else None
 
 
+# The keys under which data of every kind (messages, polls, ideas, meetings, reports) holds
+# a member as ``{id, name}``; ``show``, ``refresh`` and ``stored_event`` rewrite exactly these.
+PERSON_KEYS = frozenset(
+    {"author", "created_by", "by", "member", "entered_by", "owner", "proposer", "reporter"}
+)
+
+
+def _walk(value: Any, person: Any) -> Any:
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, v in value.items():
+            if key in PERSON_KEYS and isinstance(v, dict) and "name" in v:
+                v = person(v)
+            else:
+                v = _walk(v, person)
+            out[key] = v
+        return out
+    if isinstance(value, list):
+        return [_walk(v, person) for v in value]
+    return value
+
+
+def show(n: Namer, data: Any) -> Any:
+    """A read (for a page, a CSV or an op's reply) with every member in it as ``n``'s
+    viewer may see them: ``Namer.ident`` for each person under ``PERSON_KEYS``."""
+
+    def person(p: dict[str, Any]) -> dict[str, Any]:
+        uid = real_id(p)
+        if uid is None or REAL in p:
+            return p
+        return {**p, **n.ident(uid, str(p.get("name", "")))}
+
+    return _walk(data, person)
+
+
 def refresh(n: Namer, data: dict[str, Any]) -> dict[str, Any]:
-    """A stored event with every ``author`` shown by today's names (a replay agrees with
-    the pages: a name set or changed since the event was stored applies to it too)."""
-    out: dict[str, Any] = {}
-    for key, value in data.items():
-        if key == "author" and isinstance(value, dict):
-            uid = real_id(value)
-            if uid is not None:
-                real = value.get(REAL, value)
-                value = n.stored(uid, str(real.get("name", "")))
-        elif isinstance(value, dict):
-            value = refresh(n, value)
-        out[key] = value
+    """A stored event with every member in it shown by today's names (a replay agrees with
+    the pages: a name set or changed since the event was stored applies to it too). With
+    a fresh event's data it makes the stored form (``stored_event``)."""
+
+    def person(p: dict[str, Any]) -> dict[str, Any]:
+        uid = real_id(p)
+        if uid is None:
+            return p
+        real = p.get(REAL, p)
+        rest = {k: v for k, v in p.items() if k not in ("id", "name", REAL)}
+        return {**rest, **n.stored(uid, str(real.get("name", "")))}
+
+    out: dict[str, Any] = _walk(data, person)
     return out
+
+
+def stored_event(conn: Conn, group_id: int, data: dict[str, Any]) -> dict[str, Any]:
+    """An event's data as it is stored: each member under their group name, the real
+    identity under ``_real`` for staff (``for_audience``)."""
+    return refresh(namer(conn, group_id, None), data)
+
+
+def shown_rows(n: Namer, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Flat member rows (``id``, ``name``: the chair's list, a register, a picker) with the
+    id and the label this viewer may see; forms post the shown id back (``real_of``)."""
+    return [
+        {**r, "id": n.public_id(int(r["id"])), "name": n.label(int(r["id"]), str(r["name"]))}
+        for r in rows
+    ]
 
 
 def refresh_events(
@@ -260,6 +326,19 @@ def group_name(conn: Conn, user: User, room: str) -> tuple[Access, str | None]:
         (acc.group_id, user.id),
     )
     return acc, (str(row["name"]) if row is not None else None)
+
+
+def my_names(conn: Conn, user: User) -> list[dict[str, Any]]:
+    """For the member's profile: each of their groups and the name they use there (None:
+    their full name), so they can see and change every one from one place."""
+    rows = conn.execute(
+        "SELECT g.slug, g.name AS group_name, d.name FROM memberships m"
+        " JOIN groups g ON g.id = m.group_id"
+        " LEFT JOIN display_names d ON d.group_id = m.group_id AND d.user_id = m.user_id"
+        " WHERE m.user_id = ? ORDER BY g.name",
+        (user.id,),
+    ).fetchall()
+    return [dict(r) for r in rows]
 
 
 def export(conn: Conn, user_id: int) -> list[dict[str, Any]]:
