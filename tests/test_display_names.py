@@ -6,12 +6,15 @@ nothing."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import httpx
 
-from server.domain import privacy
+from server.domain import discussions, ideas, meetings, moderation, names, polls, privacy
+from server.storage.engine import write_sync
 from tests.harness import Client, Running
 from tests.people_helpers import csrf_of, log_in
 
@@ -172,3 +175,121 @@ async def test_a_name_set_after_posting_applies_to_the_replay_and_clearing_resto
     authors = [ev["data"]["author"] for ev in again.events if ev["type"] == "message.created"]
     assert authors == [{"id": margaret.id, "name": REAL}]
     await http.aclose()
+
+
+async def test_polls_ideas_meetings_the_pack_members_and_reports_show_only_the_group_name(
+    server: Running, clients: Callable[..., Any]
+) -> None:
+    """Everything another member (a chair too) can open or receive about polls, ideas,
+    meetings, the catch-up pack, the member list and the report queue: never her real
+    name or id; a staff facilitator and an admin see "Blue Heron (Margaret Smith)"."""
+    margaret = server.user(MARGARET, REAL)
+    bob = server.user(BOB, "Bob")
+    carol = server.user("carol@cfn.example", "Carol")
+    server.user(NADIA, "Nadia", role="staff")
+    server.user(ADA, "Ada", role="admin")
+    for email, role in (
+        (MARGARET, "member"),
+        (BOB, "member"),
+        ("carol@cfn.example", "chair"),
+        (NADIA, "facilitator"),
+    ):
+        server.member("north", email, role)
+    write_sync(server.db, names.set_name, margaret, "north", PSEUDONYM)
+    north = server.db.execute("SELECT id FROM groups WHERE slug = 'north'").fetchone()[0]
+    alias = write_sync(server.db, names.own, north, margaret)["id"]
+    assert alias > 2**40
+    w = partial(write_sync, server.db)
+    named = w(polls.create_poll, carol, "north", "Which day?", ["Mon", "Tue"], "single")
+    poll = named["poll"]["id"]
+    w(polls.vote, margaret, poll, [0])
+    phoned = w(polls.create_poll, carol, "north", "Which time?", ["Am", "Pm"], "single")
+    w(polls.vote_for, carol, phoned["poll"]["id"], alias, [1])  # the id the picker showed
+    idea = w(ideas.create_idea, margaret, "north", "Later buses", "Please", "i1")["idea"]["id"]
+    w(ideas.set_status, carol, idea, "adopted", "Yes")
+    now = int(time.time() * 1000)
+    meeting = w(meetings.schedule, carol, "north", "Spring", now + 3_600_000, "online")
+    mid = meeting["meeting"]["id"]
+    item = w(meetings.propose_item, margaret, mid, "Buses", "Later buses", "decision")
+    iid = item["item"]["id"]
+    w(meetings.decide_item, carol, iid, "accept")
+    w(meetings.reply, margaret, mid, "online", "large_print", ["bsl"], True)
+    w(meetings.add_view, margaret, iid, "I would come more often")
+    w(meetings.start, carol, mid)
+    w(meetings.mark_attendance, carol, mid, alias, "phone")
+    w(meetings.add_action, carol, iid, "Write to the council", alias, now + 86_400_000)
+    w(discussions.create_thread, margaret, "north", "During", "Said in the meeting", "d1")
+    w(meetings.end, carol, mid)
+    bobs = w(discussions.create_thread, bob, "north", "Bob's", "Something", "b1")
+    w(moderation.report_message, margaret, bobs["message"]["id"], "personal")
+
+    def wire_hidden(frames: Any) -> None:
+        _assert_hidden(frames, margaret.id)
+
+    # Frames, live history and replay, for a member and for the (non-staff) chair.
+    for email in (BOB, "carol@cfn.example"):
+        c = await clients(email)
+        await c.call("join", room="north", since=0)
+        await c.drain(0.3)
+        got = [
+            await c.call("poll.get", poll=poll),
+            await c.call("poll.list", room="north"),
+            await c.call("idea.get", idea=idea),
+            await c.call("idea.list", room="north"),
+            await c.call("meeting.get", meeting=mid),
+        ]
+        frames = [c.decode(f) for f in c.frames]
+        frames = [f for f in frames if f.get("op") != "reply" or "epoch" not in f["data"]]
+        wire_hidden(frames)
+        assert PSEUDONYM in json.dumps(got, ensure_ascii=False)
+    paths = [
+        "/g/north",
+        "/g/north/polls",
+        f"/g/north/polls/{poll}",
+        f"/g/north/polls/{poll}/print",
+        f"/g/north/polls/{poll}/results.csv",
+        "/g/north/polls.csv",
+        "/g/north/ideas",
+        f"/g/north/ideas/{idea}",
+        "/you-said-we-did",
+        "/g/north/meetings",
+        f"/g/north/meetings/{mid}",
+        f"/g/north/meetings/{mid}/pack",
+    ]
+    chair_only = [f"/g/north/meetings/{mid}/run", "/g/north/members", "/g/north/review"]
+    real_id_marks = (
+        f"/members/{margaret.id}/",
+        f'mode-{margaret.id}"',
+        f'"member": {margaret.id},',
+    )
+    for email, extra in ((BOB, []), ("carol@cfn.example", chair_only)):
+        http = await log_in(server, email)
+        for path in paths + extra:
+            page = await http.get(path)
+            assert page.status_code == 200, (email, path, page.status_code)
+            text = page.text
+            assert "Margaret" not in text and "margaret@" not in text, (email, path)
+            assert not [m for m in real_id_marks if m in text], (email, path)
+        seen = (await http.get(f"/g/north/polls/{poll}")).text
+        assert PSEUDONYM in seen, email
+        await http.aclose()
+    carol_http = await log_in(server, "carol@cfn.example")
+    for path in chair_only + [f"/g/north/meetings/{mid}/pack"]:
+        assert PSEUDONYM in (await carol_http.get(path)).text, path
+    await carol_http.aclose()
+    # Staff facilitators and admins see who it is, on the same pages.
+    both = f"{PSEUDONYM} ({REAL})"
+    for email, extra in ((NADIA, []), (ADA, ["/g/north/members"])):
+        http = await log_in(server, email)
+        for path in [f"/g/north/polls/{poll}", f"/g/north/meetings/{mid}/pack", *extra]:
+            assert both in (await http.get(path)).text, (email, path)
+        assert both in (await http.get("/g/north/review")).text, email
+        await http.aclose()
+    # She sees her own group name, with the note, and her names on her profile.
+    own = await log_in(server, MARGARET)
+    assert (
+        f"{PSEUDONYM} (your name in this group)" in (await own.get(f"/g/north/ideas/{idea}")).text
+    )
+    profile = (await own.get("/profile")).text
+    assert "My name in each group" in profile and PSEUDONYM in profile
+    await own.aclose()
