@@ -293,3 +293,22 @@ async def test_polls_ideas_meetings_the_pack_members_and_reports_show_only_the_g
     profile = (await own.get("/profile")).text
     assert "My name in each group" in profile and PSEUDONYM in profile
     await own.aclose()
+
+
+async def test_name_set_over_the_socket_sets_refuses_and_clears_by_the_same_rules(
+    server: Running, clients: Callable[..., Any]
+) -> None:
+    margaret = server.user(MARGARET, REAL)
+    server.member("north", MARGARET)
+    server.member("north", BOB)
+    c = await clients(MARGARET)
+    await c.call("join", room="north")
+    made = await c.call("name.set", room="north", name=PSEUDONYM)
+    assert made["you"]["name"] == PSEUDONYM and made["you"]["id"] > 2**40
+    assert _stored_name(server, margaret.id) == [PSEUDONYM]
+    assert await c.error("name.set", room="north", name="bob") == "bad_request"
+    assert await c.error("name.set", room="north", name="m@example.org") == "bad_request"
+    assert _stored_name(server, margaret.id) == [PSEUDONYM]
+    cleared = await c.call("name.set", room="north", name="")
+    assert cleared["you"] == {"id": margaret.id, "name": REAL}
+    assert _stored_name(server, margaret.id) == []

@@ -318,6 +318,13 @@ def clear_name(tx: Tx, user: User, room: str) -> dict[str, Any]:
     return own(tx, acc.group_id, user)
 
 
+def choose(tx: Tx, user: User, room: str, name: str) -> dict[str, Any]:
+    """The ``name.set`` op: set or change the name, or clear it when ``name`` is empty."""
+    if not name.strip():
+        return clear_name(tx, user, room)
+    return set_name(tx, user, room, name)
+
+
 def group_name(conn: Conn, user: User, room: str) -> tuple[Access, str | None]:
     """The member's standing in the group and their name there (None: their full name)."""
     acc = access(conn, user, room)
