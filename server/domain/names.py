@@ -20,7 +20,7 @@ from typing import Any
 from server.domain import audit
 from server.domain.accounts import Access, User, access
 from server.domain.people import MAX_NAME
-from server.errors import BadRequest
+from server.errors import BadRequest, Forbidden
 from server.storage import Conn, Tx
 
 # Alias ids live above every real user id and within JavaScript's safe integers.
@@ -282,7 +282,7 @@ def set_name(tx: Tx, user: User, room: str, name: str) -> dict[str, Any]:
     """Set or change the member's name in one group; audited (admins can see who)."""
     acc = access(tx, user, room)
     if acc.role is None:
-        raise BadRequest("Only members of this group can choose a name in it.", field="name")
+        raise Forbidden("Only members of this group can choose a name in it.")
     name = check_name(tx, acc.group_id, user, name)
     before = tx.one(
         "SELECT name FROM display_names WHERE group_id = ? AND user_id = ?",
