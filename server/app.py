@@ -36,6 +36,7 @@ from server.web.pages import inclusion as inclusion_pages
 from server.web.pages import meetings as meeting_pages
 from server.web.pages import messages as message_pages
 from server.web.pages import moderation as moderation_pages
+from server.web.pages import names as names_pages
 from server.web.pages import polls as poll_pages
 from server.web.pages import profile as profile_pages
 from server.web.pages import rooms as room_pages
@@ -60,6 +61,7 @@ PAGE_MODULES = (
     moderation_pages,
     inclusion_pages,
     inbox_pages,
+    names_pages,
     search_pages,
 )
 """Each page module declares its routes (``routes()``); the route table is theirs, in order."""

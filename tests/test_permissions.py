@@ -52,6 +52,8 @@ RULES: dict[str, Any] = {
     "history": (sees_room, lambda w, n: {"room": "north"}),
     "presence": (sees_room, lambda w, n: {"room": "north"}),
     "typing": (sees_room, lambda w, n: {"room": "north"}),
+    # A name in the group: its members only (an admin outside it has no one to be there).
+    "name.set": (lambda s, g: g is not None, lambda w, n: {"room": "north", "name": f"N {n}"}),
     "thread.create": (
         sees_room,
         lambda w, n: {"room": "north", "title": "Mine", "body": "b", "cid": f"t{n}"},

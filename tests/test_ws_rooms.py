@@ -102,7 +102,13 @@ async def test_join_replies_room_seq_epoch_and_not_recovered(
 ) -> None:
     alice = await clients(ALICE)
     joined = await alice.call("join", room=room)
-    assert joined == {"room": room, "seq": 0, "epoch": joined["epoch"], "recovered": False}
+    assert joined == {
+        "room": room,
+        "seq": 0,
+        "epoch": joined["epoch"],
+        "recovered": False,
+        "you": joined["you"],
+    }
     assert isinstance(joined["epoch"], str) and joined["epoch"]
     await new_thread(alice, room)
     assert (await alice.call("join", room=room))["seq"] == 2

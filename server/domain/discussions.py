@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from server.domain import audit, following, meeting_links, reads
+from server.domain import audit, following, meeting_links, names, reads
 from server.domain.accounts import Access, User, access, access_by_id
 from server.errors import Conflict, Forbidden, NotFound
 from server.storage import Conn, Row, Tx, pack, unpack
@@ -54,21 +54,25 @@ def visible(data: dict[str, Any], user_id: int, sees_staff: bool) -> bool:
         return True
     author = data.get("author_id")
     if author is None and isinstance(data.get("author"), dict):
-        author = data["author"].get("id")
+        author = names.real_id(data["author"])
     return user_id in (author, data.get("thread_author_id")) and user_id is not None
 
 
-def message_data(row: Row) -> dict[str, Any]:
-    """The shape of a message in events and history (PROTOCOL §4 message.created)."""
+def message_data(row: Row, namer: names.Namer | None = None) -> dict[str, Any]:
+    """The shape of a message in events and history (PROTOCOL §4 message.created); with a
+    ``namer``, its author as that viewer may see them (a group name, docs/protocol.md)."""
     deleted = row["deleted_at"] is not None
     erased = row["author_id"] is None or row["author_erased"] is not None
+    author: dict[str, Any] = {
+        "id": None if erased else row["author_id"],
+        "name": FORMER_MEMBER if erased else row["author_name"],
+    }
+    if namer is not None and not erased:
+        author = namer.ident(row["author_id"], row["author_name"])
     data: dict[str, Any] = {
         "id": row["id"],
         "thread": row["thread_id"],
-        "author": {
-            "id": None if erased else row["author_id"],
-            "name": FORMER_MEMBER if erased else row["author_name"],
-        },
+        "author": author,
         "body": "" if deleted else row["body"],
         "cid": row["cid"],
         "created_at": row["created_at"],
@@ -87,8 +91,9 @@ def message_data(row: Row) -> dict[str, Any]:
     return data
 
 
-def _author(user: User) -> dict[str, Any]:
-    return {"id": user.id, "name": user.name}
+def _author(tx: Conn, group_id: int, user: User) -> dict[str, Any]:
+    """The author as an event stores them: their group name if they chose one."""
+    return names.namer(tx, group_id, None).stored(user.id, user.name)
 
 
 def _existing_by_cid(tx: Tx, group_id: int, user: User, cid: str) -> Row | None:
@@ -115,7 +120,7 @@ def _insert_message(
     data: dict[str, Any] = {
         "id": message_id,
         "thread": thread_id,
-        "author": _author(user),
+        "author": _author(tx, acc.group_id, user),
         "body": body,
         "cid": cid,
         "created_at": tx.now,
@@ -174,7 +179,7 @@ def create_thread(
     data: dict[str, Any] = {
         "id": thread_id,
         "title": title,
-        "author": _author(user),
+        "author": _author(tx, acc.group_id, user),
         "created_at": tx.now,
     }
     if staff_only:
@@ -359,7 +364,8 @@ def history(
         (*params, limit + 1),
     ).fetchall()
     more = len(rows) > limit
-    return {"messages": [message_data(r) for r in reversed(rows[:limit])], "more": more}
+    n = names.namer(conn, acc.group_id, user, acc)
+    return {"messages": [message_data(r, n) for r in reversed(rows[:limit])], "more": more}
 
 
 def room_state(conn: Conn, user: User, room: str) -> tuple[Access, int]:
@@ -406,7 +412,7 @@ def thread_list(
     pages = max(1, math.ceil(total / per_page))
     current = min(page_no or 1, pages)
     rows = conn.execute(
-        "SELECT t.id, t.title, t.created_at, t.last_activity_at, t.author_id,"
+        "SELECT t.id, t.title, t.created_at, t.last_activity_at, t.author_id, u.id AS named_id,"
         # Staff-only replies this reader may not see are not counted for them.
         " t.message_count - (SELECT count(*) FROM messages m WHERE m.thread_id = t.id"
         "   AND m.staff_only = 1 AND coalesce(m.author_id, 0) != :me AND :sees = 0"
@@ -434,9 +440,10 @@ def thread_list(
         },
     ).fetchall()
     seq = room_seq(conn, acc)
+    n = names.namer(conn, acc.group_id, user, acc)
     return {
         "acc": acc,
-        "threads": [dict(r) for r in rows],
+        "threads": [_named(dict(r), n) for r in rows],
         "page": current,
         "pages": pages,
         "seq": seq,
@@ -444,12 +451,19 @@ def thread_list(
     }
 
 
+def _named(row: dict[str, Any], n: names.Namer) -> dict[str, Any]:
+    """A thread row with its starter's name as this viewer may see it."""
+    if row.pop("named_id", None) is not None:
+        row["author"] = n.label(row["author_id"], row["author"])
+    return row
+
+
 def thread_header(conn: Conn, acc: Access, thread_id: int, user: User | None = None) -> Row:
     """A thread of this group (title, author, count) that ``user`` may see; the plain
     NotFound otherwise (a staff-only thread does not exist for other members)."""
     row = conn.one(
         "SELECT t.id, t.title, t.created_at, t.message_count, t.author_id, t.staff_only,"
-        " coalesce(u.name, ?) AS author"
+        " u.id AS named_id, coalesce(u.name, ?) AS author"
         " FROM threads t LEFT JOIN users u ON u.id = t.author_id AND u.erased_at IS NULL"
         " WHERE t.id = ? AND t.group_id = ?",
         (FORMER_MEMBER, thread_id, acc.group_id),
@@ -474,6 +488,7 @@ def thread_page(
     """One page of a thread (by default the one with the first message new to the member,
     else the last), the member's previous mark, and the room's seq: one snapshot."""
     thread = thread_header(conn, acc, thread_id, user)
+    n = names.namer(conn, acc.group_id, user, acc)
     seen = seen_by(user, acc)
     total: int = conn.value(
         f"SELECT count(*) FROM messages m WHERE m.thread_id = ? AND {VISIBLE}", (thread_id, *seen)
@@ -501,8 +516,8 @@ def thread_page(
     seq = room_seq(conn, acc)
     return {
         "acc": acc,
-        "thread": dict(thread),
-        "messages": [message_data(r) for r in rows],
+        "thread": _named(dict(thread), n),
+        "messages": [message_data(r, n) for r in rows],
         "page": current,
         "pages": pages,
         "first_new": first_new,
@@ -546,9 +561,10 @@ def message_in_thread(
     )
     if row is None:
         raise NotFound()
+    n = names.namer(conn, acc.group_id, user, acc)
     return {
         "acc": acc,
-        "thread": dict(thread),
-        "message": message_data(row),
+        "thread": _named(dict(thread), n),
+        "message": message_data(row, n),
         "author_id": row["author_id"],
     }

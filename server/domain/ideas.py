@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from server.domain import audit, discussions, meeting_links
+from server.domain import audit, discussions, meeting_links, names
 from server.domain.accounts import Access, User, access, access_by_id, require_staff_or_moderator
 from server.errors import BadRequest, Conflict, NotFound
 from server.storage import Conn, Row, Tx
@@ -113,7 +113,9 @@ def create_idea(
     meeting_links.tag_idea(tx, acc.group_id, idea_id)  # raised during a meeting item
     row = _idea_row(tx, idea_id)
     assert row is not None
-    tx.emit(acc.room_id, acc.slug, "idea.created", idea_data(row))
+    tx.emit(
+        acc.room_id, acc.slug, "idea.created", names.stored_event(tx, acc.group_id, idea_data(row))
+    )
     return {"idea": {"id": idea_id, "thread": made["thread"]["id"]}}
 
 
@@ -185,13 +187,17 @@ def set_status(
         acc.room_id,
         acc.slug,
         "idea.status",
-        {
-            "idea": idea_id,
-            "status": status,
-            "note": note,
-            "by": {"id": user.id, "name": user.name},
-            "at": tx.now,
-        },
+        names.stored_event(
+            tx,
+            acc.group_id,
+            {
+                "idea": idea_id,
+                "status": status,
+                "note": note,
+                "by": {"id": user.id, "name": user.name},
+                "at": tx.now,
+            },
+        ),
     )
     return {"idea": idea_id, "status": status}
 
@@ -228,11 +234,11 @@ def merge(tx: Tx, user: User, idea_id: int, into_id: int) -> dict[str, Any]:
         acc.room_id,
         acc.slug,
         "idea.merged",
-        {
-            "idea": idea_id,
-            "into": into_id,
-            "by": {"id": user.id, "name": user.name},
-        },
+        names.stored_event(
+            tx,
+            acc.group_id,
+            {"idea": idea_id, "into": into_id, "by": {"id": user.id, "name": user.name}},
+        ),
     )
     tx.emit(acc.room_id, acc.slug, "idea.supporters", {"idea": into_id, "count": count})
     return {"idea": idea_id, "into": into_id, "count": count}
@@ -297,10 +303,18 @@ def group_ideas(
         params,
     ).fetchall()
     mine = _supported_by(conn, user, [r["id"] for r in rows])
-    return [
-        {**idea_data(r), "supported": r["id"] in mine, "status_label": STATUS_LABELS[r["status"]]}
-        for r in rows
-    ]
+    shown: list[dict[str, Any]] = names.show(
+        names.namer(conn, acc.group_id, user, acc),
+        [
+            {
+                **idea_data(r),
+                "supported": r["id"] in mine,
+                "status_label": STATUS_LABELS[r["status"]],
+            }
+            for r in rows
+        ],
+    )
+    return shown
 
 
 def list_ideas(
@@ -314,15 +328,14 @@ def list_ideas(
 
 def get_idea(conn: Conn, user: User, idea_id: int) -> dict[str, Any]:
     row, acc = _idea_for(conn, user, idea_id)
-    return {
-        "idea": {
-            **idea_data(row),
-            "room": acc.slug,
-            "status_label": STATUS_LABELS[row["status"]],
-            "supported": bool(_supported_by(conn, user, [idea_id])),
-            "timeline": timeline(conn, idea_id),
-        }
+    idea = {
+        **idea_data(row),
+        "room": acc.slug,
+        "status_label": STATUS_LABELS[row["status"]],
+        "supported": bool(_supported_by(conn, user, [idea_id])),
+        "timeline": timeline(conn, idea_id),
     }
+    return {"idea": names.show(names.namer(conn, acc.group_id, user, acc), idea)}
 
 
 def idea_in_group(
@@ -357,13 +370,18 @@ def you_said_we_did(conn: Conn, user: User) -> list[dict[str, Any]]:
         f" AND i.merged_into IS NULL{scope} ORDER BY i.status_at DESC, i.id DESC",
         (*REPORTED, *params),
     ).fetchall()
-    return [
-        {
+    namers: dict[int, names.Namer] = {}
+    out: list[dict[str, Any]] = []
+    for r in rows:
+        gid = int(r["group_id"])
+        if gid not in namers:
+            namers[gid] = names.namer(conn, gid, user, access_by_id(conn, user, gid))
+        item = {
             **idea_data(r),
             "room": r["room"],
             "group_name": r["group_name"],
             "status_label": STATUS_LABELS[r["status"]],
             "timeline": timeline(conn, r["id"]),
         }
-        for r in rows
-    ]
+        out.append(names.show(namers[gid], item))
+    return out

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from server.domain import discussions, ideas, polls
+from server.domain import discussions, ideas, names, polls
 from server.domain.accounts import Access, User, access
 from server.domain.meetings import (
     ATTEND_MODES,
@@ -133,6 +133,25 @@ def overdue_actions(
     return _actions(conn, where, params, now)
 
 
+def _shown(conn: Conn, user: User, acc: Access, data: dict[str, Any]) -> dict[str, Any]:
+    """A meeting read with its members as this viewer may see them (domain/names.py): the
+    people in it, and the flat ids and names of who proposed an item or approved minutes."""
+    n = names.namer(conn, acc.group_id, user, acc)
+    shown: dict[str, Any] = names.show(n, data)
+    for key in ("agenda", "proposed", "declined"):
+        for item in shown.get(key) or []:
+            if item.get("proposed_by") is not None:
+                item["proposed_by"] = n.public_id(int(item["proposed_by"]))
+            item.pop("proposer_name", None)
+    meetings = [shown.get("meeting"), *(shown.get("coming") or []), *(shown.get("past") or [])]
+    for m in meetings:
+        if isinstance(m, dict) and m.get("approved_by") is not None:
+            real = int(m["approved_by"])
+            m["approved_by_name"] = n.label(real, str(m.get("approved_by_name") or ""))
+            m["approved_by"] = n.public_id(real)
+    return shown
+
+
 def _item_dict(row: Row, order: list[int], due: int | None, conn: Conn) -> dict[str, Any]:
     data = dict(row)
     data["kind_words"] = KINDS[row["kind"]]
@@ -176,7 +195,7 @@ def _reply_of(conn: Conn, meeting_id: int, user: User) -> dict[str, Any] | None:
     return {**dict(row), "support": [s for s in row["support"].split(",") if s]}
 
 
-def checklist(conn: Conn, meeting_id: int, due: int | None) -> dict[str, Any]:
+def checklist(conn: Conn, meeting_id: int, due: int | None, n: names.Namer) -> dict[str, Any]:
     """For the chair: replies by how people come, papers by format and support asked for
     (counts and who, since she arranges them), and which papers were late."""
     rows = conn.execute(
@@ -190,9 +209,9 @@ def checklist(conn: Conn, meeting_id: int, due: int | None) -> dict[str, Any]:
     support: dict[str, list[str]] = {}
     for r in rows:
         if r["papers_format"]:
-            formats.setdefault(r["papers_format"], []).append(r["name"])
+            formats.setdefault(r["papers_format"], []).append(n.label(r["id"], r["name"]))
         for s in filter(None, r["support"].split(",")):
-            support.setdefault(s, []).append(r["name"])
+            support.setdefault(s, []).append(n.label(r["id"], r["name"]))
     late = [
         {"title": r["title"], "item": r["item_title"], "added_at": r["added_at"]}
         for r in conn.execute(
@@ -211,9 +230,10 @@ def checklist(conn: Conn, meeting_id: int, due: int | None) -> dict[str, Any]:
     }
 
 
-def register(conn: Conn, group_id: int, meeting_id: int) -> list[dict[str, Any]]:
-    """Every member of the group with their reply and their mark, for the facilitator."""
-    return [
+def register(conn: Conn, group_id: int, meeting_id: int, n: names.Namer) -> list[dict[str, Any]]:
+    """Every member of the group with their reply and their mark, for the facilitator (by
+    the names the group knows them by; the form posts the shown id back)."""
+    rows = [
         {
             "id": r["id"],
             "name": r["name"],
@@ -231,6 +251,7 @@ def register(conn: Conn, group_id: int, meeting_id: int) -> list[dict[str, Any]]
             {"m": meeting_id, "g": group_id},
         )
     ]
+    return sorted(names.shown_rows(n, rows), key=lambda r: str(r["name"]).lower())
 
 
 def meeting_view(conn: Conn, user: User, meeting_id: int, now: int) -> dict[str, Any]:
@@ -282,9 +303,10 @@ def _meeting_view(conn: Conn, user: User, row: Row, acc: Access, now: int) -> di
         "actions": _actions(conn, "i.meeting_id = ?", (meeting_id,), now),
     }
     if runner:
-        data["checklist"] = checklist(conn, meeting_id, row["papers_due"])
-        data["register"] = register(conn, acc.group_id, meeting_id)
-    return data
+        n = names.namer(conn, acc.group_id, user, acc)
+        data["checklist"] = checklist(conn, meeting_id, row["papers_due"], n)
+        data["register"] = register(conn, acc.group_id, meeting_id, n)
+    return _shown(conn, user, acc, data)
 
 
 def _meeting_rows(conn: Conn, where: str, params: tuple[Any, ...]) -> list[Row]:
@@ -307,13 +329,14 @@ def group_meetings(conn: Conn, user: User, room: str, now: int) -> dict[str, Any
         key=lambda m: m["starts_at"],
     )
     past = sorted((m for m in rows if m not in coming), key=lambda m: -m["starts_at"])
-    return {
+    data = {
         "acc": acc,
         "coming": coming,
         "past": past,
         "can_run": can_run(user, acc),
         "overdue": overdue_actions(conn, acc.group_id, now),
     }
+    return _shown(conn, user, acc, data)
 
 
 def next_meeting(conn: Conn, group_id: int, now: int) -> dict[str, Any] | None:
@@ -336,12 +359,13 @@ def group_page_extras(conn: Conn, user: User, acc: Access, now: int) -> dict[str
         live = _meeting_view(conn, user, meeting_for(conn, user, upcoming["id"])[0], acc, now)[
             "live"
         ]
-    return {
+    data = {
         "next_meeting": upcoming,
         "live_meeting": live,
         "overdue_actions": overdue_actions(conn, acc.group_id, now),
         "can_run_meetings": can_run(user, acc),
     }
+    return _shown(conn, user, acc, data)
 
 
 def item_views_now(conn: Conn, user: User, meeting_id: int) -> list[dict[str, Any]]:
@@ -349,7 +373,10 @@ def item_views_now(conn: Conn, user: User, meeting_id: int) -> list[dict[str, An
     row, acc = meeting_for(conn, user, meeting_id)
     if not can_run(user, acc) or row["current_item"] is None:
         return []
-    return _views(conn, row["current_item"])
+    shown: list[dict[str, Any]] = names.show(
+        names.namer(conn, acc.group_id, user, acc), _views(conn, row["current_item"])
+    )
+    return shown
 
 
 def item_in_meeting(conn: Conn, user: User, room: str, item_id: int) -> int:
@@ -366,8 +393,9 @@ def item_in_meeting(conn: Conn, user: User, room: str, item_id: int) -> int:
 def _linked_messages(conn: Conn, user: User, acc: Access, item_id: int) -> list[dict[str, Any]]:
     """The discussion during an item as this reader may see it: a staff-only post only for
     those who may read it, a hidden one as its notice (discussions' own rules)."""
+    n = names.namer(conn, acc.group_id, user, acc)
     return [
-        discussions.message_data(r)
+        discussions.message_data(r, n)
         for r in conn.execute(
             f"SELECT {discussions.MESSAGE_COLUMNS} FROM meeting_item_messages l"
             " JOIN messages m ON m.id = l.message_id LEFT JOIN users u ON u.id = m.author_id"
@@ -473,13 +501,21 @@ def meeting_pack(
         )
     ]
     open_polls = [p for item in view["agenda"] for p in item["polls"] if not p["closed"]]
-    return {
+    n = names.namer(conn, acc.group_id, user, acc)
+    pack = {
         **view,
         "group": acc,
         "took_part": {
             "total": len(attendance),
             "by_mode": [(ATTEND_MODES[k], by_mode[k]) for k in ATTEND_MODES if by_mode[k]],
-            "listed": [r["name"] for r in attendance if r["listed"] and not r["erased_at"]],
+            "listed": sorted(
+                (
+                    n.label(r["user_id"], r["name"])
+                    for r in attendance
+                    if r["listed"] and not r["erased_at"]
+                ),
+                key=str.lower,
+            ),
         },
         "apologies": int(
             conn.value(
@@ -493,3 +529,4 @@ def meeting_pack(
         "open_polls": open_polls,
         "since_last": _since_last(conn, user, row, now),
     }
+    return _shown(conn, user, acc, pack)

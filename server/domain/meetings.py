@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from server.domain import audit
+from server.domain import audit, names
 from server.domain.accounts import Access, User, access, access_by_id
 from server.domain.discussions import FORMER_MEMBER
 from server.errors import BadRequest, Conflict, Forbidden, NotFound
@@ -623,6 +623,8 @@ def add_action(
         raise Conflict("Actions belong to items on the agenda.")
     if not what.strip():
         raise BadRequest("Please say what is to be done.", field="what")
+    if owner_id is not None:  # the id the register showed (domain/names.py)
+        owner_id = names.namer(tx, acc.group_id, None).real_of(owner_id)
     if owner_id is not None and not _is_member(tx, acc.group_id, owner_id):
         raise BadRequest("That person is not a member of this group.", field="owner")
     action_id: int = tx.value(
@@ -661,12 +663,16 @@ def _attendance_event(tx: Tx, acc: Access, meeting_id: int, member: Row, mode: s
         acc.room_id,
         acc.slug,
         "attendance.marked",
-        {
-            "meeting": meeting_id,
-            "member": {"id": member["id"], "name": member["name"]},
-            "mode": mode,
-            "at": tx.now,
-        },
+        names.stored_event(
+            tx,
+            acc.group_id,
+            {
+                "meeting": meeting_id,
+                "member": {"id": member["id"], "name": member["name"]},
+                "mode": mode,
+                "at": tx.now,
+            },
+        ),
     )
 
 
@@ -745,6 +751,7 @@ def mark_attendance(
         raise Conflict("Attendance is marked once the meeting has started.")
     if mode != "absent":
         _choice(mode, ATTEND_MODES, "in the room, on the phone or online", "mode")
+    member_id = names.namer(tx, acc.group_id, None).real_of(member_id)  # as the register showed
     member = tx.one(
         "SELECT u.id, u.name FROM memberships m JOIN users u ON u.id = m.user_id"
         " WHERE m.group_id = ? AND m.user_id = ? AND u.erased_at IS NULL",

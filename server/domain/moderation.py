@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from server.domain import audit
+from server.domain import audit, names
 from server.domain.accounts import Access, User, access
 from server.domain.discussions import (
     FORMER_MEMBER,
@@ -264,10 +264,12 @@ def dismiss_report(tx: Tx, user: User, report_id: int) -> dict[str, Any]:
 # --- reads --------------------------------------------------------------------------------
 
 
-def _name(row: Row, prefix: str) -> str:
+def _name(row: Row, prefix: str, n: names.Namer) -> str:
+    """Who reported or wrote, as this moderator may see them: a chair sees group names,
+    staff facilitators and admins who it is (domain/names.py)."""
     if row[f"{prefix}_id"] is None or row[f"{prefix}_erased"] is not None:
         return FORMER_MEMBER
-    return str(row[f"{prefix}_name"])
+    return n.label(int(row[f"{prefix}_id"]), str(row[f"{prefix}_name"]))
 
 
 def review_queue(conn: Conn, user: User, slug: str) -> dict[str, Any]:
@@ -288,6 +290,7 @@ def review_queue(conn: Conn, user: User, slug: str) -> dict[str, Any]:
         " ORDER BY r.id",
         (acc.group_id,),
     ).fetchall()
+    n = names.namer(conn, acc.group_id, user, acc)
     reports = [
         {
             "id": r["id"],
@@ -301,8 +304,8 @@ def review_queue(conn: Conn, user: User, slug: str) -> dict[str, Any]:
             "hidden_reason": r["hidden_reason"],
             "staff_only": bool(r["staff_only"]),
             "body": r["body"],
-            "reporter": _name(r, "reporter"),
-            "author": _name(r, "author"),
+            "reporter": _name(r, "reporter", n),
+            "author": _name(r, "author", n),
         }
         for r in rows
     ]

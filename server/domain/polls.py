@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from server.domain import audit, meeting_links, suppression
+from server.domain import audit, meeting_links, names, suppression
 from server.domain.accounts import Access, User, access, access_by_id, require_staff_or_moderator
 from server.domain.suppression import DEFAULT_THRESHOLD
 from server.errors import BadRequest, NotFound, PollClosed
@@ -208,8 +208,12 @@ def create_poll(
         acc.room_id,
         acc.slug,
         "poll.created",
-        poll_data(
-            row, counted, visible=_shown_to_all(row, counted, threshold), threshold=threshold
+        names.stored_event(
+            tx,
+            acc.group_id,
+            poll_data(
+                row, counted, visible=_shown_to_all(row, counted, threshold), threshold=threshold
+            ),
         ),
     )
     return {"poll": {"id": poll_id}}
@@ -264,6 +268,7 @@ def vote_for(
     """A facilitator records the vote of a named member who phoned in (audited)."""
     row, acc = _open_poll(tx, user, poll_id)
     require_staff_or_moderator(user, acc)
+    member_id = names.namer(tx, acc.group_id, None).real_of(member_id)  # the id a page showed
     member = tx.one(
         "SELECT u.id, u.name FROM memberships m JOIN users u ON u.id = m.user_id"
         " WHERE m.group_id = ? AND m.user_id = ? AND u.erased_at IS NULL",
@@ -440,20 +445,26 @@ def _named_votes(conn: Conn, row: Row) -> list[dict[str, Any]]:
     return list(people.values())
 
 
-def view(conn: Conn, user: User, row: Row, *, threshold: int = DEFAULT_THRESHOLD) -> dict[str, Any]:
-    """One poll as this user may see it."""
+def view(
+    conn: Conn, user: User, row: Row, acc: Access, *, threshold: int = DEFAULT_THRESHOLD
+) -> dict[str, Any]:
+    """One poll as this user may see it, its members by the group's names (domain/names)."""
     voted = _has_voted(conn, row["id"], user)
     counted = breakdown(conn, row)
     visible = results_visible(row, voted, counted["voters"], threshold)
     named = _named_votes(conn, row) if visible and not row["anonymous"] else None
-    return poll_data(row, counted, visible=visible, voted=voted, named=named, threshold=threshold)
+    data = poll_data(row, counted, visible=visible, voted=voted, named=named, threshold=threshold)
+    shown: dict[str, Any] = names.show(names.namer(conn, acc.group_id, user, acc), data)
+    if "named" in shown:  # by the names shown, so the order gives no real name away
+        shown["named"].sort(key=lambda v: str(v["member"]["name"]).lower())
+    return shown
 
 
 def get_poll(
     conn: Conn, user: User, poll_id: int, *, threshold: int = DEFAULT_THRESHOLD
 ) -> dict[str, Any]:
-    row, _ = _poll_for(conn, user, poll_id)
-    return {"poll": view(conn, user, row, threshold=threshold)}
+    row, acc = _poll_for(conn, user, poll_id)
+    return {"poll": view(conn, user, row, acc, threshold=threshold)}
 
 
 def list_polls(
@@ -472,7 +483,7 @@ def group_polls(
         " WHERE p.group_id = ? ORDER BY p.closed_at IS NOT NULL, p.id DESC",
         (acc.group_id,),
     ).fetchall()
-    return [view(conn, user, r, threshold=threshold) for r in rows]
+    return [view(conn, user, r, acc, threshold=threshold) for r in rows]
 
 
 def poll_in_group(
@@ -483,7 +494,7 @@ def poll_in_group(
     row = _poll_row(conn, poll_id)
     if row is None or row["group_id"] != acc.group_id:
         raise NotFound("There is no such poll.")
-    return acc, view(conn, user, row, threshold=threshold)
+    return acc, view(conn, user, row, acc, threshold=threshold)
 
 
 def room_counts(conn: Conn, user: User, poll_id: int) -> list[int]:
@@ -500,7 +511,7 @@ def group_members(conn: Conn, user: User, room: str) -> list[dict[str, Any]]:
     """Members a facilitator can record a vote for, by name."""
     acc = access(conn, user, room)
     require_staff_or_moderator(user, acc)
-    return [
+    rows = [
         dict(r)
         for r in conn.execute(
             "SELECT u.id, u.name FROM memberships m JOIN users u ON u.id = m.user_id"
@@ -508,3 +519,5 @@ def group_members(conn: Conn, user: User, room: str) -> list[dict[str, Any]]:
             (acc.group_id,),
         )
     ]
+    shown = names.shown_rows(names.namer(conn, acc.group_id, user, acc), rows)
+    return sorted(shown, key=lambda r: str(r["name"]).lower())

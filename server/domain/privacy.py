@@ -158,6 +158,9 @@ def export_json(conn: Conn, email: str) -> str:
 def scrub(value: Any, uid: int, name: str) -> Any:
     """``value`` with every reference to the person (id + name) replaced by Former member."""
     if isinstance(value, dict):
+        real = value.get("_real")  # a group name's stored identity (domain/names.py)
+        if isinstance(real, dict) and real.get("id") == uid:
+            return {"id": None, "name": FORMER_MEMBER}
         if (
             value.get("id") == uid
             and value.get("name") == name

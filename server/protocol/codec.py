@@ -106,6 +106,8 @@ class Event:
     at: int
     data: dict[str, Any]
     _frames: dict[str, Frame] = field(default_factory=dict, repr=False, compare=False)
+    # The event as one audience sees it (say, names in a group for staff), built once.
+    variants: dict[str, Event] = field(default_factory=dict, repr=False, compare=False)
 
     def frame(self, subprotocol: str) -> Frame:
         cached = self._frames.get(subprotocol)

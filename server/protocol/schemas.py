@@ -98,6 +98,7 @@ SCHEMAS: dict[str, tuple[tuple[str, str, bool], ...]] = {
         ("choices", "choices", True),
     ),
     "idea.create": (_ROOM, ("title", "title", True), ("body", "body", True), _CID),
+    "name.set": (_ROOM, ("name", "str", True)),
     "idea.support": (("idea", "id", True),),
     "idea.unsupport": (("idea", "id", True),),
     "idea.status": (("idea", "id", True), ("status", "idea_status", True), ("note", "note", False)),

@@ -177,10 +177,15 @@ class Hub:
     # --- subscriptions and presence ----------------------------------------------------------
 
     @contextlib.contextmanager
-    def subscribe(self, room: str, sub: Subscriber) -> Iterator[None]:
-        """Receive the room's events (and count as online in it) while the block lasts."""
+    def subscribe(
+        self, room: str, sub: Subscriber, user_id: int | None = None, name: str | None = None
+    ) -> Iterator[None]:
+        """Receive the room's events (and count as online in it) while the block lasts;
+        ``user_id`` and ``name`` are how others see the member there (a group name)."""
+        uid = sub.user_id if user_id is None else user_id
+        shown = sub.user_name if name is None else name
         self.rooms.setdefault(room, set()).add(sub)
-        self._arrive(room, sub)
+        self._arrive(room, uid, shown)
         try:
             yield
         finally:
@@ -189,7 +194,7 @@ class Hub:
                 subs.discard(sub)
                 if not subs:
                     del self.rooms[room]
-            self._depart(room, sub)
+            self._depart(room, uid, shown)
 
     def online(self, room: str) -> list[dict[str, Any]]:
         """Members with at least one connection joined to the room on any process, by name."""
@@ -214,34 +219,34 @@ class Hub:
         event = Event(room, None, type_, now_ms(time.time()), {"id": user_id, "name": name})
         self.dispatch([event])  # every process announces to its own subscribers
 
-    def _arrive(self, room: str, sub: Subscriber) -> None:
+    def _arrive(self, room: str, user_id: int, name: str) -> None:
         people = self._online.setdefault(room, {})
-        entry = people.get(sub.user_id)
+        entry = people.get(user_id)
         if entry is not None:
             entry[1] += 1
             return
-        was = self._present(room, sub.user_id)
-        people[sub.user_id] = [sub.user_name, 1]
-        self.backplane.presence(room, sub.user_id, sub.user_name, True)
+        was = self._present(room, user_id)
+        people[user_id] = [name, 1]
+        self.backplane.presence(room, user_id, name, True)
         if not was:
-            self._announce(room, "presence.join", sub.user_id, sub.user_name)
+            self._announce(room, "presence.join", user_id, name)
 
-    def _depart(self, room: str, sub: Subscriber) -> None:
+    def _depart(self, room: str, user_id: int, name: str) -> None:
         people = self._online.get(room, {})
-        entry = people.get(sub.user_id)
+        entry = people.get(user_id)
         if entry is None:
             return
         entry[1] -= 1
         if entry[1] > 0:
             return
-        del people[sub.user_id]
+        del people[user_id]
         if not people:
             self._online.pop(room, None)
         if self.closing:
             return  # its members reconnect elsewhere within seconds: no leave/join storm
-        self.backplane.presence(room, sub.user_id, sub.user_name, False)
-        if not self._present(room, sub.user_id):
-            self._announce(room, "presence.leave", sub.user_id, sub.user_name)
+        self.backplane.presence(room, user_id, name, False)
+        if not self._present(room, user_id):
+            self._announce(room, "presence.leave", user_id, name)
 
     def remote_presence(self, node: str, room: str, user_id: int, name: str, here: bool) -> None:
         was = self._present(room, user_id)

@@ -18,6 +18,7 @@ from starlette.websockets import WebSocket
 
 from server.domain.accounts import User
 from server.domain.discussions import visible
+from server.domain.names import for_audience
 from server.errors import CFNError, Internal, RateLimited
 from server.protocol import codec as protocol
 from server.protocol.codec import Event
@@ -46,6 +47,7 @@ class RoomState:
     seq: int = 0
     pending: list[Event] | None = field(default_factory=list)
     sees_staff: bool = False  # may read staff-only posts (domain.discussions.sees_staff_only)
+    who: dict[str, Any] = field(default_factory=dict)  # the member as others see them here
     exit: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
 
@@ -58,6 +60,18 @@ class AfterReply:
 
 
 _CLOSE = object()
+
+
+def _named_for(event: Event, staff: bool) -> Event:
+    """The event with names in a group as this audience may see them: built once per
+    audience however many receive it (domain.names.for_audience)."""
+    key = "staff" if staff else "members"
+    found = event.variants.get(key)
+    if found is None:
+        data = for_audience(event.data, staff)
+        found = event if data is None else Event(event.room, event.seq, event.type, event.at, data)
+        event.variants[key] = found
+    return found
 
 
 class Connection:
@@ -113,9 +127,9 @@ class Connection:
     def _for_me(self, event: Event, state: RoomState) -> Event:
         """The event, or for a member who may not read its staff-only post a content-free
         stand-in with the same seq, so the room's seq stays contiguous for everyone."""
-        if visible(event.data, self.user_id, state.sees_staff):
-            return event
-        return Event(event.room, event.seq, WITHHELD, event.at, {})
+        if not visible(event.data, self.user_id, state.sees_staff):
+            return Event(event.room, event.seq, WITHHELD, event.at, {})
+        return _named_for(event, state.sees_staff)
 
     def _put(self, item: Any) -> None:
         if self._out.qsize() >= self._max_out:
@@ -132,18 +146,24 @@ class Connection:
 
     # --- rooms -----------------------------------------------------------------------------
 
-    def open_room(self, room: str) -> RoomState:
-        """Subscribe to a room; its live events are held until ``go_live``.
+    def open_room(self, room: str, who: dict[str, Any] | None = None) -> RoomState:
+        """Subscribe to a room; its live events are held until ``go_live``. ``who`` is the
+        member as others in the room see them (their group name, domain/names.py).
 
         A re-join (a resume on the same connection) keeps the subscription, so presence
         does not flap; only the delivery state starts afresh."""
+        who = who or {"id": self.user_id, "name": self.user_name}
         old = self.rooms.pop(room, None)
-        state = RoomState()
+        state = RoomState(who=who)
         self.rooms[room] = state
-        if old is not None:
+        if old is not None and old.who == who:
             state.exit = old.exit
         else:
-            state.exit.enter_context(self.services.hub.subscribe(room, self))
+            if old is not None:
+                old.exit.close()
+            state.exit.enter_context(
+                self.services.hub.subscribe(room, self, who["id"], who["name"])
+            )
         return state
 
     def may_see_staff_only(self, room: str, sees: bool) -> None:

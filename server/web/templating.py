@@ -13,6 +13,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from server.domain.names import label_of
 from server.web.render import markdown
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
@@ -34,7 +35,8 @@ def build_templates(
     template_globals: Mapping[str, Callable[..., Any]] | None = None,
     directory: Path = TEMPLATES_DIR,
 ) -> Environment:
-    """The environment with the filters every page uses (``markdown``, ``when``, ``iso``)
+    """The environment with the filters every page uses (``markdown``, ``when``, ``iso``,
+    ``who``: a member as the viewer may see them, domain/names.py)
     and the helpers page modules lend their templates (``template_globals``)."""
     env = Environment(
         loader=FileSystemLoader(directory),
@@ -42,7 +44,7 @@ def build_templates(
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(markdown=markdown, when=when, iso=iso)
+    env.filters.update(markdown=markdown, when=when, iso=iso, who=label_of)
     env.globals.update(template_globals or {})
     return env
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from server import __version__
-from server.domain import accounts, discussions, meetings
+from server.domain import accounts, discussions, meetings, names
 from server.protocol.codec import Event
 from server.realtime.connection import AfterReply, Connection, Handler
 from server.realtime.ops.common import joined
@@ -40,7 +40,8 @@ async def join(conn: Connection, args: dict[str, Any]) -> AfterReply:
         # joining during the group's meeting records the member as there online, with the
         # time (before subscribing, so the joiner's reply seq already counts that event)
         await db.write(meetings.note_online_join, conn.user, room)
-    conn.open_room(room)  # subscribed before the seq is read: nothing falls between
+    who = await db.read(names.own, acc.group_id, conn.user)
+    conn.open_room(room, who)  # subscribed before the seq is read: nothing falls between
     try:
         # Access again, in the seq's snapshot: a removal committed while we subscribed is
         # either seen here or seen by the access watcher, which now finds this room joined.
@@ -56,6 +57,7 @@ async def join(conn: Connection, args: dict[str, Any]) -> AfterReply:
             and seq - since <= settings.replay_limit
         ):
             rows = await db.events_after(acc.room_id, since, seq)
+            rows = await db.read(names.refresh_events, acc.group_id, rows)
             replay = [Event(room, s, t, at, data) for s, t, at, data in rows]
             recovered = True
             live_from = since
@@ -63,7 +65,7 @@ async def join(conn: Connection, args: dict[str, Any]) -> AfterReply:
         conn.leave_room(room)
         raise
     return AfterReply(
-        {"room": room, "seq": seq, "epoch": db.epoch, "recovered": recovered},
+        {"room": room, "seq": seq, "epoch": db.epoch, "recovered": recovered, "you": who},
         lambda: conn.go_live(room, live_from, replay),
     )
 
@@ -93,7 +95,7 @@ async def presence(conn: Connection, args: dict[str, Any]) -> dict[str, Any]:
 async def typing(conn: Connection, args: dict[str, Any]) -> dict[str, Any]:
     """Ephemeral "is writing" signal for the room (seq null, never stored)."""
     joined(conn, args["room"])
-    data: dict[str, Any] = {"id": conn.user.id, "name": conn.user.name}
+    data: dict[str, Any] = dict(conn.rooms[args["room"]].who)
     if args.get("thread") is not None:
         data["thread"] = args["thread"]
     conn.services.hub.ephemeral(args["room"], "typing", data)

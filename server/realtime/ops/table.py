@@ -11,12 +11,13 @@ from server.realtime.ops import (
     meetings,
     messages,
     moderation,
+    names,
     polls,
     rooms,
     search,
 )
 
-_MODULES = (rooms, messages, polls, ideas, meetings, moderation, following, search)
+_MODULES = (rooms, messages, polls, ideas, meetings, moderation, following, names, search)
 
 OPERATIONS: dict[str, Handler] = {op: fn for m in _MODULES for op, fn in m.OPERATIONS.items()}
 

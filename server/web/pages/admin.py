@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from server.domain import accounts, admin, audit, outbox, people, privacy
+from server.domain import accounts, admin, audit, names, outbox, people, privacy
 from server.domain.accounts import Session
 from server.errors import BadRequest, Forbidden, NotFound
 from server.storage import Conn
@@ -747,9 +747,14 @@ def _chair_data(conn: Conn, user: accounts.User, slug: str) -> dict[str, Any]:
     acc = outsider_safe(accounts.access, conn, user, slug)
     if not people.may_manage_group(conn, user, acc.group_id):
         raise Forbidden("Only the group's chair can manage its members.")
+    members = names.shown_rows(
+        names.namer(conn, acc.group_id, user, acc), admin.group_members(conn, slug)
+    )
+    rank = {"chair": 0, "facilitator": 1}  # by the names shown: the order gives none away
+    members.sort(key=lambda m: (rank.get(m["role"], 2), str(m["name"]).lower()))
     return {
         "group": acc,
-        "members": admin.group_members(conn, slug),
+        "members": members,
         "invitations": people.invitations(conn, user, slug),
     }
 

@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from server.domain import discussions, ideas, inbox, polls
+from server.domain import discussions, ideas, inbox, names, polls
 from server.domain.accounts import Access, Session, User, access, require_staff_or_moderator
 from server.errors import BadRequest, Forbidden, NotFound, TooLarge
 from server.storage import Conn
@@ -310,9 +310,9 @@ def _poll_rows(poll: dict[str, Any], group_name: str) -> list[list[Any]]:
         ]
     chosen: list[list[str]] = [[] for _ in poll["options"]]
     for n in poll.get("named") or []:
-        who = n["member"]["name"]
+        who = names.label_of(n["member"])
         if n["entered_by"]:
-            who += f" (entered by {n['entered_by']['name']})"
+            who += f" (entered by {names.label_of(n['entered_by'])})"
         for c in n["choices"]:
             chosen[c].append(who)
     return [

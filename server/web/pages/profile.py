@@ -16,7 +16,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from server.auth import SESSION_COOKIE
-from server.domain import accounts, people, privacy
+from server.domain import accounts, names, people, privacy
 from server.domain.accounts import Session
 from server.errors import BadRequest
 from server.web.guards import member_form, member_page, no_store, services_of
@@ -36,7 +36,9 @@ SAVED = {
 
 @member_page
 async def profile(request: Request, found: Session) -> Response:
-    data = await services_of(request).db.read(people.profile, found.user)
+    db = services_of(request).db
+    data = await db.read(people.profile, found.user)
+    group_names = await db.read(names.my_names, found.user)
     saved = SAVED.get(request.query_params.get("saved", ""))
     return no_store(
         page(
@@ -44,6 +46,7 @@ async def profile(request: Request, found: Session) -> Response:
             "profile.html",
             title="My profile",
             me=data,
+            group_names=group_names,
             saved=saved,
             papers=people.PAPERS,
             support=people.SUPPORT,

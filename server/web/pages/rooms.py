@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from server.domain import discussions, following, meeting_pack, moderation, reads
+from server.domain import discussions, following, meeting_pack, moderation, names, reads
 from server.domain.accounts import Access, Session, User, access
 from server.errors import Forbidden, NotFound
 from server.storage import Conn
@@ -75,7 +75,11 @@ def _room_read(
     acc = outsider_safe(access, conn, user, slug)
     data = discussions.thread_list(conn, user, acc, page_no, THREADS_PER_PAGE, mine)
     now = int(time.time() * 1000)  # the meeting bar: the live one, else the next
-    return {**data, **meeting_pack.group_page_extras(conn, user, acc, now)}
+    return {
+        **data,
+        **meeting_pack.group_page_extras(conn, user, acc, now),
+        "me": names.own(conn, acc.group_id, user),
+    }
 
 
 def _thread_read(
@@ -89,6 +93,8 @@ def _thread_read(
         **data,
         **meeting_pack.group_page_extras(conn, user, acc, now),
         **moderation.thread_extras(conn, user, acc),
+        "me": names.own(conn, acc.group_id, user),
+        "own_note": names.OWN_NOTE,
     }
 
 
