@@ -33,8 +33,8 @@ def local_time(ms: int, zone: str) -> str:
 
 
 def cursor(conn: Conn, name: str) -> int | None:
-    value: int | None = conn.value("SELECT value FROM scheduler_cursors WHERE name = ?", (name,))
-    return value
+    row = conn.one("SELECT value FROM scheduler_cursors WHERE name = ?", (name,))
+    return None if row is None else int(row["value"])
 
 
 def set_cursor(tx: Tx, name: str, value: int) -> None:
@@ -80,10 +80,11 @@ def _may_read(msg: Row, who: Row) -> bool:
         return False
     if not msg["staff_only"] and not msg["thread_staff_only"]:
         return True
-    return _sees_staff(who["role"], who["group_role"]) or who["id"] in (
-        msg["author_id"],
-        msg["thread_author_id"],
-    )
+    if _sees_staff(who["role"], who["group_role"]) or who["id"] == msg["author_id"]:
+        return True
+    # a staff-only thread's author reads it; the author of an open thread does not read
+    # a staff-only reply in it
+    return bool(msg["thread_staff_only"]) and who["id"] == msg["thread_author_id"]
 
 
 def replies_due(tx: Tx, origin: str) -> int:
