@@ -31,6 +31,7 @@ from server.web.error_pages import error_page_for
 from server.web.pages import account as account_pages
 from server.web.pages import admin as admin_pages
 from server.web.pages import email as email_pages
+from server.web.pages import inbox as inbox_pages
 from server.web.pages import inclusion as inclusion_pages
 from server.web.pages import meetings as meeting_pages
 from server.web.pages import messages as message_pages
@@ -57,6 +58,7 @@ PAGE_MODULES = (
     admin_pages,
     moderation_pages,
     inclusion_pages,
+    inbox_pages,
     email_pages,
 )
 """Each page module declares its routes (``routes()``); the route table is theirs, in order."""

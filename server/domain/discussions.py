@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from server.domain import audit, meeting_links, reads
+from server.domain import audit, following, meeting_links, reads
 from server.domain.accounts import Access, User, access, access_by_id
 from server.errors import Conflict, Forbidden, NotFound
 from server.storage import Conn, Row, Tx, pack, unpack
@@ -181,6 +181,7 @@ def create_thread(
         data["staff_only"] = True
     tx.emit(acc.room_id, acc.slug, "thread.created", data)
     message_id, _ = _insert_message(tx, acc, user, thread_id, body, cid, staff_only)
+    following.took_part(tx, user, acc.group_id, thread_id)
     return {"thread": {"id": thread_id}, "message": {"id": message_id}}
 
 
@@ -205,6 +206,7 @@ def post_message(
         raise NotFound("There is no such thread in this room.")
     staff_only = staff_only or bool(thread["staff_only"])
     message_id, seq = _insert_message(tx, acc, user, thread_id, body, cid, staff_only)
+    following.took_part(tx, user, acc.group_id, thread_id)
     return {"message": {"id": message_id, "seq": seq}}
 
 

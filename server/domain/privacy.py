@@ -206,6 +206,11 @@ def erase_user(tx: Tx, email: str, actor_id: int | None = None) -> dict[str, int
     counts["email_settings"] = email_prefs.erase(tx, uid)  # settings and unsubscribe links
     counts["about_you"] = tx.execute("DELETE FROM about_you WHERE user_id = ?", (uid,)).rowcount
     tx.execute("DELETE FROM display_names WHERE user_id = ?", (uid,))
+    # What they followed, how much each group told them, what they marked read: theirs alone
+    # (exported above with every other table that refers to them).
+    counts["follows"] = tx.execute("DELETE FROM follows WHERE user_id = ?", (uid,)).rowcount
+    tx.execute("DELETE FROM follow_levels WHERE user_id = ?", (uid,))
+    tx.execute("DELETE FROM inbox_reads WHERE user_id = ?", (uid,))
     tx.execute(
         "UPDATE users SET name = ?, email = ?, password_hash = NULL, erased_at = ? WHERE id = ?",
         (FORMER_MEMBER, f"erased-{uid}@erased.invalid", tx.now, uid),

@@ -102,6 +102,11 @@ SCHEMAS: dict[str, tuple[tuple[str, str, bool], ...]] = {
     "idea.unsupport": (("idea", "id", True),),
     "idea.status": (("idea", "id", True), ("status", "idea_status", True), ("note", "note", False)),
     "idea.merge": (("idea", "id", True), ("into", "id", True)),
+    # Following and the inbox (docs/protocol.md "Following and the inbox").
+    "follow.set": (_ROOM, ("kind", "word", True), ("id", "id", True), ("on", "bool", False)),
+    "follow.level": (_ROOM, ("level", "word", True)),
+    "inbox.get": (),
+    "inbox.read": (("key", "str", False),),
     "poll.get": (("poll", "id", True),),
     "poll.list": (_ROOM,),
     "idea.get": (("idea", "id", True),),

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from server.auth import session
+from server.domain import inbox
 from server.domain.accounts import Session
 from server.errors import Forbidden, NotFound
 from server.services import Services
@@ -74,6 +75,10 @@ def member_page(handler: MemberPage) -> Endpoint:
         found = await require_session(request)
         if isinstance(found, Response):
             return found
+        # the header's "What's new" badge, on every member page
+        request.state.inbox_unread = await services_of(request).db.read(
+            inbox.unread_total, found.user
+        )
         return await handler(request, found)
 
     return endpoint

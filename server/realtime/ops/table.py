@@ -5,9 +5,9 @@ domain (rooms, messages, polls, ideas, meetings). A new domain's ops are a new m
 from __future__ import annotations
 
 from server.realtime.connection import Handler
-from server.realtime.ops import ideas, meetings, messages, moderation, polls, rooms
+from server.realtime.ops import following, ideas, meetings, messages, moderation, polls, rooms
 
-_MODULES = (rooms, messages, polls, ideas, meetings, moderation)
+_MODULES = (rooms, messages, polls, ideas, meetings, moderation, following)
 
 OPERATIONS: dict[str, Handler] = {op: fn for m in _MODULES for op, fn in m.OPERATIONS.items()}
 

@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from server.domain import meeting_pack, meetings
+from server.domain import inbox, meeting_pack, meetings
 from server.domain.accounts import Session, User, access
 from server.errors import BadRequest, Forbidden, NotFound
 from server.storage import Conn
@@ -173,6 +173,7 @@ async def _show(
     )
     if runners_only and not data["can_run"]:
         raise Forbidden("Only the group's chair or facilitator can run the meeting.")
+    await services.db.write(inbox.opened, found.user, "meeting", meeting_id)  # read in the inbox
     return no_store(
         page(
             request,

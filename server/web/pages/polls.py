@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from server.domain import discussions, ideas, polls
+from server.domain import discussions, ideas, inbox, polls
 from server.domain.accounts import Access, Session, User, access, require_staff_or_moderator
 from server.errors import BadRequest, Forbidden, NotFound, TooLarge
 from server.storage import Conn
@@ -211,12 +211,17 @@ async def poll_page(request: Request, found: Session) -> Response:
         _path_id(request, "poll"),
         _threshold(request),
     )
+    # opening the poll reads its inbox entry; the follow button needs whether it is followed
+    followed = await services_of(request).db.write(
+        inbox.opened, found.user, "poll", data["poll"]["id"]
+    )
     return no_store(
         page(
             request,
             "poll.html",
             title=data["poll"]["question"],
             section="polls",
+            following=followed,
             **data,
             **_context(request, found),
         )
@@ -516,12 +521,16 @@ async def idea_page(request: Request, found: Session) -> Response:
     data = await services_of(request).db.read(
         _idea_read, found.user, request.path_params["slug"], _path_id(request, "idea")
     )
+    followed = await services_of(request).db.write(
+        inbox.opened, found.user, "idea", data["idea"]["id"]
+    )
     return no_store(
         page(
             request,
             "idea.html",
             title=data["idea"]["title"],
             section="ideas",
+            following=followed,
             labels=ideas.STATUS_LABELS,
             **data,
             **_context(request, found),

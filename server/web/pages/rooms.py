@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from server.domain import discussions, meeting_pack, moderation, reads
+from server.domain import discussions, following, meeting_pack, moderation, reads
 from server.domain.accounts import Access, Session, User, access
 from server.errors import Forbidden, NotFound
 from server.storage import Conn
@@ -108,12 +108,15 @@ async def room(request: Request, found: Session) -> Response:
     )
     acc: Access = data["acc"]
     await db.write(reads.visit_room, found.user, acc.group_id)
+    level = await db.read(following.level, found.user, acc.group_id)
     return no_store(
         page(
             request,
             "room.html",
             title=acc.name,
             section="discussion",
+            level={"slug": acc.slug, "name": acc.name, "level": level} if acc.role else None,
+            level_labels=following.LEVEL_LABELS,
             done=DONE_WORDS.get(request.query_params.get("done", "")),
             **data,
             **_live_context(request, found, acc),
@@ -133,12 +136,14 @@ async def thread(request: Request, found: Session) -> Response:
         await db.write(
             reads.move_mark, found.user, acc.group_id, thread_id, data["messages"][-1]["id"]
         )
+    followed = await db.read(following.is_following, found.user, "thread", thread_id)
     return no_store(
         page(
             request,
             "thread.html",
             title=data["thread"]["title"],
             section="discussion",
+            following=followed,
             **data,
             done=DONE_WORDS.get(request.query_params.get("done", "")),
             **_live_context(request, found, acc),

@@ -15,7 +15,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from server.auth import SESSION_COOKIE
-from server.domain import accounts, meeting_pack, reads
+from server.domain import accounts, inbox, meeting_pack, reads
 from server.domain.accounts import Session
 from server.storage import Conn, Tx
 from server.web.guards import check_csrf, current_session, member_page, services_of
@@ -161,9 +161,11 @@ def _groups_with_unread(conn: Conn, user: accounts.User) -> list[dict[str, Any]]
     groups: list[dict[str, Any]] = list(accounts.user_groups(conn, user))
     ids = accounts.group_ids(conn)
     counts = reads.unread_counts(conn, user, [ids[g["slug"]] for g in groups])
+    news = inbox.counts_by_group(conn, user)  # polls, ideas and meeting news too
     now = int(time.time() * 1000)
     for g in groups:
         g["unread"] = counts[ids[g["slug"]]]
+        g["news"] = news.get(ids[g["slug"]], {})
         g["next_meeting"] = meeting_pack.next_meeting(conn, ids[g["slug"]], now)
     return groups
 
