@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from server.domain import email_notices, email_prefs, retention
+from server.domain import digests, email_notices, email_prefs, retention
 from server.pubsub.backplane import Backplane
 from server.settings import Settings
 from server.storage import Store
@@ -73,8 +74,13 @@ class Scheduler:
             self.wake_mail()
 
     async def digests(self, origin: str) -> int:
-        """The digests due now (built on the inbox; see domain/digests.py)."""
-        return 0
+        """Each member's digest that is due now, one small transaction each."""
+        queued = 0
+        now = int(time.time() * 1000)
+        for due in await self.db.read(digests.due, now, self.settings.digest_hour):
+            if await self.db.write(digests.send, due, origin):
+                queued += 1
+        return queued
 
     async def run_due(self) -> None:
         """One round: every job whose time has come and whose lease this process holds."""
