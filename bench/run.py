@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import data
+from bench import data, digest
 from bench.proc import machine
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,6 +43,7 @@ FULL = {
         "startups": 3,
     },
     "growth": {"subs": [50, 1000], "messages": [10_000, 100_000], "duration": 5.0, "requests": 300},
+    "digest": {"members": 1000, "threads": 100, "replies": 3},
 }
 QUICK = {
     "fanout": {"subs": 10, "pubs": 2, "inflight": 4, "warmup": 0.2, "duration": 0.5},
@@ -57,6 +58,7 @@ QUICK = {
         "startups": 1,
     },
     "growth": {"subs": [], "messages": [], "duration": 1.0, "requests": 10},
+    "digest": {"members": 20, "threads": 5, "replies": 2},
 }
 
 
@@ -771,6 +773,7 @@ def main(argv: list[str] | None = None) -> int:
         ("history", lambda: run_history(work, p["history"]["messages"], p["history"])),
         ("growth", lambda: growth(work, p, results)),
         ("cluster", lambda: run_cluster(work, p["fanout"], args.backplane, args.nodes)),
+        ("digest", lambda: digest.run_digest(work, p["digest"])),
     ]
     if args.backplane == "redis" and "cluster" not in wanted:
         wanted.append("cluster")
@@ -783,6 +786,8 @@ def main(argv: list[str] | None = None) -> int:
     body = report(results, command, time.perf_counter() - started)
     if "cluster" in results:
         body += cluster_report(results["cluster"])
+    if "digest" in results:
+        body += digest.report(results["digest"])
     print(body)
     write_doc(Path(args.out), body)
     if args.json:

@@ -74,12 +74,12 @@ class Scheduler:
             self.wake_mail()
 
     async def digests(self, origin: str) -> int:
-        """Each member's digest that is due now, one small transaction each."""
+        """Each member's digest that is due now, a few dozen to a transaction."""
         queued = 0
         now = int(time.time() * 1000)
-        for due in await self.db.read(digests.due, now, self.settings.digest_hour):
-            if await self.db.write(digests.send, due, origin):
-                queued += 1
+        due = await self.db.read(digests.due, now, self.settings.digest_hour)
+        for i in range(0, len(due), digests.BATCH):
+            queued += await self.db.write(digests.send_many, due[i : i + digests.BATCH], origin)
         return queued
 
     async def run_due(self) -> None:

@@ -173,7 +173,7 @@ async def test_a_no_message_text_group_is_summed_up_in_a_digest_without_what_was
         yusuf, dot = server.user("yusuf@cfn.example"), server.user("dot@cfn.example")
         choose(server, yusuf, "daily")
         write_sync(server.db, email_prefs.set_no_text, None, "renal", True)
-        time.sleep(0.01)
+        await asyncio.sleep(0.01)  # what follows happens after they joined
         made = write_sync(
             server.db, discussions.create_thread, dot, "renal", "My dialysis week", "Tiring", "a"
         )

@@ -199,3 +199,11 @@ def send(tx: Tx, d: Due, origin: str) -> bool:
         origin,
     )
     return queued is not None
+
+
+BATCH = 50  # digests per transaction: few commits, and no long hold on the writer
+
+
+def send_many(tx: Tx, dues: list[Due], origin: str) -> int:
+    """``send`` for several members in one transaction; how many were queued."""
+    return sum(1 for d in dues if send(tx, d, origin))
