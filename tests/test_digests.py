@@ -225,6 +225,7 @@ async def test_a_digest_due_when_the_server_is_killed_goes_exactly_once_per_memb
         "CFN_SMTP_PORT": str(smtp_port),
         "CFN_SMTP_SECURITY": "none",
         "CFN_MAIL_RETRY": "0.3",
+        "CFN_MAIL_LEASE": "1",  # a row killed mid-try is tried again a second later
         "CFN_SCHEDULER_EVERY": "0.2",
         "CFN_DIGEST_HOUR": "0",
         "CFN_ORIGIN": ORIGIN,
@@ -237,7 +238,7 @@ async def test_a_digest_due_when_the_server_is_killed_goes_exactly_once_per_memb
         assert all(r["sent_at"] is None for r in _outbox(db_path))
         async with smtp_server(smtp_port) as mailbox:
             await proc.start()
-            await mailbox.wait_for(3)
+            await mailbox.wait_for(3, timeout=30)  # after any retry delay of the first run
             await asyncio.sleep(1.5)  # several scheduler rounds and sender polls
             got = sorted(m["To"] for m in mailbox.messages)
             assert got == sorted(
