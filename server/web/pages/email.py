@@ -32,7 +32,7 @@ async def settings_page(request: Request, found: Session) -> Response:
         page(
             request,
             "email_settings.html",
-            title="My email",
+            title="Emails we send you",
             prefs=prefs,
             digests=email_prefs.DIGESTS,
             immediate=email_prefs.IMMEDIATE,
