@@ -18,7 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from server.domain import digests, email_notices, email_prefs, retention
+from server.domain import digests, email_notices, email_prefs, polls, retention
 from server.pubsub.backplane import Backplane
 from server.settings import Settings
 from server.storage import Store
@@ -56,12 +56,21 @@ class Scheduler:
         self.wake_mail = wake_mail
         self.jobs = [
             Job("retention", RETENTION_EVERY, self.retention),
+            Job("polls", settings.scheduler_every, self.polls),
             Job("email", settings.scheduler_every, self.email),
         ]
 
     async def retention(self) -> None:
         """Delete messages older than their group's retention (idempotent)."""
         await self.db.write(retention.run)
+
+    async def polls(self) -> None:
+        """Close the polls whose closing time has come, as a facilitator's "Close" would
+        (the same poll.closed event; an anonymous poll forgets who chose what), then email
+        members who asked about a poll closing within a day that they have not voted in."""
+        await self.db.write(polls.close_due)
+        if await self.db.write(email_notices.poll_closing_due, origin_of(self.settings)):
+            self.wake_mail()
 
     async def email(self) -> None:
         """Replies and reminders, then each member's digest if one is due."""

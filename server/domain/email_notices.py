@@ -201,3 +201,57 @@ def meeting_reminders_due(tx: Tx, origin: str) -> int:
             ):
                 queued += 1
     return queued
+
+
+def poll_closing_due(tx: Tx, origin: str) -> int:
+    """Once per member and poll: an open poll of their group closes within a day and they
+    have not voted. Nothing about the results, so an email never shows more than the poll
+    page would; in a "no message text" group not even the question."""
+    due = tx.execute(
+        "SELECT p.id, p.question, p.closes_at, p.group_id, g.slug, g.name AS group_name"
+        " FROM polls p JOIN groups g ON g.id = p.group_id"
+        " WHERE p.closes_at IS NOT NULL AND p.closed_at IS NULL"
+        " AND p.closes_at > ? AND p.closes_at <= ? AND g.archived_at IS NULL"
+        " ORDER BY p.closes_at, p.id",
+        (tx.now, tx.now + REMIND_BEFORE_MS),
+    ).fetchall()
+    no_text = email_prefs.no_text_groups(tx)
+    queued = 0
+    for p in due:
+        people = tx.execute(
+            "SELECT u.id, u.email, u.name, e.time_zone FROM memberships gm"
+            " JOIN users u ON u.id = gm.user_id"
+            " JOIN email_prefs e ON e.user_id = u.id AND e.on_poll = 1"
+            " WHERE gm.group_id = ? AND u.erased_at IS NULL AND u.suspended_at IS NULL"
+            " AND NOT EXISTS (SELECT 1 FROM poll_voters v WHERE v.poll_id = ?"
+            " AND v.user_id = u.id)",
+            (p["group_id"], p["id"]),
+        ).fetchall()
+        quiet = p["group_id"] in no_text
+        for who in people:
+            when = local_time(p["closes_at"], who["time_zone"])
+            context = {
+                "name": who["name"],
+                "group": p["group_name"],
+                "question": "" if quiet else p["question"],
+                "when": when,
+                "link": f"{origin}/g/{p['slug']}/polls/{p['id']}",
+            }
+            subject = (
+                f"A poll in {p['group_name']} closes soon"
+                if quiet
+                else f"Closes soon: “{p['question']}”"
+            )
+            if queue(
+                tx,
+                who["id"],
+                who["email"],
+                "poll",
+                subject,
+                "poll_closing",
+                context,
+                f"poll-closing:{who['id']}:{p['id']}",
+                origin,
+            ):
+                queued += 1
+    return queued
