@@ -83,12 +83,15 @@ class Scheduler:
             self.wake_mail()
 
     async def digests(self, origin: str) -> int:
-        """Each member's digest that is due now, a few dozen to a transaction."""
+        """Each member's digest that is due now, a few dozen at a time: built in a read
+        snapshot, then recorded and queued in one short write (the writer is not held while
+        the content is worked out)."""
         queued = 0
         now = int(time.time() * 1000)
         due = await self.db.read(digests.due, now, self.settings.digest_hour)
         for i in range(0, len(due), digests.BATCH):
-            queued += await self.db.write(digests.send_many, due[i : i + digests.BATCH], origin)
+            built = await self.db.read(digests.build_many, due[i : i + digests.BATCH], origin)
+            queued += await self.db.write(digests.queue_built, built, origin)
         return queued
 
     async def run_due(self) -> None:

@@ -119,10 +119,14 @@ def _plural(n: int, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
 
 
-def content(conn: Conn, user: User, since_ms: int, origin: str) -> list[dict[str, Any]]:
-    """The digest's groups, newest activity first; empty when nothing is new and unread."""
+def content(
+    conn: Conn, user: User, since_ms: int, origin: str, no_text: set[int] | None = None
+) -> list[dict[str, Any]]:
+    """The digest's groups, newest activity first; empty when nothing is new and unread.
+    ``no_text``: the "no message text" groups, when a batch has already looked them up."""
     entries = inbox.entries(conn, user, since=since_ms // 1000, limit=MOST)  # seconds
-    no_text = email_prefs.no_text_groups(conn)
+    if no_text is None:
+        no_text = email_prefs.no_text_groups(conn)
     groups: dict[int, dict[str, Any]] = {}
     for e in entries:
         g = groups.setdefault(
@@ -162,48 +166,68 @@ def content(conn: Conn, user: User, since_ms: int, origin: str) -> list[dict[str
     return list(groups.values())
 
 
-def send(tx: Tx, d: Due, origin: str) -> bool:
-    """Record the period and queue its digest, in one transaction; False when nothing is
-    new (the period is recorded all the same) or another round got there first."""
-    last = tx.value("SELECT last_period FROM email_prefs WHERE user_id = ?", (d.user_id,))
-    if last == d.period:
-        return False
-    user = User(d.user_id, d.email, d.name, d.role)
-    groups = content(tx, user, d.since, origin)
-    tx.execute(
-        "UPDATE email_prefs SET last_period = ?,"
-        " last_digest_at = CASE WHEN ? = 1 THEN ? ELSE last_digest_at END WHERE user_id = ?",
-        (d.period, int(bool(groups)), tx.now, d.user_id),
-    )
-    if not groups:
-        return False
-    total = sum(len(g["items"]) + (1 if g["no_text"] else 0) for g in groups)
-    heading = HEADINGS[d.frequency]
-    context = {
-        "name": d.name,
-        "heading": heading,
-        "meeting": d.meeting or "",
-        "groups": groups,
-        "inbox_link": f"{origin}/inbox",
-    }
-    subject = f"{heading}: {_plural(total, 'thing', 'things')} new for you"
-    queued = email_notices.queue(
-        tx,
-        d.user_id,
-        d.email,
-        "digest",
-        subject,
-        "digest",
-        context,
-        f"digest:{d.user_id}:{d.period}",
-        origin,
-    )
-    return queued is not None
+@dataclass(frozen=True)
+class Built:
+    """One member's digest content, read before the write that records and queues it."""
+
+    due: Due
+    groups: list[dict[str, Any]]
 
 
-BATCH = 50  # digests per transaction: few commits, and no long hold on the writer
+def build_many(conn: Conn, dues: list[Due], origin: str) -> list[Built]:
+    """The read half for a batch of members, in one read snapshot (``db.read``): the
+    content, the costly part, is worked out without holding the writer, so members'
+    posts are not kept waiting behind a round of digests; shared lookups once a batch."""
+    no_text = email_prefs.no_text_groups(conn)
+    return [
+        Built(d, content(conn, User(d.user_id, d.email, d.name, d.role), d.since, origin, no_text))
+        for d in dues
+    ]
 
 
-def send_many(tx: Tx, dues: list[Due], origin: str) -> int:
-    """``send`` for several members in one transaction; how many were queued."""
-    return sum(1 for d in dues if send(tx, d, origin))
+def queue_built(tx: Tx, built: list[Built], origin: str) -> int:
+    """The write half: for each member, record the period and queue its digest (none when
+    nothing is new: the period is recorded all the same), skipping a period another round
+    or process already dealt with; how many were queued."""
+    queued = 0
+    for b in built:
+        d, groups = b.due, b.groups
+        last = tx.value("SELECT last_period FROM email_prefs WHERE user_id = ?", (d.user_id,))
+        if last == d.period:
+            continue
+        tx.execute(
+            "UPDATE email_prefs SET last_period = ?,"
+            " last_digest_at = CASE WHEN ? = 1 THEN ? ELSE last_digest_at END WHERE user_id = ?",
+            (d.period, int(bool(groups)), tx.now, d.user_id),
+        )
+        if not groups:
+            continue
+        total = sum(len(g["items"]) + (1 if g["no_text"] else 0) for g in groups)
+        heading = HEADINGS[d.frequency]
+        context = {
+            "name": d.name,
+            "heading": heading,
+            "meeting": d.meeting or "",
+            "groups": groups,
+            "inbox_link": f"{origin}/inbox",
+        }
+        subject = f"{heading}: {_plural(total, 'thing', 'things')} new for you"
+        if (
+            email_notices.queue(
+                tx,
+                d.user_id,
+                d.email,
+                "digest",
+                subject,
+                "digest",
+                context,
+                f"digest:{d.user_id}:{d.period}",
+                origin,
+            )
+            is not None
+        ):
+            queued += 1
+    return queued
+
+
+BATCH = 50  # digests per read snapshot and per write transaction
