@@ -61,7 +61,7 @@ def run_digest(work: Path, p: dict[str, Any]) -> dict[str, Any]:
         Path(str(path) + suffix).unlink(missing_ok=True)
     arrange(path, p["members"], p["threads"], p["replies"])
     conn = open_sync(str(path))
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     due = digests.due(conn, int(time.time() * 1000), 0)
     origin = "https://bench.example"
     sent = 0
@@ -71,8 +71,15 @@ def run_digest(work: Path, p: dict[str, Any]) -> dict[str, Any]:
         conn.execute("COMMIT")
         sent += write_sync(conn, digests.queue_built, built, origin)
     seconds = time.perf_counter() - started
+    cpu_seconds = time.process_time() - cpu  # this process's own work: fairer on a shared machine
     conn.close()
-    return {"members": p["members"], "due": len(due), "sent": sent, "seconds": seconds}
+    return {
+        "members": p["members"],
+        "due": len(due),
+        "sent": sent,
+        "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
+    }
 
 
 def report(r: dict[str, Any]) -> str:
@@ -80,8 +87,9 @@ def report(r: dict[str, Any]) -> str:
     verdict = "met" if per <= 5 else "missed"  # 1,000 in 5 s is 5 ms each
     return (
         "\n### Digests\n\n"
-        "| members due | digests built and queued | total | per digest | bar |\n"
-        "| --- | --- | --- | --- | --- |\n"
-        f"| {r['due']} | {r['sent']} | {r['seconds']:.2f} s | {per:.2f} ms"
-        f" | 1,000 in ≤ 5 s: {verdict} |\n"
+        "| members due | digests built and queued | total | CPU of this process | per digest"
+        " | bar |\n"
+        "| --- | --- | --- | --- | --- | --- |\n"
+        f"| {r['due']} | {r['sent']} | {r['seconds']:.2f} s | {r.get('cpu_seconds', 0):.2f} s"
+        f" | {per:.2f} ms | 1,000 in ≤ 5 s: {verdict} |\n"
     )
