@@ -134,7 +134,8 @@ class Settings:
     )
     scheduler_every: float = _setting(
         60.0,
-        "Seconds between the scheduler's rounds (digests, reminders, reply emails); jobs"
+        "Seconds between the scheduler's rounds (digests, reminders, reply emails, polls that"
+        " reach their closing time); jobs"
         " that are due are worked out from the database, so a restart misses nothing.",
     )
 
