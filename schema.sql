@@ -770,3 +770,44 @@ SELECT 6597069766656 + a.id, a.title, a.summary,
     'g' || m.group_id || ' u' || coalesce(a.proposed_by, 0), a.created_at
 FROM agenda_items a JOIN meetings m ON m.id = a.meeting_id;
 -- sqlite-only:end
+
+-- 0011 email settings (server/storage/migrations/0011_email_prefs.sql)
+-- No row in email_prefs means the member has not chosen: nothing is sent (people added
+-- by the command line); accepting an email invitation writes the quiet defaults below.
+CREATE TABLE email_prefs (
+    user_id         INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+    digest          TEXT NOT NULL DEFAULT 'weekly'
+                    CHECK (digest IN ('never', 'meeting', 'daily', 'weekly')),
+    on_reply        INTEGER NOT NULL DEFAULT 0,
+    on_poll         INTEGER NOT NULL DEFAULT 0,
+    on_meeting      INTEGER NOT NULL DEFAULT 1,
+    time_zone       TEXT NOT NULL DEFAULT 'Europe/London',
+    last_digest_at  INTEGER,
+    last_period     TEXT,
+    updated_at      INTEGER NOT NULL
+);
+
+CREATE TABLE email_unsubscribe (
+    token_hash TEXT PRIMARY KEY,
+    user_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    list       TEXT NOT NULL CHECK (list IN ('digest', 'reply', 'poll', 'meeting')),
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX email_unsubscribe_by_user ON email_unsubscribe(user_id);
+
+CREATE TABLE email_no_text_groups (
+    group_id INTEGER PRIMARY KEY REFERENCES groups(id) ON DELETE CASCADE,
+    set_by   INTEGER REFERENCES users(id),
+    set_at   INTEGER NOT NULL
+);
+
+CREATE TABLE scheduler_cursors (
+    name  TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+
+-- 0013 polls may close on their own: an optional closing time (Unix ms, UTC) that the
+-- scheduler acts on (closing the poll as a facilitator would, once), and from which
+-- members who asked are emailed the day before if they have not voted.
+ALTER TABLE polls ADD COLUMN closes_at INTEGER;
+CREATE INDEX polls_closing ON polls(closes_at) WHERE closes_at IS NOT NULL AND closed_at IS NULL;

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from bench import data, inbox
+from bench import data, digest, inbox
 from bench import search as search_bench
 from bench.proc import machine
 
@@ -47,6 +47,7 @@ FULL = {
     "growth": {"subs": [50, 1000], "messages": [10_000, 100_000], "duration": 5.0, "requests": 300},
     "inbox": {"requests": 500, "page_requests": 300},
     "search": {"messages": 1_000_000, "requests": 600},
+    "digest": {"members": 1000, "threads": 100, "replies": 3},
 }
 QUICK = {
     "fanout": {"subs": 10, "pubs": 2, "inflight": 4, "warmup": 0.2, "duration": 0.5},
@@ -63,6 +64,7 @@ QUICK = {
     "growth": {"subs": [], "messages": [], "duration": 1.0, "requests": 10},
     "inbox": {"requests": 20, "page_requests": 10},
     "search": {"messages": 2_000, "requests": 12},
+    "digest": {"members": 20, "threads": 5, "replies": 2},
 }
 
 
@@ -881,6 +883,7 @@ def main(argv: list[str] | None = None) -> int:
         ),
         ("inbox", lambda: inbox.run_inbox(work, p["history"]["messages"], p["inbox"], ours)),
         ("search", lambda: run_search(work, p["search"])),
+        ("digest", lambda: digest.run_digest(work, p["digest"])),
     ]
     if (args.backplane == "redis" or args.database == "postgres") and "cluster" not in wanted:
         wanted.append("cluster")
@@ -895,6 +898,8 @@ def main(argv: list[str] | None = None) -> int:
         body += cluster_report(results["cluster"])
     if "inbox" in results:
         body += inbox.inbox_report(results["inbox"])
+    if "digest" in results:
+        body += digest.report(results["digest"])
     print(body)
     write_doc(Path(args.out), body)
     if args.json:

@@ -16,7 +16,6 @@ from starlette.routing import Mount, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from server.domain import retention
 from server.errors import CFNError, NotFound, TooLarge
 from server.mail.sender import Sender
 from server.pubsub.backplane import Backplane
@@ -24,13 +23,14 @@ from server.pubsub.backplane.memory import InProcessBackplane
 from server.pubsub.hub import Hub
 from server.realtime.endpoint import websocket_endpoint
 from server.realtime.watcher import watch
+from server.scheduler import Scheduler
 from server.services import Services
 from server.settings import Settings
-from server.storage import Store
 from server.storage.engine import backup_file, open_store
 from server.web.error_pages import error_page_for
 from server.web.pages import account as account_pages
 from server.web.pages import admin as admin_pages
+from server.web.pages import email as email_pages
 from server.web.pages import inbox as inbox_pages
 from server.web.pages import inclusion as inclusion_pages
 from server.web.pages import meetings as meeting_pages
@@ -63,6 +63,7 @@ PAGE_MODULES = (
     inbox_pages,
     names_pages,
     search_pages,
+    email_pages,
 )
 """Each page module declares its routes (``routes()``); the route table is theirs, in order."""
 
@@ -156,20 +157,6 @@ def backplane_for(settings: Settings) -> Backplane:
     return InProcessBackplane()
 
 
-RETENTION_EVERY = 3600.0  # seconds between retention runs
-
-
-async def _retention_job(db: Store) -> None:
-    """Delete messages older than their group's retention: at start, then every hour. The
-    run is idempotent, so a restart simply runs it again."""
-    while True:
-        try:
-            await db.write(retention.run)
-        except Exception:
-            log.exception("the retention run failed; it will be tried again")
-        await asyncio.sleep(RETENTION_EVERY)
-
-
 def create_app(settings: Settings) -> Starlette:
     """A server for one database; its resources open and close with the lifespan."""
 
@@ -190,11 +177,12 @@ def create_app(settings: Settings) -> Starlette:
         )
         watcher = asyncio.create_task(watch(app.state.services), name="cfn-access-watcher")
         mailer = asyncio.create_task(sender.run(), name="cfn-outbox-sender")
-        retention_job = asyncio.create_task(_retention_job(db), name="cfn-retention")
+        scheduler = Scheduler(db, hub.backplane, settings, sender.wake)  # retention, email
+        jobs = asyncio.create_task(scheduler.run(), name="cfn-scheduler")
         try:
             yield
         finally:
-            for task in (watcher, mailer, retention_job):
+            for task in (watcher, mailer, jobs):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task

@@ -127,6 +127,17 @@ class Settings:
         " after this, with the same Message-ID.",
     )
     backup_dir: str = _setting("backups", "Folder the web admin's backups are written into.")
+    digest_hour: int = _setting(
+        9,
+        "Local hour (0-23, in each member's own time zone) after which the daily and weekly"
+        " (Mondays) email summaries go out.",
+    )
+    scheduler_every: float = _setting(
+        60.0,
+        "Seconds between the scheduler's rounds (digests, reminders, reply emails, polls that"
+        " reach their closing time); jobs"
+        " that are due are worked out from the database, so a restart misses nothing.",
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -97,11 +97,20 @@ function summary(poll) {
   return rows(poll).map((x) => `${x.label}: ${plural(x.count, 'vote', 'votes')}, ${x.pct}%`).join('; ');
 }
 
+function closesWords(ms) {
+  // UK time, as the page itself says it: "Tuesday 8 December at 7:00 pm"
+  const d = new Date(ms);
+  const day = d.toLocaleDateString('en-GB', { timeZone: 'Europe/London', weekday: 'long', day: 'numeric', month: 'long' });
+  const at = d.toLocaleTimeString('en-GB', { timeZone: 'Europe/London', hour: 'numeric', minute: '2-digit', hour12: true });
+  return `${day} at ${at}`;
+}
+
 function aboutText(poll) {
   return [
     poll.kind === 'single' ? 'Choose one answer' : 'Choose one or more answers',
     poll.anonymous ? 'Anonymous: no one sees who chose what' : 'Named: members see who chose what',
     poll.closed ? 'Closed' : 'Open',
+    ...(!poll.closed && poll.closes_at ? [`Closes on ${closesWords(poll.closes_at)}`] : []),
   ].join(' · ');
 }
 
@@ -264,8 +273,10 @@ function setupCreate() {
   if (!form) return;
   const status = form.querySelector('.form-status');
   form.addEventListener('submit', async (e) => {
-    e.preventDefault();
     const data = new FormData(form);
+    // a closing time is read in UK time by the server: let the form post as it would without JS
+    if (data.get('closes_date') || data.get('closes_time')) return;
+    e.preventDefault();
     const options = String(data.get('options') || '').split('\n').map((s) => s.trim()).filter(Boolean);
     const question = String(data.get('question') || '').trim();
     if (!question) {

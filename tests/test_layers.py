@@ -23,6 +23,7 @@ LAYERS: dict[str, int] = {
     "server.pubsub": 3,
     "server.mail": 3,
     "server.services": 4,
+    "server.scheduler": 4,  # jobs run once across the cluster: domain + the backplane's lease
     "server.auth": 5,
     "server.transport": 5,  # the fenced uvicorn internals the send path relies on
     "server.realtime": 6,

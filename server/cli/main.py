@@ -16,6 +16,7 @@ from typing import NoReturn
 
 from server import __version__
 from server.cli import admin as admin_cli
+from server.cli import email as email_cli
 from server.cli import people as people_cli
 from server.cli import safety as safety_cli
 from server.cli.common import CLIError, connect, db_path
@@ -204,6 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     admin_cli.register(sub, db, user=user, member=member, token=token)
     people_cli.register(sub, db, user=user, group=group, member=member)
     safety_cli.register(sub, db)
+    email_cli.register(group, db)
     return parser
 
 

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from server.domain import accounts, admin, audit, outbox
+from server.domain import accounts, admin, audit, email_prefs, outbox
 from server.domain.accounts import GROUP_ROLES, User, hash_secret
 from server.errors import BadRequest, Conflict, Forbidden, NotFound
 from server.storage import Conn, Row, Tx
@@ -356,6 +356,7 @@ def accept_invite(
         )
     user = accounts.add_user(tx, link.email, name, "member", None)
     tx.execute("UPDATE users SET password_hash = ? WHERE id = ?", (password_hash, user.id))
+    email_prefs.start_invited(tx, user.id)  # invited by email: a weekly digest (quiet)
     tx.execute(
         "INSERT INTO memberships(group_id, user_id, role, joined_at) VALUES (?, ?, ?, ?)"
         " ON CONFLICT(group_id, user_id) DO NOTHING",

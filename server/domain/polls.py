@@ -26,7 +26,8 @@ POLL_RESULTS = ("live", "after_vote", "closed")
 
 _POLL_COLUMNS = (
     "p.id, p.group_id, p.question, p.options, p.kind, p.anonymous, p.results, p.created_by,"
-    " p.created_at, p.room_counts, p.closed_at, p.closed_by, p.final, u.name AS creator_name"
+    " p.created_at, p.room_counts, p.closed_at, p.closed_by, p.final, p.closes_at,"
+    " u.name AS creator_name"
 )
 
 
@@ -161,6 +162,25 @@ def check_results(results: str) -> str:
     return results
 
 
+MAX_OPEN_MS = 366 * 86_400_000  # a closing time more than a year ahead is surely a typing slip
+
+
+def check_closes_at(tx: Tx, closes_at: int | None) -> None:
+    """A closing time must be ahead of now and within a year; bad_request otherwise."""
+    if closes_at is None:
+        return
+    if closes_at <= tx.now:
+        raise BadRequest(
+            "That closing time has already passed. Please choose a later date or time.",
+            field="closes_at",
+        )
+    if closes_at > tx.now + MAX_OPEN_MS:
+        raise BadRequest(
+            "A poll can stay open for a year at most. Please choose an earlier date.",
+            field="closes_at",
+        )
+
+
 def create_poll(
     tx: Tx,
     user: User,
@@ -171,16 +191,20 @@ def create_poll(
     anonymous: bool = False,
     results: str = "live",
     *,
+    closes_at: int | None = None,
     threshold: int = DEFAULT_THRESHOLD,
 ) -> dict[str, Any]:
+    """Open a poll; with ``closes_at`` (Unix ms, in the future) the scheduler closes it
+    then (``close_due``) and may email members who have not voted the day before."""
     check_results(results)
     acc = access(tx, user, room)
     require_staff_or_moderator(user, acc)
     if len({o.casefold() for o in options}) != len(options):
         raise BadRequest("Each answer must be different.", field="options")
+    check_closes_at(tx, closes_at)
     poll_id: int = tx.value(
         "INSERT INTO polls(group_id, question, options, kind, anonymous, results, created_by,"
-        " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        " created_at, closes_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         (
             acc.group_id,
             question,
@@ -190,6 +214,7 @@ def create_poll(
             results,
             user.id,
             tx.now,
+            closes_at,
         ),
     )
     meeting_links.tag_poll(tx, acc.group_id, poll_id)  # opened during a meeting item
@@ -354,24 +379,56 @@ def close(tx: Tx, user: User, poll_id: int) -> dict[str, Any]:
     """Freeze the counts; for an anonymous poll, forget who chose what (keep who took part)."""
     row, acc = _open_poll(tx, user, poll_id)
     require_staff_or_moderator(user, acc)
+    return _close(tx, row, acc, user.id)
+
+
+def _close(tx: Tx, row: Row, acc: Access, by: int | None) -> dict[str, Any]:
+    """What closing does, whether a facilitator asks or the closing time comes (``by``
+    None): the same event, the same forgetting."""
+    poll_id = row["id"]
     counted = breakdown(tx, row)
     tx.execute(
         "UPDATE polls SET closed_at = ?, closed_by = ?, final = ? WHERE id = ?",
-        (tx.now, user.id, json.dumps(counted), poll_id),
+        (tx.now, by, json.dumps(counted), poll_id),
     )
     if row["anonymous"]:
         _forget_who_chose_what(tx, row)
     audit.record(
         tx,
-        user.id,
+        by,
         "poll.close",
         group_id=acc.group_id,
         subject=f"poll {poll_id}",
         counts=counted["counts"],
         voters=counted["voters"],
+        **({} if by is not None else {"at_closing_time": True}),
     )
     tx.emit(acc.room_id, acc.slug, "poll.closed", {"poll": poll_id, **counted, "closed_at": tx.now})
     return {"poll": poll_id, **counted}
+
+
+def close_due(tx: Tx) -> list[int]:
+    """Close every open poll whose closing time has come (the scheduler's job). Run again,
+    it finds nothing: a closed poll is never closed twice."""
+    due = tx.execute(
+        "SELECT p.id FROM polls p WHERE p.closes_at IS NOT NULL AND p.closes_at <= ?"
+        " AND p.closed_at IS NULL ORDER BY p.closes_at, p.id",
+        (tx.now,),
+    ).fetchall()
+    closed = []
+    for (poll_id,) in due:
+        row = _poll_row(tx, poll_id)
+        room = tx.one(
+            "SELECT g.id, r.slug, g.name, g.kind, r.id AS room_id FROM groups g"
+            " JOIN rooms r ON r.group_id = g.id AND r.kind = 'main' WHERE g.id = ?",
+            (row["group_id"],) if row is not None else (0,),
+        )
+        if row is None or room is None:  # pragma: no cover (a poll always has its group)
+            continue
+        acc = Access(room["id"], room["slug"], room["name"], room["kind"], None, room["room_id"])
+        _close(tx, row, acc, None)
+        closed.append(poll_id)
+    return closed
 
 
 # --- reads --------------------------------------------------------------------------------
@@ -400,6 +457,7 @@ def poll_data(
         "created_at": row["created_at"],
         "closed": row["closed_at"] is not None,
         "closed_at": row["closed_at"],
+        "closes_at": row["closes_at"],
         "voters": counted["voters"],
         "results_visible": visible,
     }

@@ -14,7 +14,7 @@ import json
 import time
 from typing import Any
 
-from server.domain import audit
+from server.domain import audit, email_prefs
 from server.domain.accounts import require_user
 from server.domain.discussions import FORMER_MEMBER
 from server.errors import NotFound
@@ -136,7 +136,10 @@ def export_user(conn: Conn, email: str) -> dict[str, Any]:
         "poll_votes",
         "poll_voters",
         "audit_log",
+        "email_prefs",
+        "email_unsubscribe",
     }
+    out["email"] = email_prefs.export(conn, uid)
     # Every table column that refers to users(id), found from the schema itself, so a table
     # added later is exported too without anyone remembering to list it here.
     for table, columns in conn.columns_referencing("users").items():
@@ -203,6 +206,7 @@ def erase_user(tx: Tx, email: str, actor_id: int | None = None) -> dict[str, int
         tx.erase_rows("DELETE FROM outbox WHERE user_id = ? OR to_address = ?", (uid, email))
         tx.erase_rows("DELETE FROM account_tokens WHERE user_id = ? OR email = ?", (uid, email))
     # "About you" answers and display names: personal data with no place in the record.
+    counts["email_settings"] = email_prefs.erase(tx, uid)  # settings and unsubscribe links
     counts["about_you"] = tx.execute("DELETE FROM about_you WHERE user_id = ?", (uid,)).rowcount
     tx.execute("DELETE FROM display_names WHERE user_id = ?", (uid,))
     # What they followed, how much each group told them, what they marked read: theirs alone

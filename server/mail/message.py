@@ -50,6 +50,9 @@ def build(env: Environment, mail: Mail, sender: str) -> EmailMessage:
     msg["Date"] = formatdate(mail.created_at / 1000, localtime=False)
     msg["Message-ID"] = message_id(mail, sender)
     msg["Auto-Submitted"] = "auto-generated"  # no out-of-office replies to a reset link
+    if mail.context.get("unsubscribe"):  # RFC 8058 one-click, on digests and notices
+        msg["List-Unsubscribe"] = f"<{mail.context['unsubscribe']}>"
+        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg.set_content(text)
     msg.add_alternative(html, subtype="html")
     return msg

@@ -88,6 +88,7 @@ SCHEMAS: dict[str, tuple[tuple[str, str, bool], ...]] = {
         ("kind", "poll_kind", True),
         ("anonymous", "bool", False),
         ("results", "poll_results", False),
+        ("closes_at", "uint", False),  # extension: Unix ms, in the future (docs/protocol.md)
     ),
     "poll.vote": (("poll", "id", True), ("choices", "choices", True)),
     "poll.close": (("poll", "id", True),),

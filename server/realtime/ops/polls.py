@@ -20,7 +20,7 @@ async def poll_create(conn: Connection, args: dict[str, Any]) -> dict[str, Any]:
     polls.check_results(args.get("results", "live"))  # an unknown word first, as ever
     joined(conn, args["room"])
     return await conn.services.db.write(
-        _counted(conn, polls.create_poll),
+        partial(_counted(conn, polls.create_poll), closes_at=args.get("closes_at")),
         conn.user,
         args["room"],
         args["question"],

@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from server.domain import accounts, admin, audit, names, outbox, people, privacy
+from server.domain import accounts, admin, audit, email_prefs, names, outbox, people, privacy
 from server.domain.accounts import Session
 from server.errors import BadRequest, Forbidden, NotFound
 from server.storage import Conn
@@ -443,6 +443,7 @@ async def group_page(request: Request, found: Session) -> Response:
         found,
         title=group["name"],
         group=group,
+        email_no_text=await services_of(request).db.read(email_prefs.is_no_text, group["id"]),
         kinds=accounts.GROUP_KINDS,
         group_roles=accounts.GROUP_ROLES,
         notice=_notice(request),
@@ -465,6 +466,19 @@ async def group_kind(request: Request, found: Session, form: FormData) -> Respon
         admin.set_group_kind, slug, str(form.get("kind", "")), found.user.id
     )
     return _done(f"/admin/groups/{slug}", "The group's kind is saved.")
+
+
+@admin_form(again="/admin/groups/{slug}", name="email-text")
+async def group_email_text(request: Request, found: Session, form: FormData) -> Response:
+    slug = request.path_params["slug"]
+    on = form.get("no_text") == "1"
+    await services_of(request).db.write(email_prefs.set_no_text, found.user, slug, on)
+    return _done(
+        f"/admin/groups/{slug}",
+        "Emails about this group now never include message text."
+        if on
+        else "Emails about this group may include message text again.",
+    )
 
 
 @admin_form(again="/admin/groups/{slug}", name="member")
@@ -891,6 +905,7 @@ def routes() -> list[BaseRoute]:
         Route("/admin/groups/{slug}", group_page, methods=["GET"]),
         Route("/admin/groups/{slug}/name", group_rename, methods=["POST"]),
         Route("/admin/groups/{slug}/kind", group_kind, methods=["POST"]),
+        Route("/admin/groups/{slug}/email-text", group_email_text, methods=["POST"]),
         Route("/admin/groups/{slug}/members", group_member, methods=["POST"]),
         Route("/admin/groups/{slug}/archive", group_archive_form, methods=["GET"]),
         Route("/admin/groups/{slug}/archive", group_archive, methods=["POST"]),

@@ -11,7 +11,8 @@ import csv
 import io
 import secrets
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from datetime import time as clock_time
 from functools import partial
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -50,6 +51,47 @@ def _when(ms: int | None) -> str:
         return ""
     moment = datetime.fromtimestamp(ms / 1000, UTC).astimezone(_LONDON)
     return f"{moment:%a} {moment.day} {moment:%b %Y, %H:%M}"
+
+
+def closes_words(ms: int | None) -> str:
+    """When a poll closes, the way people say it, UK time: "Tuesday 8 December at 7pm"."""
+    if not ms:
+        return ""
+    moment = datetime.fromtimestamp(ms / 1000, UTC).astimezone(_LONDON)
+    hour = moment.hour % 12 or 12
+    minutes = f":{moment.minute:02d}" if moment.minute else ""
+    suffix = "am" if moment.hour < 12 else "pm"
+    year = f" {moment.year}" if moment.year != datetime.now(_LONDON).year else ""
+    return f"{moment:%A} {moment.day} {moment:%B}{year} at {hour}{minutes}{suffix}"
+
+
+def closing_time(form: FormData) -> int | None:
+    """The optional closing date and time from the new-poll form (UK time) as Unix ms;
+    both empty: the poll stays open until someone closes it."""
+    day = str(form.get("closes_date", "")).strip()
+    at = str(form.get("closes_time", "")).strip()
+    if not day and not at:
+        return None
+    if not day:
+        raise BadRequest(
+            "Please give the day the poll closes as well as the time, or leave both empty.",
+            field="closes_at",
+        )
+    try:
+        parsed_day = date.fromisoformat(day)
+    except ValueError:
+        raise BadRequest(
+            "Please give the closing date as day, month and year.", field="closes_at"
+        ) from None
+    try:
+        parsed_at = clock_time.fromisoformat(at or "18:00")
+    except ValueError:
+        raise BadRequest(
+            "Please give the closing time as hours and minutes, such as 18:00.",
+            field="closes_at",
+        ) from None
+    moment = datetime.combine(parsed_day, parsed_at, tzinfo=_LONDON)
+    return int(moment.timestamp() * 1000)
 
 
 def chart(poll: dict[str, Any]) -> list[dict[str, Any]]:
@@ -292,7 +334,11 @@ def hidden_words(poll: dict[str, Any]) -> str:
 
 def template_globals() -> dict[str, Callable[..., Any]]:
     """What the poll templates call: the chart rows and the "why hidden" sentence."""
-    return {"poll_chart": chart, "poll_hidden_words": hidden_words}
+    return {
+        "poll_chart": chart,
+        "poll_hidden_words": hidden_words,
+        "poll_closes_words": closes_words,
+    }
 
 
 def _poll_rows(poll: dict[str, Any], group_name: str) -> list[list[Any]]:
@@ -393,7 +439,7 @@ async def create_poll(request: Request, found: Session, form: FormData) -> Respo
         results = "live"
     made = await _write(
         request,
-        _counted(request, polls.create_poll),
+        partial(_counted(request, polls.create_poll), closes_at=closing_time(form)),
         found.user,
         slug,
         question,
