@@ -540,3 +540,10 @@ CREATE TABLE minutes_notes (
     created_at INTEGER NOT NULL
 );
 CREATE INDEX minutes_notes_by_meeting ON minutes_notes(meeting_id, id);
+
+-- 0012 role changes: a member's role in a group changing tells the access watcher too, so
+-- a live connection stops receiving the group's staff-only posts at once.
+CREATE TRIGGER access_change_membership_role AFTER UPDATE OF role ON memberships
+BEGIN
+    INSERT INTO access_changes(user_id, at) VALUES (new.user_id, unixepoch() * 1000);
+END;

@@ -95,7 +95,10 @@ async def typing(conn: Connection, args: dict[str, Any]) -> dict[str, Any]:
     joined(conn, args["room"])
     data: dict[str, Any] = {"id": conn.user.id, "name": conn.user.name}
     if args.get("thread") is not None:
-        data["thread"] = args["thread"]
+        marks = await conn.services.db.read(
+            discussions.typing_audience, conn.user, args["room"], args["thread"]
+        )
+        data.update(thread=args["thread"], **marks)
     conn.services.hub.ephemeral(args["room"], "typing", data)
     return {}
 
