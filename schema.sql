@@ -806,6 +806,13 @@ CREATE TABLE scheduler_cursors (
     value INTEGER NOT NULL
 );
 
+-- 0012 role changes: a member's role in a group changing tells the access watcher too, so
+-- a live connection stops receiving the group's staff-only posts at once.
+CREATE TRIGGER access_change_membership_role AFTER UPDATE OF role ON memberships
+BEGIN
+    INSERT INTO access_changes(user_id, at) VALUES (new.user_id, unixepoch() * 1000);
+END;
+
 -- 0013 polls may close on their own: an optional closing time (Unix ms, UTC) that the
 -- scheduler acts on (closing the poll as a facilitator would, once), and from which
 -- members who asked are emailed the day before if they have not voted.

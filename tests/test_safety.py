@@ -307,3 +307,45 @@ async def test_a_staff_only_thread_reaches_others_only_as_withheld_stand_ins(
     reply = await c[NADIA].call("message.post", room="north", thread=thread, body="Seen", cid="n")
     ev = await c[BOB].event("message.created", id=reply["message"]["id"])
     assert ev["data"]["staff_only"] is True  # a reply in a staff-only thread is staff-only
+
+
+async def test_typing_in_a_staff_only_thread_reaches_only_those_who_may_read_it(
+    server: Running, clients: Callable[..., Any]
+) -> None:
+    w = await _world(server, clients)
+    c = w["c"]
+    made = await c[BOB].call(
+        "thread.create", room="north", title="Kidney clinic", body=SECRET, cid="k", staff_only=True
+    )
+    thread = made["thread"]["id"]
+    for client in c.values():
+        await client.drain(0.2)
+        client.events.clear()
+    await c[BOB].call("typing", room="north", thread=thread)
+    assert (await c[NADIA].event("typing", thread=thread))["data"]["name"] == "Bob"
+    await c[ADA].event("typing", thread=thread)
+    assert "typing" not in await _quiet(c[ALICE])  # not even that the thread is active
+    assert await c[ALICE].error("typing", room="north", thread=thread) == "not_found"
+    await c[ALICE].call("typing", room="north", thread=w["thread"])  # an ordinary thread
+    assert (await c[BOB].event("typing", thread=w["thread"]))["data"]["name"] == "Alice"
+
+
+async def test_a_facilitator_made_a_member_stops_getting_staff_only_posts_while_connected(
+    server: Running, clients: Callable[..., Any]
+) -> None:
+    w = await _world(server, clients)
+    c = w["c"]
+    server.member("north", NADIA, "member")  # the chair changes her role; she stays online
+    for _ in range(40):  # the access watcher acts within a second or two
+        if server.db.execute("SELECT count(*) FROM access_changes").fetchone()[0]:
+            break
+        await c[NADIA].drain(0.05)
+    await c[NADIA].drain(1.5)
+    c[NADIA].events.clear()
+    posted = await c[BOB].call(
+        "message.post", room="north", thread=w["thread"], body=SECRET, cid="s", staff_only=True
+    )
+    seq = posted["message"]["seq"]
+    assert (await c[NADIA].event("event.withheld"))["seq"] == seq
+    assert SECRET not in json.dumps(c[NADIA].events)
+    assert (await c[ADA].event("message.created", id=posted["message"]["id"]))["data"]["body"]

@@ -1,15 +1,15 @@
 """Changes to who may see what, as the access watcher reads them.
 
 Triggers (storage/migrations) add a row to ``access_changes`` whenever a membership, a
-role, a session or a token changes; the watcher (realtime/watcher.py) polls these rows and
-re-checks the open connections of the members named, so revoked access ends at once.
+role (site or group), a session or a token changes; the watcher (realtime/watcher.py)
+polls these rows and re-checks the open connections of the members named, so revoked access ends at once.
 """
 
 from __future__ import annotations
 
 import contextlib
 
-from server.domain import accounts
+from server.domain import accounts, discussions
 from server.errors import CFNError
 from server.storage import Conn, Tx
 
@@ -33,15 +33,16 @@ def changed_users(conn: Conn, after: int) -> tuple[int, set[int]]:
     return (max((r[0] for r in rows), default=after), {r[1] for r in rows})
 
 
-def rooms_allowed(conn: Conn, user_id: int, rooms: list[str]) -> set[str]:
-    """Which of these rooms the member may still be in (none if the account is gone)."""
+def rooms_allowed(conn: Conn, user_id: int, rooms: list[str]) -> dict[str, bool]:
+    """Which of these rooms the member may still be in (none if the account is gone), each
+    with whether they may now read its staff-only posts (a role taken away ends that too)."""
     row = conn.one("SELECT id, email, name, role FROM users WHERE id = ?", (user_id,))
     if row is None:
-        return set()
+        return {}
     user = accounts.User(row[0], row[1], row[2], row[3])
-    allowed = set()
+    allowed: dict[str, bool] = {}
     for room in rooms:
         with contextlib.suppress(CFNError):
-            accounts.access(conn, user, room)
-            allowed.add(room)
+            acc = accounts.access(conn, user, room)
+            allowed[room] = discussions.sees_staff_only(user, acc)
     return allowed

@@ -473,6 +473,16 @@ def thread_header(conn: Conn, acc: Access, thread_id: int, user: User | None = N
     return row
 
 
+def typing_audience(conn: Conn, user: User, room: str, thread_id: int) -> dict[str, Any]:
+    """Who may hear that someone is writing in a thread: the marks `visible` reads, so a
+    staff-only thread's activity reaches only those who may read it (NotFound otherwise)."""
+    acc = access(conn, user, room)
+    row = thread_header(conn, acc, thread_id, user)
+    if row["staff_only"]:
+        return {"staff_only": True, "thread_author_id": row["author_id"]}
+    return {}
+
+
 def position(conn: Conn, thread_id: int, message_id: int, seen: tuple[int, int]) -> int:
     """How many messages of the thread that this member may see come before this one."""
     before: int = conn.value(

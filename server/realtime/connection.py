@@ -122,12 +122,17 @@ class Connection:
             if event.seq <= state.seq:
                 return  # already sent by a replay
             state.seq = event.seq
-        self._put(self._for_me(event, state))
+        mine = self._for_me(event, state)
+        if mine is not None:
+            self._put(mine)
 
-    def _for_me(self, event: Event, state: RoomState) -> Event:
+    def _for_me(self, event: Event, state: RoomState) -> Event | None:
         """The event, or for a member who may not read its staff-only post a content-free
-        stand-in with the same seq, so the room's seq stays contiguous for everyone."""
+        stand-in with the same seq, so the room's seq stays contiguous for everyone; an
+        ephemeral one (seq null: typing) they may not read is simply not sent."""
         if not visible(event.data, self.user_id, state.sees_staff):
+            if event.seq is None:
+                return None
             return Event(event.room, event.seq, WITHHELD, event.at, {})
         return _named_for(event, state.sees_staff)
 
@@ -179,7 +184,7 @@ class Connection:
             return
         if replay:
             seq = max(seq, replay[-1].seq or 0)
-            self._put([self._for_me(e, state) for e in replay])
+            self._put([m for e in replay if (m := self._for_me(e, state)) is not None])
         state.seq = seq
         held, state.pending = state.pending or [], None
         for event in held:

@@ -48,7 +48,9 @@ async def recheck(services: Services, connection: Connection) -> None:
     rooms = list(connection.rooms)
     allowed = await services.db.read(access.rooms_allowed, user.id, rooms)
     for room in rooms:
-        if room not in allowed and connection.leave_room(room):
+        if room in allowed:
+            connection.may_see_staff_only(room, allowed[room])
+        elif connection.leave_room(room):
             connection.send_event(
                 Event(
                     room=room,

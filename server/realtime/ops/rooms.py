@@ -97,7 +97,10 @@ async def typing(conn: Connection, args: dict[str, Any]) -> dict[str, Any]:
     joined(conn, args["room"])
     data: dict[str, Any] = dict(conn.rooms[args["room"]].who)
     if args.get("thread") is not None:
-        data["thread"] = args["thread"]
+        marks = await conn.services.db.read(
+            discussions.typing_audience, conn.user, args["room"], args["thread"]
+        )
+        data.update(thread=args["thread"], **marks)
     conn.services.hub.ephemeral(args["room"], "typing", data)
     return {}
 

@@ -41,3 +41,7 @@ FOR EACH ROW EXECUTE FUNCTION cfn_access_change_user_row();
 -- 0006: a suspension ends the member's live connections as a removal does.
 CREATE TRIGGER access_change_suspended AFTER UPDATE OF suspended_at ON users
 FOR EACH ROW EXECUTE FUNCTION cfn_access_change_user_row();
+
+-- 0012: a role changed in a group ends staff-only reach on live connections at once.
+CREATE TRIGGER access_change_membership_role AFTER UPDATE OF role ON memberships
+FOR EACH ROW EXECUTE FUNCTION cfn_access_change_new_user();
