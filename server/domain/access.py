@@ -2,7 +2,8 @@
 
 Triggers (storage/migrations) add a row to ``access_changes`` whenever a membership, a
 role (site or group), a session or a token changes; the watcher (realtime/watcher.py)
-polls these rows and re-checks the open connections of the members named, so revoked access ends at once.
+polls these rows and re-checks the open connections of the members named, so revoked
+access ends at once.
 """
 
 from __future__ import annotations
