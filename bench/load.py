@@ -332,6 +332,17 @@ async def history(cfg: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+async def delivery_counts(port: int) -> dict[str, int]:
+    """One node's ``/status/delivery`` counters (local, backplane, gap_fill, tail, …) over
+    the whole run: how the events it delivered reached it."""
+    reader, writer = await asyncio.open_connection(HOST, port)
+    try:
+        status, body = await http_get(reader, writer, "/status/delivery", "")
+    finally:
+        writer.close()
+    return dict(json.loads(body)["delivery"]) if status == 200 else {}
+
+
 async def cluster(cfg: dict[str, Any]) -> dict[str, Any]:
     """Fan-out over several nodes: subscribers and publishers spread round robin over them;
     latency split by whether the publisher was on the subscriber's node or another."""
@@ -404,6 +415,7 @@ async def cluster(cfg: dict[str, Any]) -> dict[str, Any]:
         c.close()
     elapsed, deliveries = t1 - t0, e1 - e0
     return {
+        "delivery_paths": [await delivery_counts(port) for port in ports],
         "nodes": n,
         "subscribers": len(subs),
         "publishers": len(pubs),

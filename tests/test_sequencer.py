@@ -100,6 +100,16 @@ def test_a_hole_below_this_process_own_commit_is_read_at_once() -> None:
     assert seq.due(0.0) == [Fill("north", 1, 2, "gap_fill")]  # our commit proves 2 is stored
 
 
+def test_with_a_backplane_carrying_a_hole_below_our_commit_waits_for_it() -> None:
+    seq = Sequencer(wait=0.05)
+    seq.offer(Event("north", 1, "t", 0, {}), "local", 0.0, in_flight=True)
+    assert seq.offer(Event("north", 3, "t", 0, {}), "local", 0.0, in_flight=True) == []
+    assert seq.due(0.01) == []  # 2 is another process's commit, still on the backplane
+    got = seq.offer(Event("north", 2, "t", 0, {}), "backplane", 0.004, in_flight=True)
+    assert [e.seq for e in got] == [2, 3]
+    assert seq.due(1.0) == [] and seq.counts["gap_fill"] == 0
+
+
 def test_a_lost_last_event_is_caught_by_the_second_tail_check_not_the_first() -> None:
     world = World(_log({"north": 2}))
     world.seq.start({"north": 0})

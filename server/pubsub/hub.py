@@ -106,12 +106,13 @@ class Hub:
 
     def _take(self, events: list[Event], path: str) -> None:
         now = time.monotonic()
+        in_flight = self.backplane.carrying
         out: list[Event] = []
         for event in events:
             if event.seq is None:
                 out.append(event)
             else:
-                out.extend(self.sequencer.offer(event, path, now))
+                out.extend(self.sequencer.offer(event, path, now, in_flight))
         self.dispatch(out)
         if self.sequencer.next_due() is not None:
             self._wake.set()

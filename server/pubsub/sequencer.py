@@ -72,8 +72,13 @@ class Sequencer:
         state = self._rooms.get(room)
         return 0 if state is None else state.delivered
 
-    def offer(self, event: Event, path: str, now: float) -> list[Event]:
-        """An event arrived by ``path``: what may now be delivered, in seq order."""
+    def offer(self, event: Event, path: str, now: float, in_flight: bool = False) -> list[Event]:
+        """An event arrived by ``path``: what may now be delivered, in seq order.
+
+        ``in_flight``: other processes' events may be on their way over a backplane. A hole
+        below this process's own commit is then held for the usual wait like any other
+        (the seqs in it are stored, but are most likely other processes' commits a few
+        milliseconds behind on the backplane); without one it is read at once."""
         assert event.seq is not None, "events without a seq bypass the sequencer"
         state = self._room(event.room)
         if event.seq <= state.delivered or event.seq in state.held:
@@ -82,8 +87,9 @@ class Sequencer:
         state.held[event.seq] = (event, path)
         out = self._drain(state)
         if state.held:
-            # This process's own commit proves every lower seq is already stored: no wait.
-            since = now - self.wait if path == "local" else now
+            # Our own commit proves every lower seq is stored: with nothing in flight that
+            # could bring it, read the hole without waiting.
+            since = now - self.wait if path == "local" and not in_flight else now
             state.hole_since = since if state.hole_since is None else min(state.hole_since, since)
         return out
 

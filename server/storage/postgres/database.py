@@ -32,7 +32,7 @@ from psycopg_pool import ConnectionPool
 from server.errors import CFNError, Internal
 from server.protocol.codec import Event
 from server.storage import Conn, Params, Row, Store, Tx
-from server.storage.events import pack, stored_after, unpack
+from server.storage.events import pack, stored_after
 from server.storage.postgres import search as pg_search
 from server.storage.postgres.schema import fresh_schema, translate_ddl
 from server.storage.postgres.sql import PgRow, WholeNumberLoader, row_factory, translate
@@ -403,44 +403,13 @@ class _Job:
     events: list[Event] = field(default_factory=list)
 
 
-def _stored_events(conn: PgConn, room: str, after: int, upto: int) -> list[Event]:
-    rows = conn.execute(
-        "SELECT e.seq, e.type, e.at, e.data FROM rooms r JOIN events e ON e.room_id = r.id"
-        " WHERE r.slug = ? AND e.seq > ? AND e.seq <= ? ORDER BY e.seq",
-        (room, after, upto),
-    ).fetchall()
-    return [Event(room, seq, type_, at, unpack(bytes(data))) for seq, type_, at, data in rows]
-
-
-def _in_order(
-    conn: PgConn, events: list[Event], published: dict[str, int], look_everywhere: bool
-) -> tuple[list[Event], dict[str, int]]:
-    """The batch's events preceded by any that another process stored below them (so no
-    seq is skipped); with ``look_everywhere``, every room's newer stored events too.
-    Reads run after the counter rows were locked, so every lower seq is committed."""
-    seqs: dict[str, int] = {}
-    out: list[Event] = []
-    for event in events:
-        known = seqs.get(event.room, published.get(event.room, 0))
-        if event.seq is not None and event.seq > known + 1:
-            out.extend(_stored_events(conn, event.room, known, event.seq - 1))
-        out.append(event)
-        seqs[event.room] = event.seq or known
-    if look_everywhere:
-        for room, last in conn.execute("SELECT slug, last_seq FROM rooms").fetchall():
-            known = seqs.get(room, published.get(room, 0))
-            if last > known:
-                out.extend(_stored_events(conn, room, known, last))
-                seqs[room] = last
-    return out, seqs
-
-
-def _run_batch(
-    conn: PgConn, jobs: list[_Job], published: dict[str, int], look_everywhere: bool
-) -> list[Event]:
+def _run_batch(conn: PgConn, jobs: list[_Job]) -> list[Event]:
     """Run jobs in one transaction, each in a savepoint so one failure spares the rest;
     retried whole (rooms locked in order first) when it would lock out of order or loses
-    a deadlock. Returns the events to publish, once committed."""
+    a deadlock. Returns the events to publish, once committed: only this batch's own.
+    Events other processes stored between them are not looked for here (a read inside
+    the transaction, with the room's counter row locked): the hub's sequencer holds what
+    arrives early, the backplane brings the rest, and a hole is read only if it stays."""
     now = int(time.time() * 1000)
     prelock: list[int] = []
     attempt = 0  # lost races; a relock is not one (its room set only grows, so it ends)
@@ -466,7 +435,6 @@ def _run_batch(
                     else:
                         job.events = tx.events
                 events = [e for job in jobs if job.error is None for e in job.events]
-                ordered, seqs = _in_order(conn, events, published, look_everywhere)
         except _Relock as relock:
             prelock = sorted(batch.locked | {relock.room_id})
             continue
@@ -476,22 +444,17 @@ def _run_batch(
             log.info("group commit lost a lock race (%s); retrying", type(e).__name__)
             time.sleep(random.uniform(0, 0.005 * attempt))
             continue
-        published.update(seqs)
         try:
             _vacuum(conn, batch.vacuum)
         except psycopg.Error:
             log.exception("vacuum after an erasure failed; autovacuum will do it later")
-        return ordered
+        return events
     raise Internal("The database is too busy just now. Please try again.")
 
 
 def _name(fn: Callable[..., Any]) -> str:
     """A write function's name for the log (a partial is named by what it wraps)."""
     return str(getattr(getattr(fn, "func", fn), "__name__", "write"))
-
-
-def _nothing(tx: Tx) -> None:
-    """An empty write: lets the writer look for events another process stored."""
 
 
 class Database:
@@ -510,7 +473,6 @@ class Database:
         self._idle.set()
         self.epoch = ""
         self.secret = ""
-        self._published: dict[str, int] = {}
         # Own threads, not the loop's shared executor: the writer never queues behind
         # reads, and a read never holds a thread while it waits for a pooled connection.
         self._write_thread = ThreadPoolExecutor(1, thread_name_prefix="cfn-pg-writer")
@@ -532,7 +494,6 @@ class Database:
         )
         await asyncio.to_thread(pool.open, True, 30.0)
         db._pool = pool
-        db._published = await db._on_writer(_last_seqs, db._writer)
         db.epoch = await db.read(_epoch)
         db.secret = await db.write(_ensure_secret)
         db._writer_task = asyncio.create_task(db._write_loop(), name="cfn-db-writer")
@@ -576,14 +537,11 @@ class Database:
 
     async def _commit(self, jobs: list[_Job]) -> None:
         events: list[Event] = []
-        look_everywhere = any(job.fn is _nothing for job in jobs)
         if log.isEnabledFor(logging.DEBUG):  # which writes, never their arguments (a vote)
             log.debug("group commit: %s", ", ".join(_name(job.fn) for job in jobs))
         try:
             writer = await self._on_writer(self._writer_connection)
-            events = await self._on_writer(
-                _run_batch, writer, jobs, self._published, look_everywhere
-            )
+            events = await self._on_writer(_run_batch, writer, jobs)
         except Exception as e:
             if not isinstance(e, CFNError):
                 log.exception("group commit of %d writes failed", len(jobs))
@@ -623,10 +581,6 @@ class Database:
         """A room's stored events with since < seq <= upto, in order (a client's replay)."""
         return await self.read(stored_after, room_id, since, upto)
 
-    async def sync_external(self) -> None:
-        """Publish events another process stored since we last looked (called periodically)."""
-        await self.write(_nothing)
-
     async def drain(self) -> None:
         """Wait until every write already submitted has committed (for graceful shutdown)."""
         await self._idle.wait()
@@ -663,10 +617,6 @@ def _run_read(
 ) -> T:
     with pool.connection() as raw, raw.transaction():
         return fn(PgConn(raw), *args)
-
-
-def _last_seqs(conn: PgConn) -> dict[str, int]:
-    return {slug: seq for slug, seq in conn.execute("SELECT slug, last_seq FROM rooms")}
 
 
 def _epoch(conn: Conn) -> str:
