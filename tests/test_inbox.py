@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import re
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -296,6 +297,49 @@ async def test_entries_are_newest_first_across_groups(
     assert sum(c["messages"] for c in counts.values()) == 2
 
 
+async def test_the_badge_counts_exactly_the_entries_listed_for_every_member(
+    server: Running, people: dict[str, Client]
+) -> None:
+    """The badge has its own lighter count (domain/inbox.py ``unread_total``): it must never
+    drift from the list, whatever mix of threads, staff-only posts, polls, ideas, meetings
+    and levels a member has."""
+    server.member("south", "dan@cfn.example")
+    read_one = await thread(people["bob"], "Read one")
+    await thread(people["bob"], "Never opened")
+    await post(people["dan"], read_one, "I follow now", "d1")
+    await post(people["cora"], read_one, "A reply", "c1")
+    await post(people["fay"], read_one, "Staff note", "s1", staff_only=True)
+    hidden = await post(people["cora"], read_one, "Breaks the rules", "c2")
+    await people["cora"].call("message.hide", message=hidden, reason="rules")
+    await people["dan"].call(
+        "thread.create", room=ROOM, title="My health", body="Private", cid="p", staff_only=True
+    )
+    await people["cora"].call(
+        "poll.create", room=ROOM, question="Topic?", options=["A", "B"], kind="single"
+    )
+    idea = await people["dan"].call("idea.create", room=ROOM, title="Peer", body="Yes", cid="i")
+    await people["cora"].call("idea.status", idea=idea["idea"]["id"], status="discussing")
+    meeting = await people["cora"].call(
+        "meeting.create", room=ROOM, title="Autumn", starts_at=now_ms() + DAY, mode="online"
+    )
+    mid = meeting["meeting"]["id"]
+    item = await people["bob"].call(
+        "meeting.propose", meeting=mid, title="Falls", summary="Times", kind="decision"
+    )
+    await people["cora"].call("meeting.decide", item=item["item"]["id"], decision="accept")
+    await people["cora"].call("meeting.publish", meeting=mid)
+    await people["sid"].call("thread.create", room="south", title="South", body="Hi", cid="s")
+    await people["dan"].call("follow.level", room="south", level="nothing")
+    await people["bob"].call("follow.level", room=ROOM, level="everything")
+    sizes = {}
+    for name in ("cora", "fay", "bob", "dan", "sid", "carol"):
+        found = await listed(server, name, limit=inbox.ALL)
+        total = await server.services.db.read(inbox.unread_total, who(server, name))
+        assert total == len(found), name
+        sizes[name] = total
+    assert sizes["dan"] >= 5 and sizes["fay"] > sizes["cora"] and sizes["carol"] == 0
+
+
 # --- the pages and the WebSocket ops ------------------------------------------------------
 
 
@@ -357,6 +401,28 @@ async def test_opening_the_place_marks_its_entry_read(
         await http.get(f"/g/{ROOM}/t/{tid}")
         assert await listed(server, "dan") == []
         assert '<span class="badge">1 new</span>' not in (await http.get(f"/g/{ROOM}")).text
+
+
+def badge(page: str) -> int:
+    """The number on the header's "What's new" badge (0 when there is none)."""
+    found = re.search(r'id="nav-inbox-count">(\d+)', page)
+    return int(found.group(1)) if found else 0
+
+
+async def test_the_badge_is_counted_after_the_page_marks_its_entry_read(
+    server: Running, people: dict[str, Client]
+) -> None:
+    tid = await thread(people["bob"])
+    await thread(people["bob"], "Another")
+    poll = await people["cora"].call(
+        "poll.create", room=ROOM, question="Topic?", options=["A", "B"], kind="single"
+    )
+    http, _ = await browser(server, "dan")
+    async with http:
+        assert badge((await http.get(f"/g/{ROOM}")).text) == 3  # the list marks nothing
+        assert badge((await http.get(f"/g/{ROOM}/polls/{poll['poll']['id']}")).text) == 2
+        assert badge((await http.get(f"/g/{ROOM}/t/{tid}")).text) == 1
+        assert badge((await http.get("/")).text) == 1 == len(await listed(server, "dan"))
 
 
 async def test_home_counts_polls_ideas_and_meeting_news_per_group(

@@ -22,7 +22,6 @@ from typing import Any
 
 from server.domain import following, reads
 from server.domain.accounts import User
-from server.domain.discussions import VISIBLE
 from server.domain.ideas import STATUS_LABELS
 from server.errors import BadRequest, NotFound
 from server.storage import Conn, Row, Tx
@@ -79,49 +78,64 @@ def _sees_staff(user: User, role: str) -> bool:
     return user.is_admin or (user.is_staff and role == "facilitator")
 
 
+# The threads of one group that can matter to the member (never opened, followed, or all
+# of them with "everything"), newest activity first: one range of ``threads_by_activity``.
+_CANDIDATES = (
+    "SELECT t.id, t.title, t.staff_only, t.author_id, t.last_activity_at,"
+    " coalesce(r.last_read, 0) AS mark, f.following FROM threads t"
+    " LEFT JOIN reads r ON r.user_id = :me AND r.group_id = t.group_id AND r.thread_id = t.id"
+    " LEFT JOIN follows f ON f.user_id = :me AND f.kind = 'thread' AND f.item_id = t.id"
+    " WHERE t.group_id = :g AND t.last_activity_at > :floor"
+    " AND (t.staff_only = 0 OR t.author_id = :me OR :sees = 1)"
+    " AND coalesce(f.following, 1) = 1"
+    " AND (f.following = 1 OR :all = 1 OR (r.last_read IS NULL"
+    "   AND coalesce(t.author_id, 0) != :me))"
+    " ORDER BY t.last_activity_at DESC, t.id DESC LIMIT :limit"
+)
+# A candidate ``c``'s messages the member has not read: after its mark and the floor, by
+# others, not hidden or deleted, and visible to them (``discussions.VISIBLE``, with the
+# thread's own staff-only flag and author at hand). Every column is in ``messages_unread``.
+_UNREAD = (
+    " FROM messages m WHERE m.thread_id = c.id AND m.id > c.mark AND m.created_at > :floor"
+    " AND m.deleted_at IS NULL AND m.hidden_at IS NULL AND coalesce(m.author_id, 0) != :me"
+    " AND (m.staff_only = 0 OR :sees = 1 OR m.author_id = :me"
+    "   OR (c.staff_only = 1 AND c.author_id = :me))"
+)
+# Per candidate, in the same statement: the first unread, the newest, and how many
+# (counted up to COUNT_CAP), each a short range of the covering index; then the newest's
+# text. Candidates with nothing unread drop out at the join. MATERIALIZED keeps each
+# subquery evaluated once per thread (SQLite would otherwise repeat one per reference).
+_THREADS = (
+    f"WITH c AS MATERIALIZED ({_CANDIDATES}),"
+    " u AS MATERIALIZED (SELECT c.id, c.title, c.mark, c.following, c.last_activity_at,"
+    f" (SELECT m.id{_UNREAD} ORDER BY m.id LIMIT 1) AS first,"
+    f" (SELECT m.id{_UNREAD} ORDER BY m.id DESC LIMIT 1) AS newest,"
+    f" (SELECT count(*) FROM (SELECT m.id{_UNREAD} ORDER BY m.id LIMIT {COUNT_CAP}) k) AS n"
+    " FROM c)"
+    " SELECT u.id, u.title, u.mark, u.following, u.first, u.n, nm.body, nm.created_at FROM u"
+    " JOIN messages nm ON nm.id = u.newest ORDER BY u.last_activity_at DESC, u.id DESC"
+)
+# The badge only needs how many candidates have anything unread.
+_THREADS_UNREAD = f"WITH c AS MATERIALIZED ({_CANDIDATES}) SELECT count(*) FROM c WHERE EXISTS"
+_THREADS_UNREAD += f" (SELECT 1{_UNREAD})"
+
+
+def _thread_params(user: User, g: Row, floor: int, limit: int) -> dict[str, Any]:
+    return {
+        "me": user.id,
+        "g": g["id"],
+        "floor": floor,
+        "sees": int(_sees_staff(user, g["role"])),
+        "all": int(g["level"] == "everything"),
+        "limit": limit,
+    }
+
+
 def _threads(conn: Conn, user: User, g: Row, floor: int, limit: int) -> list[Entry]:
-    sees = int(_sees_staff(user, g["role"]))
-    everything = int(g["level"] == "everything")
-    rows = conn.execute(
-        "SELECT t.id, t.title, coalesce(r.last_read, 0) AS mark, f.following FROM threads t"
-        " LEFT JOIN reads r ON r.user_id = :me AND r.group_id = t.group_id AND r.thread_id = t.id"
-        " LEFT JOIN follows f ON f.user_id = :me AND f.kind = 'thread' AND f.item_id = t.id"
-        " WHERE t.group_id = :g AND t.last_activity_at > :floor"
-        " AND (t.staff_only = 0 OR t.author_id = :me OR :sees = 1)"
-        " AND coalesce(f.following, 1) = 1"
-        " AND (f.following = 1 OR :all = 1 OR (r.last_read IS NULL"
-        "   AND coalesce(t.author_id, 0) != :me))"
-        " ORDER BY t.last_activity_at DESC, t.id DESC LIMIT :limit",
-        {
-            "me": user.id,
-            "g": g["id"],
-            "floor": floor,
-            "sees": sees,
-            "all": everything,
-            "limit": limit,
-        },
-    ).fetchall()
-    unread = (
-        " FROM messages m WHERE m.thread_id = ? AND m.id > ? AND m.created_at > ?"
-        " AND m.deleted_at IS NULL AND m.hidden_at IS NULL AND coalesce(m.author_id, 0) != ?"
-        f" AND {VISIBLE}"
-    )
+    """One statement for the whole group, however many threads it has."""
+    rows = conn.execute(_THREADS, _thread_params(user, g, floor, limit)).fetchall()
     found: list[Entry] = []
     for t in rows:
-        params = (t["id"], t["mark"], floor, user.id, sees, user.id)
-        # the first unread and how many (counted up to COUNT_CAP), in one index range
-        agg = conn.one(
-            f"SELECT min(c.id) AS first, count(*) AS n FROM (SELECT m.id{unread}"
-            f" ORDER BY m.id LIMIT {COUNT_CAP}) c",
-            params,
-        )
-        if agg is None or not agg["n"]:
-            continue
-        first, n = agg["first"], agg["n"]
-        newest = conn.one(
-            f"SELECT m.id, m.body, m.created_at{unread} ORDER BY m.id DESC LIMIT 1", params
-        )
-        assert newest is not None
         new_thread = t["mark"] == 0 and t["following"] != 1
         found.append(
             Entry(
@@ -131,11 +145,11 @@ def _threads(conn: Conn, user: User, g: Row, floor: int, limit: int) -> list[Ent
                 "thread" if new_thread else "replies",
                 f"thread:{t['id']}",
                 t["title"],
-                _messages(n, new_thread),
-                f"/g/{g['slug']}/t/{t['id']}#m{first}",
-                newest["created_at"] // 1000,
-                n,
-                _plain(newest["body"]),
+                _messages(t["n"], new_thread),
+                f"/g/{g['slug']}/t/{t['id']}#m{t['first']}",
+                t["created_at"] // 1000,
+                t["n"],
+                _plain(t["body"]),
             )
         )
     return found
@@ -297,9 +311,20 @@ def entries(
     return found[:limit]
 
 
-def unread_total(conn: Conn, user: User) -> int:
-    """How many entries the inbox holds now: the number on the header's badge."""
-    return len(entries(conn, user, limit=ALL))
+def unread_total(conn: Conn, user: User, *, now: int | None = None) -> int:
+    """How many entries the inbox holds now: the number on the header's badge, on every
+    member page. ``len(entries(conn, user, limit=ALL))``, but a thread only has to show that
+    something in it is unread (one index probe), not its first, newest and count."""
+    now_ms = int(time.time() * 1000) if now is None else now
+    total = 0
+    for g in _groups(conn, user, None):
+        if g["level"] == "nothing":
+            continue
+        floor = g["joined_at"] - 1
+        threads: int = conn.value(_THREADS_UNREAD, _thread_params(user, g, floor, ALL))
+        total += threads + len(_polls(conn, user, g, floor))
+        total += len(_ideas(conn, user, g, floor)) + len(_meetings(conn, user, g, floor, now_ms))
+    return min(total, ALL)
 
 
 def counts_by_group(conn: Conn, user: User) -> dict[int, dict[str, int]]:

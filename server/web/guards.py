@@ -68,28 +68,42 @@ async def check_csrf(request: Request, form: FormData, expected: str | None) -> 
 
 
 async def refresh_badge(request: Request, found: Session) -> None:
-    """Count the header's badge again: the page being opened has just marked its entry
-    read, and the badge should not still count it."""
+    """Count the header's badge after the page has marked its entry read, so the badge does
+    not still count it: the only count of a ``member_page(marks_read=True)`` request."""
     request.state.inbox_unread = await services_of(request).db.read(inbox.unread_total, found.user)
 
 
-def member_page(handler: MemberPage) -> Endpoint:
-    """A page for someone logged in; anyone else is sent to log in first, then back here."""
+@overload
+def member_page(handler: MemberPage) -> Endpoint: ...
 
-    @functools.wraps(handler)
-    async def endpoint(request: Request) -> Response:
-        found = await require_session(request)
-        if isinstance(found, Response):
-            return found
-        # the header's "What's new" badge, on every member page (the inbox page itself
-        # counts what it lists, in the same read)
-        if request.url.path != "/inbox":
-            request.state.inbox_unread = await services_of(request).db.read(
-                inbox.unread_total, found.user
-            )
-        return await handler(request, found)
 
-    return endpoint
+@overload
+def member_page(*, marks_read: bool) -> Callable[[MemberPage], Endpoint]: ...
+
+
+def member_page(
+    handler: MemberPage | None = None, *, marks_read: bool = False
+) -> Endpoint | Callable[[MemberPage], Endpoint]:
+    """A page for someone logged in; anyone else is sent to log in first, then back here.
+
+    The header's "What's new" badge is counted once per request: here, before the page,
+    unless the page marks something read (``marks_read``: the thread, poll, idea and
+    meeting pages), which counts it with ``refresh_badge`` afterwards instead. The inbox
+    page counts what it lists, in the same read."""
+
+    def decorate(inner: MemberPage) -> Endpoint:
+        @functools.wraps(inner)
+        async def endpoint(request: Request) -> Response:
+            found = await require_session(request)
+            if isinstance(found, Response):
+                return found
+            if not marks_read and request.url.path != "/inbox":
+                await refresh_badge(request, found)
+            return await inner(request, found)
+
+        return endpoint
+
+    return decorate if handler is None else decorate(handler)
 
 
 @overload

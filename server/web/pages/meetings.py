@@ -209,18 +209,18 @@ async def meetings_page(request: Request, found: Session) -> Response:
     )
 
 
-@member_page
+@member_page(marks_read=True)
 async def meeting_page(request: Request, found: Session) -> Response:
     return await _show(request, found, "meeting.html", "")
 
 
-@member_page
+@member_page(marks_read=True)
 async def run_page(request: Request, found: Session) -> Response:
     """The chair's and facilitator's controls; other members are told plainly (403)."""
     return await _show(request, found, "meeting_run.html", "Run the meeting: ", runners_only=True)
 
 
-@member_page
+@member_page(marks_read=True)
 async def pack_page(request: Request, found: Session) -> Response:
     return await _show(request, found, "meeting_pack.html", "Catch-up pack: ")
 

@@ -251,7 +251,7 @@ async def polls_page(request: Request, found: Session) -> Response:
     )
 
 
-@member_page
+@member_page(marks_read=True)
 async def poll_page(request: Request, found: Session) -> Response:
     data = await services_of(request).db.read(
         _poll_read,
@@ -570,7 +570,7 @@ def _idea_read(
     }
 
 
-@member_page
+@member_page(marks_read=True)
 async def idea_page(request: Request, found: Session) -> Response:
     data = await services_of(request).db.read(
         _idea_read, found.user, request.path_params["slug"], _path_id(request, "idea")

@@ -131,7 +131,7 @@ async def room(request: Request, found: Session) -> Response:
     )
 
 
-@member_page
+@member_page(marks_read=True)
 async def thread(request: Request, found: Session) -> Response:
     slug, (thread_id,) = request.path_params["slug"], path_ids(request, "thread")
     db = services_of(request).db
