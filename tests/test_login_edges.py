@@ -91,40 +91,46 @@ async def _csrf(http: httpx.AsyncClient, headers: dict[str, str]) -> tuple[str, 
 
 async def _burst_and_one_good_login(
     running: Running, burst: dict[str, Any], good: dict[str, Any]
-) -> tuple[list[int], float, int]:
+) -> tuple[list[int], int, float, int]:
     """64 wrong-password posts at once from one client, and during them a correct login
-    from another: the burst's statuses, the good login's seconds and status."""
+    from another: the burst's statuses, how many of its password checks were answered
+    before the good login was, the good login's seconds and its status."""
     async with (
         httpx.AsyncClient(base_url=running.http, timeout=60, **burst["client"]) as bad,
         httpx.AsyncClient(base_url=running.http, timeout=60, **good["client"]) as ok,
     ):
         token, cookie = await _csrf(bad, burst["headers"])
 
-        async def wrong(n: int) -> int:
+        async def wrong(n: int) -> tuple[int, float]:
             answer = await bad.post(
                 "/login",
                 data={"email": f"guess{n}@cfn.example", "password": "wrong", "csrf": token},
                 headers={**burst["headers"], "cookie": f"cfn_login_csrf={cookie}"},
             )
-            return answer.status_code
+            return answer.status_code, time.monotonic()
 
         tasks = [asyncio.create_task(wrong(n)) for n in range(64)]
         await asyncio.sleep(0.1)  # the burst is under way
         started = time.monotonic()
         done = await login(ok, ALICE, PASSWORD, good["headers"])
-        took = time.monotonic() - started
-        statuses = await asyncio.gather(*tasks)
-    return statuses, took, done.status_code
+        ended = time.monotonic()
+        answers = await asyncio.gather(*tasks)
+    checked_before = sum(1 for code, at in answers if code == 400 and at < ended)
+    return [code for code, _ in answers], checked_before, ended - started, done.status_code
 
 
-def _check_burst(statuses: list[int], took: float, status: int) -> None:
+def _check_burst(statuses: list[int], checked_before: int, took: float, status: int) -> None:
+    """The burst is cut off past the allowance, and the other address's login is served
+    between the burst's password checks, not after them all (an order, not a time: the
+    machine's load moves the seconds, printed for the record)."""
     refused, wrong = statuses.count(429), statuses.count(400)
     print(
-        f"burst: {wrong} checked (400), {refused} refused (429); "
-        f"the other address's login took {took:.2f} s"
+        f"burst: {wrong} checked (400), {refused} refused (429), {checked_before} answered"
+        f" before the other address's login, which took {took:.2f} s"
     )
     assert refused + wrong == 64 and refused >= 40 and wrong <= 21
-    assert status == 303 and took < 3
+    assert status == 303
+    assert checked_before <= wrong // 2, (checked_before, wrong)
 
 
 async def test_a_burst_of_wrong_passwords_is_refused_past_the_allowance_and_others_log_in(
