@@ -16,7 +16,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from server.domain import email_prefs, outbox
+from server.domain import email_prefs, names, outbox
+from server.domain.accounts import User
 from server.domain.discussions import FORMER_MEMBER
 from server.storage import Conn, Row, Tx
 
@@ -106,6 +107,7 @@ def replies_due(tx: Tx, origin: str) -> int:
         (last, REPLY_BATCH),
     ).fetchall()
     no_text = email_prefs.no_text_groups(tx)
+    namers: dict[int, names.Namer] = {}
     queued = 0
     for m in msgs:
         readers = tx.execute(
@@ -121,9 +123,14 @@ def replies_due(tx: Tx, origin: str) -> int:
             if not _may_read(m, who):
                 continue
             quiet = m["group_id"] in no_text
-            author = (
-                FORMER_MEMBER if m["author_erased"] or m["author_id"] is None else m["author_name"]
-            )
+            if m["author_erased"] or m["author_id"] is None:
+                author = FORMER_MEMBER
+            else:  # the name this reader is shown in the group (names.namer's one rule)
+                if m["group_id"] not in namers:
+                    namers[m["group_id"]] = names.namer(tx, m["group_id"], None)
+                reader = User(who["id"], who["email"], who["name"], who["role"])
+                shown = namers[m["group_id"]].seen_by(reader, who["group_role"])
+                author = shown.label(m["author_id"], str(m["author_name"]))
             body = " ".join(str(m["body"]).split())
             context = {
                 "name": who["name"],

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from server.domain import audit
@@ -46,7 +46,12 @@ def alias_id(secret: str, group_id: int, user_id: int) -> int:
 def sees_who(user: User, acc: Access) -> bool:
     """Who may see the real person behind a group name: the group's staff facilitators and
     admins (the same people who read staff-only posts)."""
-    return user.is_admin or (user.is_staff and acc.role == "facilitator")
+    return sees_who_by_role(user, acc.role)
+
+
+def sees_who_by_role(user: User, group_role: str | None) -> bool:
+    """``sees_who`` from the member's role in the group (a query's column)."""
+    return user.is_admin or (user.is_staff and group_role == "facilitator")
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,11 @@ class Namer:
         """The name a page shows: "Blue Heron (Margaret Smith)" for staff, the member's own
         group name with a note for themselves, the group name for everyone else."""
         return label_of(self.ident(user_id, real_name))
+
+    def seen_by(self, viewer: User, group_role: str | None) -> Namer:
+        """The same names for another viewer (one read of the group for many readers, as
+        the emails of one post need)."""
+        return replace(self, viewer_id=viewer.id, staff=sees_who_by_role(viewer, group_role))
 
     def real_of(self, shown_id: int) -> int:
         """The user behind an id this group's pages showed (an alias or a real id)."""

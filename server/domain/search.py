@@ -14,8 +14,10 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from server.domain import names
 from server.domain.accounts import Access, User
 from server.domain.discussions import FORMER_MEMBER, sees_staff_only
+from server.domain.names import Namer
 from server.errors import BadRequest
 from server.storage import Conn, Row
 from server.storage.search import SearchHit, SearchRequest
@@ -72,27 +74,70 @@ def readable_groups(conn: Conn, user: User) -> list[Access]:
     return [Access(r["id"], r["slug"], r["name"], r["kind"], r["role"], r["room_id"]) for r in rows]
 
 
-def person_name(row: Row, name_key: str = "name", erased_key: str = "erased_at") -> str:
-    """A person's name as pages show it today. The one place search reads a name, so a
-    per-group display name can be routed in here later."""
-    if row[erased_key] is not None or row[name_key] is None:
+def person_name(row: Row, n: Namer, id_key: str = "uid", name_key: str = "name") -> str:
+    """A person's name as this viewer is shown it in the row's group (``names.namer``: the
+    group name, with who it is for staff). The one place search reads a name."""
+    if row["erased_at"] is not None or row[name_key] is None:
         return FORMER_MEMBER
-    return str(row[name_key])
+    return n.label(int(row[id_key]), str(row[name_key]))
 
 
-def people(conn: Conn, user: User, groups: list[Access]) -> list[dict[str, Any]]:
-    """Whom the person filter offers: the current members of the groups searched."""
+def namers(conn: Conn, user: User, groups: list[Access]) -> dict[int, Namer]:
+    """Each group's names as this member is shown them, read once per search."""
+    return {g.group_id: names.namer(conn, g.group_id, user, g) for g in groups}
+
+
+def people(
+    conn: Conn, user: User, groups: list[Access], shown: dict[int, Namer] | None = None
+) -> list[dict[str, Any]]:
+    """Whom the person filter offers: the current members of the groups searched, each as
+    this member is shown them. A member who uses a group name is offered under it, with
+    that group's alias id (one entry per such group), never under their real name or id
+    there; staff facilitators and admins see who it is ("Blue Heron (Margaret Smith)")."""
     if not groups:
         return []
-    ids = [g.group_id for g in groups]
+    shown = shown if shown is not None else namers(conn, user, groups)
+    by_id = {g.group_id: g for g in groups}
+    ids = list(by_id)
     rows = conn.execute(
-        "SELECT DISTINCT u.id, u.name, u.erased_at FROM memberships m"
+        "SELECT DISTINCT m.group_id, u.id, u.name FROM memberships m"
         " JOIN users u ON u.id = m.user_id"
-        f" WHERE m.group_id IN ({','.join('?' * len(ids))}) AND u.erased_at IS NULL"
-        " ORDER BY u.name, u.id",
+        f" WHERE m.group_id IN ({','.join('?' * len(ids))}) AND u.erased_at IS NULL",
         ids,
     ).fetchall()
-    return [{"id": r["id"], "name": person_name(r)} for r in rows]
+    offered: dict[int, str] = {}
+    for r in rows:
+        n, uid = shown[r["group_id"]], int(r["id"])
+        if uid in n.names:
+            label = n.label(uid, str(r["name"]))
+            offered[n.public_id(uid)] = f"{label}, in {by_id[r['group_id']].name}"
+        else:
+            offered[uid] = str(r["name"])
+    listed = sorted(offered.items(), key=lambda item: (item[1].lower(), item[0]))
+    return [{"id": pid, "name": label} for pid, label in listed]
+
+
+def author_scope(
+    user: User, chosen: list[Access], shown: dict[int, Namer], person: int | None
+) -> tuple[int | None, list[Access]]:
+    """The real author and the groups to look in for the person filter. An alias finds
+    that member's posts in its own group only; a real id finds none of their posts in a
+    group where they use a group name, unless this member may know who it is (staff
+    facilitators, admins, the member themselves), so no search links the two names."""
+    if person is None:
+        return None, chosen
+    if person >= names.ALIAS_BASE:
+        for g in chosen:
+            uid = shown[g.group_id].real_of(person)
+            if uid != person:
+                return uid, [g]
+        return person, []
+    kept = [
+        g
+        for g in chosen
+        if person not in shown[g.group_id].names or shown[g.group_id].staff or person == user.id
+    ]
+    return person, kept
 
 
 def _day(text: str, field: str) -> date | None:
@@ -117,7 +162,8 @@ def search(conn: Conn, user: User, f: Filters) -> dict[str, Any]:
     Raises BadRequest(field=...) for an empty or over-long query or a bad filter, so the
     page shows the form again with one sentence next to the field."""
     groups = readable_groups(conn, user)
-    base: dict[str, Any] = {"groups": groups, "people": people(conn, user, groups)}
+    shown = namers(conn, user, groups)
+    base: dict[str, Any] = {"groups": groups, "people": people(conn, user, groups, shown)}
     if len(f.q) > MAX_QUERY:
         raise BadRequest(
             f"Please use fewer words: up to {MAX_QUERY} letters and spaces.", field="q"
@@ -137,6 +183,7 @@ def search(conn: Conn, user: User, f: Filters) -> dict[str, Any]:
         raise BadRequest("The “To date” is before the “From date”.", field="date_to")
     if not 1 <= f.page <= MAX_PAGE:
         raise BadRequest(f"Please choose a page from 1 to {MAX_PAGE}.", field="page")
+    author, chosen = author_scope(user, chosen, shown, f.person)
     if not chosen:
         return {**base, "results": [], "total": 0, "capped": False, "more": False}
     request = SearchRequest(
@@ -144,7 +191,7 @@ def search(conn: Conn, user: User, f: Filters) -> dict[str, Any]:
         groups=tuple(g.group_id for g in chosen),
         staff_groups=tuple(g.group_id for g in chosen if sees_staff_only(user, g)),
         me=user.id,
-        author=f.person,
+        author=author,
         since=_ms(since) if since else None,
         until=_ms(until + timedelta(days=1)) if until else None,
         limit=PAGE_SIZE,
@@ -153,7 +200,9 @@ def search(conn: Conn, user: User, f: Filters) -> dict[str, Any]:
     result = conn.search(request)
     slugs = {g.group_id: g for g in groups}
     results = [
-        r for r in (_place(conn, hit, slugs, request.marks) for hit in result.hits) if r is not None
+        r
+        for r in (_place(conn, hit, slugs, shown, request.marks) for hit in result.hits)
+        if r is not None
     ]
     return {
         **base,
@@ -170,37 +219,45 @@ def search(conn: Conn, user: User, f: Filters) -> dict[str, Any]:
 _PLACES = {
     "message": (
         "SELECT m.id, m.group_id, m.thread_id, m.created_at AS at, t.title AS heading,"
-        " u.name, u.erased_at FROM messages m JOIN threads t ON t.id = m.thread_id"
-        " LEFT JOIN users u ON u.id = m.author_id"
+        " u.id AS uid, u.name, u.erased_at FROM messages m"
+        " JOIN threads t ON t.id = m.thread_id LEFT JOIN users u ON u.id = m.author_id"
         " WHERE m.id = ? AND m.deleted_at IS NULL AND m.hidden_at IS NULL"
     ),
     "thread": (
         "SELECT t.id, t.group_id, t.id AS thread_id, t.created_at AS at, t.title AS heading,"
-        " u.name, u.erased_at FROM threads t LEFT JOIN users u ON u.id = t.author_id"
-        " WHERE t.id = ?"
+        " u.id AS uid, u.name, u.erased_at FROM threads t"
+        " LEFT JOIN users u ON u.id = t.author_id WHERE t.id = ?"
     ),
     "poll": (
-        "SELECT p.id, p.group_id, p.created_at AS at, p.question AS heading, u.name,"
-        " u.erased_at FROM polls p LEFT JOIN users u ON u.id = p.created_by WHERE p.id = ?"
+        "SELECT p.id, p.group_id, p.created_at AS at, p.question AS heading, u.id AS uid,"
+        " u.name, u.erased_at FROM polls p LEFT JOIN users u ON u.id = p.created_by"
+        " WHERE p.id = ?"
     ),
     "idea": (
-        "SELECT i.id, i.group_id, i.created_at AS at, i.title AS heading, u.name,"
-        " u.erased_at FROM ideas i LEFT JOIN users u ON u.id = i.author_id WHERE i.id = ?"
+        "SELECT i.id, i.group_id, i.created_at AS at, i.title AS heading, u.id AS uid,"
+        " u.name, u.erased_at FROM ideas i LEFT JOIN users u ON u.id = i.author_id"
+        " WHERE i.id = ?"
     ),
     "meeting": (
-        "SELECT m.id, m.group_id, m.starts_at AS at, m.title AS heading, u.name,"
-        " u.erased_at FROM meetings m LEFT JOIN users u ON u.id = m.created_by WHERE m.id = ?"
+        "SELECT m.id, m.group_id, m.starts_at AS at, m.title AS heading, u.id AS uid,"
+        " u.name, u.erased_at FROM meetings m LEFT JOIN users u ON u.id = m.created_by"
+        " WHERE m.id = ?"
     ),
     "agenda": (
         "SELECT a.id, m.group_id, a.meeting_id, a.created_at AS at, m.title AS heading,"
-        " u.name, u.erased_at FROM agenda_items a JOIN meetings m ON m.id = a.meeting_id"
-        " LEFT JOIN users u ON u.id = a.proposed_by WHERE a.id = ?"
+        " u.id AS uid, u.name, u.erased_at FROM agenda_items a"
+        " JOIN meetings m ON m.id = a.meeting_id LEFT JOIN users u ON u.id = a.proposed_by"
+        " WHERE a.id = ?"
     ),
 }
 
 
 def _place(
-    conn: Conn, hit: SearchHit, groups: dict[int, Access], marks: tuple[str, str]
+    conn: Conn,
+    hit: SearchHit,
+    groups: dict[int, Access],
+    shown: dict[int, Namer],
+    marks: tuple[str, str],
 ) -> dict[str, Any] | None:
     row = conn.one(_PLACES[hit.kind], (hit.ref_id,))
     if row is None or row["group_id"] not in groups:
@@ -214,7 +271,7 @@ def _place(
         "heading": row["heading"],
         "title": hit.title,
         "snippet": hit.snippet,
-        "author": person_name(row),
+        "author": person_name(row, shown[row["group_id"]]),
         "at": row["at"],
         "score": hit.score,
         "marks": marks,
