@@ -90,7 +90,12 @@ class Scheduler:
         now = int(time.time() * 1000)
         due = await self.db.read(digests.due, now, self.settings.digest_hour)
         for i in range(0, len(due), digests.BATCH):
-            built = await self.db.read(digests.build_many, due[i : i + digests.BATCH], origin)
+            built = await self.db.read(
+                digests.build_many,
+                due[i : i + digests.BATCH],
+                origin,
+                self.settings.privacy_threshold,
+            )
             queued += await self.db.write(digests.queue_built, built, origin)
         return queued
 

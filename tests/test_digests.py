@@ -8,11 +8,12 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
+from functools import partial
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-from server.domain import discussions, email_prefs, inbox
+from server.domain import discussions, email_prefs, following, inbox, polls
 from server.domain.accounts import User
 from server.storage.engine import write_sync
 from tests import pg
@@ -278,3 +279,45 @@ async def test_a_digest_that_fell_due_while_the_server_was_down_goes_once_when_i
             assert people["dot"].email not in {m["To"] for m in mailbox.messages}
         finally:
             proc.stop()
+
+
+async def test_an_anonymous_polls_result_in_a_digest_waits_for_the_configured_threshold(
+    tmp_path: Path,
+) -> None:
+    """The network chose k = 10: a closed anonymous poll that 6 voted in shows its counts
+    in no email, as its live results waited for 10 (one setting for every path)."""
+    async with smtp_server() as mailbox:
+        settings = {**digest_settings(mailbox.port), "privacy_threshold": 10}
+        server = Running(tmp_path / "cfn.db", **settings)
+        server.member("north", "priya@cfn.example", "chair")
+        server.member("north", "margaret@cfn.example")
+        priya, margaret = server.user("priya@cfn.example"), server.user("margaret@cfn.example")
+        choose(server, margaret, "daily")
+        await asyncio.sleep(0.01)  # what follows happens after they joined
+        made = write_sync(
+            server.db,
+            partial(polls.create_poll, threshold=10),
+            priya,
+            "north",
+            "Which topic next time?",
+            ["Handover times", "Frequent callers"],
+            "single",
+            True,
+        )
+        poll_id = made["poll"]["id"]
+        write_sync(server.db, following.set_follow, margaret, "north", "poll", poll_id, True)
+        for n in range(6):
+            server.member("north", f"voter{n}@cfn.example")
+            voter = server.user(f"voter{n}@cfn.example")
+            write_sync(server.db, partial(polls.vote, threshold=10), voter, poll_id, [n % 2])
+        write_sync(server.db, polls.close, priya, poll_id)
+        await server.start()
+        try:
+            (msg,) = await mailbox.wait_for(1)
+            text, html = text_part(msg), html_part(msg)
+            assert "Which topic next time?" in text  # the poll is listed ...
+            for shown in (text, html):  # ... but not how 6 people chose
+                assert "Result:" not in shown and "Handover times:" not in shown
+        finally:
+            await server.stop()
+            server.close()

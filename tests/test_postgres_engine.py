@@ -11,6 +11,7 @@ import asyncio
 import glob
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -305,3 +306,65 @@ async def test_one_batch_reaching_many_rooms_in_descending_order_commits_whole(
         check.close()
     finally:
         await db.close()
+
+
+@needs_postgres
+def test_a_poll_closing_on_its_own_while_a_chair_closes_it_in_another_process_closes_once(
+    cluster: pg.Cluster, tmp_path: Path
+) -> None:
+    """The scheduler of one process closes a poll at its closing time while a facilitator's
+    "Close" runs in another: the second waits for the first's row lock and then finds the
+    poll closed, so there is one poll.closed event, one audit entry and the first's counts."""
+    import threading
+
+    from server.domain import polls
+
+    url = fresh(cluster, tmp_path)
+    conn = open_sync(url)
+    write_sync(conn, accounts.add_group, "north", "North", "regional")
+    fay = write_sync(conn, accounts.add_user, "fay@cfn.example", "Fay", "staff", None)
+    write_sync(conn, accounts.add_member, "north", "fay@cfn.example", "facilitator")
+    poll = write_sync(conn, polls.create_poll, fay, "north", "Q", ["a", "b"], "single", True)
+    poll_id = poll["poll"]["id"]
+    for n in range(3):
+        email = f"v{n}@cfn.example"
+        voter = write_sync(conn, accounts.add_user, email, f"V{n}", "member", None)
+        write_sync(conn, accounts.add_member, "north", email, "member")
+        write_sync(conn, polls.vote, voter, poll_id, [0])
+    conn.execute("UPDATE polls SET closes_at = 1 WHERE id = ?", (poll_id,))  # it is due
+    other = open_sync(url)
+    closed, go = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def due_then_wait(tx: PgTx) -> None:
+        polls.close_due(tx)
+        closed.set()
+        go.wait(10)  # still uncommitted while the chair's close starts
+
+    def run(*args: Any) -> None:
+        try:
+            write_sync(*args)
+        except Exception as e:  # reported below
+            errors.append(e)
+
+    scheduler = threading.Thread(target=run, args=(conn, due_then_wait))
+    scheduler.start()
+    assert closed.wait(10)
+    chair = threading.Thread(target=run, args=(other, polls.close, fay, poll_id))
+    chair.start()
+    time.sleep(0.5)  # the chair's close has read the poll as open and waits for the row
+    go.set()
+    scheduler.join(10)
+    chair.join(10)
+    check = connect(url)
+    try:
+        events = check.value("SELECT count(*) FROM events WHERE type = 'poll.closed'")
+        audits = check.value("SELECT count(*) FROM audit_log WHERE action = 'poll.close'")
+        final = check.value("SELECT final FROM polls WHERE id = ?", (poll_id,))
+    finally:
+        check.close()
+        conn.close()
+        other.close()
+    assert [type(e).__name__ for e in errors] == ["PollClosed"]
+    assert (events, audits) == (1, 1)
+    assert '"voters": 3' in final

@@ -66,3 +66,21 @@ async def test_an_unknown_token_is_a_plain_404_and_changes_nothing(
         )
         assert answer.status_code == 404 and "Traceback" not in answer.text
     assert email_prefs.prefs_of(server.db, dot.id).digest == "weekly"
+
+
+async def test_a_link_can_only_lower_the_settings_never_turn_an_email_on(
+    start_server: Callable[..., Any],
+) -> None:
+    """Whoever holds the link (a forwarded email) cannot post a choice the page did not
+    offer to switch on meeting reminders Sam had turned off."""
+    server = await start_server()
+    sam = server.user("sam@cfn.example", "Sam")
+    write_sync(server.db, email_prefs.save, sam, "weekly", True, False, False, "Europe/London")
+    token = write_sync(server.db, email_prefs.new_token, sam.id, "digest")
+    async with httpx.AsyncClient(base_url=server.http, timeout=10) as http:
+        page = await http.get(f"/unsubscribe/{token}")
+        assert "Only meeting reminders" not in page.text  # not offered: they are off
+        answer = await http.post(f"/unsubscribe/{token}", data={"choice": "meetings_only"})
+        assert answer.status_code == 400 and "Please choose one of the options." in answer.text
+    p = email_prefs.prefs_of(server.db, sam.id)
+    assert (p.digest, p.on_reply, p.on_poll, p.on_meeting) == ("weekly", True, False, False)

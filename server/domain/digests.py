@@ -99,17 +99,19 @@ def due(conn: Conn, now_ms: int, hour: int) -> list[Due]:
     return out
 
 
-def _poll_result(conn: Conn, user: User, entry: inbox.Entry) -> str | None:
-    """A closed poll's result in words, only as this member may see it."""
+def _poll_result(conn: Conn, user: User, entry: inbox.Entry, threshold: int) -> str | None:
+    """A closed poll's result in words, only as this member may see it; an anonymous
+    poll's only from ``threshold`` voters (the network's ``privacy_threshold``)."""
     if entry.kind != "poll" or not entry.key.startswith("poll:"):
         return None
     try:
-        poll = polls.get_poll(conn, user, int(entry.key.split(":", 1)[1]))["poll"]
+        poll_id = int(entry.key.split(":", 1)[1])
+        poll = polls.get_poll(conn, user, poll_id, threshold=threshold)["poll"]
     except (CFNError, ValueError):
         return None
     if not poll["closed"] or not poll["results_visible"] or "counts" not in poll:
         return None
-    if poll["anonymous"] and not counts_shown(poll["voters"], DEFAULT_THRESHOLD):
+    if poll["anonymous"] and not counts_shown(poll["voters"], threshold):
         return None
     parts = [f"{opt}: {n}" for opt, n in zip(poll["options"], poll["counts"], strict=False)]
     return "Result: " + "; ".join(parts) + f" ({poll['voters']} voted)"
@@ -120,10 +122,16 @@ def _plural(n: int, one: str, many: str) -> str:
 
 
 def content(
-    conn: Conn, user: User, since_ms: int, origin: str, no_text: set[int] | None = None
+    conn: Conn,
+    user: User,
+    since_ms: int,
+    origin: str,
+    no_text: set[int] | None = None,
+    threshold: int = DEFAULT_THRESHOLD,
 ) -> list[dict[str, Any]]:
     """The digest's groups, newest activity first; empty when nothing is new and unread.
-    ``no_text``: the "no message text" groups, when a batch has already looked them up."""
+    ``no_text``: the "no message text" groups, when a batch has already looked them up;
+    ``threshold``: the suppression setting an anonymous poll's result waits for."""
     entries = inbox.entries(conn, user, since=since_ms // 1000, limit=MOST)  # seconds
     if no_text is None:
         no_text = email_prefs.no_text_groups(conn)
@@ -152,7 +160,7 @@ def content(
                 "detail": e.detail,
                 "link": origin + e.url,
                 "excerpt": e.excerpt or "",
-                "result": _poll_result(conn, user, e) or "",
+                "result": _poll_result(conn, user, e, threshold) or "",
             }
         )
     for g in groups.values():
@@ -174,13 +182,25 @@ class Built:
     groups: list[dict[str, Any]]
 
 
-def build_many(conn: Conn, dues: list[Due], origin: str) -> list[Built]:
+def build_many(
+    conn: Conn, dues: list[Due], origin: str, threshold: int = DEFAULT_THRESHOLD
+) -> list[Built]:
     """The read half for a batch of members, in one read snapshot (``db.read``): the
     content, the costly part, is worked out without holding the writer, so members'
     posts are not kept waiting behind a round of digests; shared lookups once a batch."""
     no_text = email_prefs.no_text_groups(conn)
     return [
-        Built(d, content(conn, User(d.user_id, d.email, d.name, d.role), d.since, origin, no_text))
+        Built(
+            d,
+            content(
+                conn,
+                User(d.user_id, d.email, d.name, d.role),
+                d.since,
+                origin,
+                no_text,
+                threshold,
+            ),
+        )
         for d in dues
     ]
 

@@ -232,6 +232,10 @@ def lowered(u: Unsubscribe, choice: str) -> Prefs:
 def unsubscribe(tx: Tx, token: str, choice: str | None) -> Prefs:
     """Apply the one-click action (``choice`` None) or a choice from the page."""
     u = token_owner(tx, token)
+    # only what the page offers now, so a link never turns an email on ("meetings_only"
+    # to someone whose meeting reminders are off)
+    if choice is not None and choice not in offers(u):
+        raise BadRequest("Please choose one of the options.", field="choice")
     p = one_click(u) if choice is None else lowered(u, choice)
     _store(tx, u.user_id, p)
     audit.record(tx, u.user_id, "email.unsubscribed", subject=f"user {u.user_id}", list=u.list)

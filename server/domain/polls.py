@@ -386,11 +386,16 @@ def _close(tx: Tx, row: Row, acc: Access, by: int | None) -> dict[str, Any]:
     """What closing does, whether a facilitator asks or the closing time comes (``by``
     None): the same event, the same forgetting."""
     poll_id = row["id"]
+    # Claim the close first: a close in another process (the scheduler's, a facilitator's)
+    # holds this row until it commits, and then this finds the poll closed, rather than
+    # closing it again with counts read before that close forgot who chose what.
+    if not tx.execute(
+        "UPDATE polls SET closed_at = ?, closed_by = ? WHERE id = ? AND closed_at IS NULL",
+        (tx.now, by, poll_id),
+    ).rowcount:
+        raise PollClosed("This poll has already closed.")
     counted = breakdown(tx, row)
-    tx.execute(
-        "UPDATE polls SET closed_at = ?, closed_by = ?, final = ? WHERE id = ?",
-        (tx.now, by, json.dumps(counted), poll_id),
-    )
+    tx.execute("UPDATE polls SET final = ? WHERE id = ?", (json.dumps(counted), poll_id))
     if row["anonymous"]:
         _forget_who_chose_what(tx, row)
     audit.record(
@@ -426,7 +431,10 @@ def close_due(tx: Tx) -> list[int]:
         if row is None or room is None:  # pragma: no cover (a poll always has its group)
             continue
         acc = Access(room["id"], room["slug"], room["name"], room["kind"], None, room["room_id"])
-        _close(tx, row, acc, None)
+        try:
+            _close(tx, row, acc, None)
+        except PollClosed:  # a facilitator closed it meanwhile, in another process
+            continue
         closed.append(poll_id)
     return closed
 
