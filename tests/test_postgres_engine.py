@@ -368,3 +368,57 @@ def test_a_poll_closing_on_its_own_while_a_chair_closes_it_in_another_process_cl
     assert [type(e).__name__ for e in errors] == ["PollClosed"]
     assert (events, audits) == (1, 1)
     assert '"voters": 3' in final
+
+
+def test_a_vote_racing_the_close_of_an_anonymous_poll_in_another_process_leaves_no_choice(
+    cluster: pg.Cluster, tmp_path: Path
+) -> None:
+    """A vote in one process while another closes an anonymous poll: the vote waits for the
+    close's row lock and is then refused, so no member-choice row outlives the close."""
+    import threading
+
+    from server.domain import polls
+
+    url = fresh(cluster, tmp_path)
+    conn = open_sync(url)
+    write_sync(conn, accounts.add_group, "north", "North", "regional")
+    fay = write_sync(conn, accounts.add_user, "fay@cfn.example", "Fay", "staff", None)
+    write_sync(conn, accounts.add_member, "north", "fay@cfn.example", "facilitator")
+    late = write_sync(conn, accounts.add_user, "late@cfn.example", "Late", "member", None)
+    write_sync(conn, accounts.add_member, "north", "late@cfn.example", "member")
+    poll_id = write_sync(conn, polls.create_poll, fay, "north", "Q", ["a", "b"], "single", True)[
+        "poll"
+    ]["id"]
+    other = open_sync(url)
+    closed, go = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def close_then_wait(tx: PgTx) -> None:
+        polls.close(tx, fay, poll_id)
+        closed.set()
+        go.wait(10)  # still uncommitted while the vote starts
+
+    def run(*args: Any) -> None:
+        try:
+            write_sync(*args)
+        except Exception as e:  # reported below
+            errors.append(e)
+
+    closer = threading.Thread(target=run, args=(conn, close_then_wait))
+    closer.start()
+    assert closed.wait(10)
+    voter = threading.Thread(target=run, args=(other, polls.vote, late, poll_id, [1]))
+    voter.start()
+    time.sleep(0.5)  # the vote has read the poll as open and waits for the row
+    go.set()
+    closer.join(10)
+    voter.join(10)
+    check = connect(url)
+    try:
+        choices = check.value("SELECT count(*) FROM poll_votes WHERE poll_id = ?", (poll_id,))
+    finally:
+        check.close()
+        conn.close()
+        other.close()
+    assert [type(e).__name__ for e in errors] == ["PollClosed"]
+    assert choices == 0

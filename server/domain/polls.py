@@ -248,6 +248,13 @@ def _store_vote(
     tx: Tx, row: Row, member_id: int, choices: list[int], entered_by: int | None
 ) -> None:
     """Replace the member's vote: one member, one vote."""
+    # Claim the open poll as closing does: a close in another process holds this row until
+    # it commits, and then this vote finds the poll closed, rather than leaving a
+    # member-choice row behind after an anonymous poll forgot who chose what.
+    if not tx.execute(
+        "UPDATE polls SET closed_at = NULL WHERE id = ? AND closed_at IS NULL", (row["id"],)
+    ).rowcount:
+        raise PollClosed("This poll has closed, so it takes no more votes.")
     tx.execute("DELETE FROM poll_votes WHERE poll_id = ? AND user_id = ?", (row["id"], member_id))
     tx.execute(
         "INSERT INTO poll_voters(poll_id, user_id, entered_by, voted_at) VALUES (?, ?, ?, ?)"
