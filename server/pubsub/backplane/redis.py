@@ -9,6 +9,11 @@ Redis is plain pub/sub here, a low-latency hint and never the record: the databa
 - **Every (re)subscribe is a possible loss.** redis-py reconnects and re-subscribes
   silently, so the listener treats every ``subscribe`` confirmation, the first included, as
   "every room may be gapped" and asks the hub to resync from the database.
+- **Events travel framed.** Beside each event's fields goes its frame for each audience
+  (members, staff) in each subprotocol, as the committing process encoded them; the
+  receivers put those bytes in the event's frame cache instead of encoding it again. A
+  message from an older process has none, and gap fills come from the database: both
+  are encoded as before.
 - **Presence**: each process writes its own members to ``cfn:presence:<node>`` (a hash with
   a TTL, refreshed by a heartbeat that also stamps ``cfn:nodes``) and publishes each change.
   Every heartbeat re-reads the live processes' hashes, so a process that died (no heartbeat
