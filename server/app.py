@@ -21,7 +21,6 @@ from server.mail.sender import Sender
 from server.pubsub.backplane import Backplane
 from server.pubsub.backplane.memory import InProcessBackplane
 from server.pubsub.hub import Hub
-from server.realtime.connection import audience_frames
 from server.realtime.endpoint import websocket_endpoint
 from server.realtime.watcher import watch
 from server.scheduler import Scheduler
@@ -164,7 +163,7 @@ def create_app(settings: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         db = await open_store(settings.db, settings.synchronous, settings.group_commit)
-        hub = Hub(backplane_for(settings), db, framer=audience_frames)
+        hub = Hub(backplane_for(settings), db)
         db.on_commit(hub.committed)
         await hub.start()
         await hub.backplane.start()

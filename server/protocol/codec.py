@@ -108,9 +108,6 @@ class Event:
     _frames: dict[str, Frame] = field(default_factory=dict, repr=False, compare=False)
     # The event as one audience sees it (say, names in a group for staff), built once.
     variants: dict[str, Event] = field(default_factory=dict, repr=False, compare=False)
-    # Frames another process already encoded, by audience then subprotocol (the Redis
-    # backplane carries them): taken into a variant's cache when the variant is built.
-    shipped: dict[str, dict[str, Frame]] = field(default_factory=dict, repr=False, compare=False)
 
     def frame(self, subprotocol: str) -> Frame:
         cached = self._frames.get(subprotocol)
@@ -120,14 +117,6 @@ class Event:
             )
             self._frames[subprotocol] = cached
         return cached
-
-    def prime(self, frames: dict[str, Frame]) -> None:
-        """Take frames encoded elsewhere from the same fields (so the same bytes) into the
-        cache; one of the wrong kind for its subprotocol is ignored and encoded here."""
-        for subprotocol, frame in frames.items():
-            kind = bytes if subprotocol == MSGPACK else str if subprotocol == JSON else None
-            if kind is not None and isinstance(frame, kind):
-                self._frames.setdefault(subprotocol, frame)
 
     def framed(self, subprotocol: str, framing: Callable[[Frame], bytes]) -> bytes:
         """The frame as the transport sends it (``framing`` adds the header), built once."""

@@ -21,19 +21,16 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any, Protocol
 
-from server.protocol.codec import Event, Frame, now_ms
+from server.protocol.codec import Event, now_ms
 from server.pubsub.backplane import Backplane, Contributions
 from server.pubsub.sequencer import Fill, Sequencer
 from server.storage import Store
 from server.storage.events import room_events, room_seqs
 
 log = logging.getLogger("cfn.hub")
-
-#: An event's frames by audience and subprotocol (realtime.connection.audience_frames).
-Framer = Callable[[Event], dict[str, dict[str, Frame]]]
 
 TAIL_INTERVAL = 1.0  # seconds between tail checks
 FILL_LIMIT = 10_000  # most events one fill reads; a client further behind resumes by join
@@ -56,10 +53,8 @@ class Hub:
         backplane: Backplane,
         store: Store | None = None,
         tail_interval: float = TAIL_INTERVAL,
-        framer: Framer | None = None,
     ) -> None:
         self.node = secrets.token_hex(6)
-        self.framer = framer
         self.rooms: dict[str, set[Subscriber]] = {}
         self._online: dict[str, dict[int, list[Any]]] = {}  # room -> user id -> [name, count]
         self._remote: dict[str, dict[int, dict[str, str]]] = {}  # room -> user -> node -> name
@@ -104,10 +99,6 @@ class Hub:
 
     def remote_events(self, events: list[Event]) -> None:
         self._take(events, "backplane")
-
-    def frames(self, event: Event) -> dict[str, dict[str, Frame]]:
-        """What a backplane may carry with an event so receivers need not encode it."""
-        return self.framer(event) if self.framer is not None else {}
 
     def resync(self) -> None:
         self._resync_wanted = True

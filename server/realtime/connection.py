@@ -70,32 +70,17 @@ def _named_for(event: Event, staff: bool) -> Event:
     if found is None:
         data = for_audience(event.data, staff)
         found = event if data is None else Event(event.room, event.seq, event.type, event.at, data)
-        shipped = event.shipped.get(key)
-        if shipped:  # the committing process framed this audience's event already
-            found.prime(shipped)
         event.variants[key] = found
     return found
 
 
 def _withheld(event: Event) -> Event:
-    """The content-free stand-in for a staff-only post, built (and framed) once per event."""
+    """The content-free stand-in for a staff-only post, built (and framed) once per event
+    however many members receive it in its place."""
     found = event.variants.get(WITHHELD)
     if found is None:
         found = event.variants[WITHHELD] = Event(event.room, event.seq, WITHHELD, event.at, {})
     return found
-
-
-def audience_frames(event: Event) -> dict[str, dict[str, protocol.Frame]]:
-    """The event framed for both audiences in every subprotocol, for the backplane to carry
-    so that the other processes send these bytes instead of encoding them again. The
-    staff-only stand-in is left out: it is small and built from the seq alone."""
-    out: dict[str, dict[str, protocol.Frame]] = {}
-    for staff in (False, True):
-        variant = _named_for(event, staff)
-        out["staff" if staff else "members"] = {
-            sp: variant.frame(sp) for sp in protocol.SUBPROTOCOLS
-        }
-    return out
 
 
 class Connection:

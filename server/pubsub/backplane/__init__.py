@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from server.protocol.codec import Event, Frame
+from server.protocol.codec import Event
 
 #: A process's presence contributions: (room, user id) -> name.
 Contributions = dict[tuple[str, int], str]
@@ -24,10 +24,6 @@ class HubSide(Protocol):
 
     def remote_events(self, events: list[Event]) -> None:
         """Events another process committed (or typing it relayed)."""
-        ...
-
-    def frames(self, event: Event) -> dict[str, dict[str, Frame]]:
-        """The event already framed, by audience then subprotocol ({} when not known)."""
         ...
 
     def resync(self) -> None:

@@ -9,11 +9,6 @@ Redis is plain pub/sub here, a low-latency hint and never the record: the databa
 - **Every (re)subscribe is a possible loss.** redis-py reconnects and re-subscribes
   silently, so the listener treats every ``subscribe`` confirmation, the first included, as
   "every room may be gapped" and asks the hub to resync from the database.
-- **Events travel framed.** Beside each event's fields goes its frame for each audience
-  (members, staff) in each subprotocol, as the committing process encoded them; the
-  receivers put those bytes in the event's frame cache instead of encoding it again. A
-  message from an older process has none, and gap fills come from the database: both
-  are encoded as before.
 - **Presence**: each process writes its own members to ``cfn:presence:<node>`` (a hash with
   a TTL, refreshed by a heartbeat that also stamps ``cfn:nodes``) and publishes each change.
   Every heartbeat re-reads the live processes' hashes, so a process that died (no heartbeat
@@ -44,7 +39,6 @@ EVENTS = "cfn:events"
 PRESENCE = "cfn:presence"
 NODES = "cfn:nodes"
 QUEUE_MAX = 10_000  # batches waiting for Redis before new ones are dropped
-FRAMES = 1  # the shipped frames' format; another value (a newer process) is ignored
 TIMEOUT = 2.0  # seconds for any one Redis call: a stuck Redis must not stall the process
 
 _Item = tuple[str, bytes, tuple[Any, ...]]  # (kind, payload to publish, presence fields)
@@ -128,21 +122,8 @@ class RedisBackplane:
     def publish(self, events: list[Event]) -> None:
         if not events:
             return
-        # "f" rides beside "e" (older processes read only "e"): each event's frames as the
-        # receivers would encode them, by audience (staff None: the same as members').
-        frames = []
-        for e in events:
-            by = self._hub.frames(e) if self._hub is not None else {}
-            members, staff = by.get("members"), by.get("staff")
-            frames.append(
-                None if members is None else [FRAMES, members, None if staff == members else staff]
-            )
         payload = pack(
-            {
-                "n": self.node,
-                "e": [[e.room, e.seq, e.type, e.at, e.data] for e in events],
-                "f": frames,
-            }
+            {"n": self.node, "e": [[e.room, e.seq, e.type, e.at, e.data] for e in events]}
         )
         self._enqueue(("e", payload, ()), len(events))
 
@@ -241,13 +222,6 @@ class RedisBackplane:
             return  # our own, delivered locally already
         if channel == EVENTS:
             events = [Event(r, s, t, a, d) for r, s, t, a, d in body["e"]]
-            frames = body.get("f")  # absent from an older process: receivers encode
-            if isinstance(frames, list) and len(frames) == len(events):
-                for event, shipped in zip(events, frames, strict=True):
-                    if isinstance(shipped, list) and len(shipped) == 3 and shipped[0] == FRAMES:
-                        members, staff = shipped[1], shipped[2] or shipped[1]
-                        if isinstance(members, dict) and isinstance(staff, dict):
-                            event.shipped = {"members": members, "staff": staff}
             self.counts["received"] += len(events)
             self._hub.remote_events(events)
         elif channel == PRESENCE:
