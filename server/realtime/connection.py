@@ -74,6 +74,15 @@ def _named_for(event: Event, staff: bool) -> Event:
     return found
 
 
+def _withheld(event: Event) -> Event:
+    """The content-free stand-in for a staff-only post, built (and framed) once per event
+    however many members receive it in its place."""
+    found = event.variants.get(WITHHELD)
+    if found is None:
+        found = event.variants[WITHHELD] = Event(event.room, event.seq, WITHHELD, event.at, {})
+    return found
+
+
 class Connection:
     """Lives as long as the WebSocket; ``run()`` returns when it is over."""
 
@@ -133,7 +142,7 @@ class Connection:
         if not visible(event.data, self.user_id, state.sees_staff):
             if event.seq is None:
                 return None
-            return Event(event.room, event.seq, WITHHELD, event.at, {})
+            return _withheld(event)
         return _named_for(event, state.sees_staff)
 
     def _put(self, item: Any) -> None:
