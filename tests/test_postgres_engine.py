@@ -422,3 +422,33 @@ def test_a_vote_racing_the_close_of_an_anonymous_poll_in_another_process_leaves_
         other.close()
     assert [type(e).__name__ for e in errors] == ["PollClosed"]
     assert choices == 0
+
+
+def test_processes_opening_a_new_database_together_share_one_secret(
+    cluster: pg.Cluster, tmp_path: Path
+) -> None:
+    """Several `serve` processes started at once on a new database each make the
+    installation's secret (per-group aliases derive from it): one is stored, all use it."""
+    url = fresh(cluster, tmp_path)
+    script = (
+        "import asyncio, sys\n"
+        "from server.storage.engine import open_store\n"
+        "async def main():\n"
+        "    db = await open_store(sys.argv[1])\n"
+        "    print(db.secret)\n"
+        "    await db.close()\n"
+        "asyncio.run(main())\n"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, url],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(6)
+    ]
+    outs = [p.communicate(timeout=60) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 6, [err[-300:] for _, err in outs]
+    assert len({out.strip() for out, _ in outs}) == 1

@@ -466,9 +466,14 @@ def _ensure_secret(tx: Tx) -> str:
     if row is not None:
         secret: str = row[0]
         return secret
-    secret = secrets.token_hex(32)
-    tx.execute("INSERT INTO meta(key, value) VALUES ('secret', ?)", (secret,))
-    return secret
+    # Processes starting together on a new database race here: the first insert wins and
+    # every process uses the one stored.
+    tx.execute(
+        "INSERT INTO meta(key, value) VALUES ('secret', ?) ON CONFLICT(key) DO NOTHING",
+        (secrets.token_hex(32),),
+    )
+    stored: str = tx.value("SELECT value FROM meta WHERE key='secret'")
+    return stored
 
 
 def write_sync(conn: SqliteConn, fn: Callable[..., T], *args: Any, at: int | None = None) -> T:
