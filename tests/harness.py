@@ -241,7 +241,22 @@ class Client:
                 await self._read_one(quiet)
 
     async def close(self) -> None:
-        await self.ws.close()
+        """Close, reading what is still arriving meanwhile: a client whose queue of unread
+        events is full stops reading the socket, so it would not see the server's close
+        frame and would wait out the closing handshake's ten-second timeout."""
+
+        async def drain() -> None:
+            with contextlib.suppress(Exception):
+                while True:
+                    await self.ws.recv()
+
+        reader = asyncio.create_task(drain())
+        try:
+            await self.ws.close()
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
 
 
 async def connect(

@@ -36,6 +36,8 @@ async def log_in(
         "/login",
         data={"email": email, "password": password, "next": "/", "csrf": csrf_of(form.text)},
     )
+    if done.status_code != 303:
+        await http.aclose()  # a refused login leaves no open socket behind
     assert done.status_code == 303, done.text[:300]
     return http
 

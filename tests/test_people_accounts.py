@@ -230,7 +230,9 @@ async def test_a_reset_sets_the_new_password_and_ends_every_other_session(
     stale = await elsewhere.get("/")
     assert stale.status_code == 303 and stale.headers["location"].startswith("/login")
     await elsewhere.aclose()
-    assert (await log_in(server, "bob@cfn.example", NEW_PASSWORD)).cookies[SESSION_COOKIE]
+    again = await log_in(server, "bob@cfn.example", NEW_PASSWORD)
+    assert again.cookies[SESSION_COOKIE]
+    await again.aclose()
     with pytest.raises(AssertionError):
         await log_in(server, "bob@cfn.example")  # the old password no longer works
 
