@@ -33,6 +33,7 @@ from server.errors import CFNError, Internal
 from server.protocol.codec import Event
 from server.storage import Conn, Params, Row, Store, Tx
 from server.storage.events import pack, stored_after
+from server.storage.meta import ensure_secret
 from server.storage.postgres import search as pg_search
 from server.storage.postgres.schema import fresh_schema, translate_ddl
 from server.storage.postgres.sql import PgRow, WholeNumberLoader, row_factory, translate
@@ -495,7 +496,7 @@ class Database:
         await asyncio.to_thread(pool.open, True, 30.0)
         db._pool = pool
         db.epoch = await db.read(_epoch)
-        db.secret = await db.write(_ensure_secret)
+        db.secret = await db.write(ensure_secret)
         db._writer_task = asyncio.create_task(db._write_loop(), name="cfn-db-writer")
         return db
 
@@ -622,21 +623,6 @@ def _run_read(
 def _epoch(conn: Conn) -> str:
     epoch: str = conn.value("SELECT value FROM meta WHERE key='epoch'")
     return epoch
-
-
-def _ensure_secret(tx: Tx) -> str:
-    row = tx.one("SELECT value FROM meta WHERE key='secret'")
-    if row is not None:
-        secret: str = row[0]
-        return secret
-    # Processes starting together on a new database race here: the first insert wins and
-    # every process uses the one stored.
-    tx.execute(
-        "INSERT INTO meta(key, value) VALUES ('secret', ?) ON CONFLICT(key) DO NOTHING",
-        (secrets.token_hex(32),),
-    )
-    stored: str = tx.value("SELECT value FROM meta WHERE key='secret'")
-    return stored
 
 
 def _implements(db: Database, conn: PgConn, tx: PgTx) -> None:

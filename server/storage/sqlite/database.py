@@ -27,6 +27,7 @@ from server.errors import CFNError, Internal
 from server.protocol.codec import Event
 from server.storage import Conn, Params, Row, Store, Tx
 from server.storage.events import pack, stored_after, unpack
+from server.storage.meta import ensure_secret
 from server.storage.search import SearchRequest, SearchResult
 from server.storage.sqlite import search as sqlite_search
 from server.storage.sqlite.worker import on_thread
@@ -342,7 +343,7 @@ class Database:
             await on_thread(reader, _setup_reader)
             db._readers.append(reader)
         db.epoch = await db.read(_epoch)
-        db.secret = await db.write(_ensure_secret)
+        db.secret = await db.write(ensure_secret)
         db._writer_task = asyncio.create_task(db._write_loop(), name="cfn-db-writer")
         return db
 
@@ -459,21 +460,6 @@ def _run_read(conn: SqliteConn, fn: Callable[..., T], args: tuple[Any, ...]) -> 
 def _epoch(conn: Conn) -> str:
     epoch: str = conn.value("SELECT value FROM meta WHERE key='epoch'")
     return epoch
-
-
-def _ensure_secret(tx: Tx) -> str:
-    row = tx.one("SELECT value FROM meta WHERE key='secret'")
-    if row is not None:
-        secret: str = row[0]
-        return secret
-    # Processes starting together on a new database race here: the first insert wins and
-    # every process uses the one stored.
-    tx.execute(
-        "INSERT INTO meta(key, value) VALUES ('secret', ?) ON CONFLICT(key) DO NOTHING",
-        (secrets.token_hex(32),),
-    )
-    stored: str = tx.value("SELECT value FROM meta WHERE key='secret'")
-    return stored
 
 
 def write_sync(conn: SqliteConn, fn: Callable[..., T], *args: Any, at: int | None = None) -> T:
